@@ -1,0 +1,401 @@
+"""The matter catalogue: load `flows/` YAML into validated, immutable models, and search it.
+
+The catalogue is data a deploying district edits (see docs/catalog-schema.md). Loading checks
+every file against the schema (unknown fields are errors) and every cross-reference (tree
+stage/theme/event, material codes, bundle members, prompt keys). Each problem is reported as a
+`CatalogIssue` naming the file, the line and the field, so `kiosk catalog validate` can tell a
+technician exactly what to fix.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pypinyin import Style, lazy_pinyin
+
+log = logging.getLogger(__name__)
+
+CATALOG_DIR = Path(__file__).resolve().parent
+FIELD_TYPES = ("text", "mobile", "id_number", "credit_code", "date", "amount", "integer",
+               "choice", "yes_no")
+PREFILL_SOURCES = ("card.name", "card.id_number", "card.address", "card.birth_date", "card.sex",
+                   "card.nation")
+CATEGORIES = ("administrative_licence", "administrative_confirmation", "administrative_filing",
+              "public_service", "administrative_payment")
+CARD_TYPES = ("resident", "hmt_permit", "foreign_old", "foreign_2023")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+class Fee(Strict):
+    amount_yuan: float = Field(ge=0)
+    note: Text
+
+
+class TimeLimit(Strict):
+    statutory_days: int = Field(ge=0, le=365)
+    promised_days: int = Field(ge=0, le=365)
+
+
+class Identity(Strict):
+    id_card: bool = True
+    face: bool = True
+
+
+class Rule(Strict):
+    rule: Literal["card_not_expired", "card_types", "min_age", "max_age", "sex"]
+    value: int | str | list[str] | None = None
+
+
+class Choice(Strict):
+    value: str
+    zh: str
+    en: str
+
+
+class FormField(Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: Text
+    type: Literal[FIELD_TYPES]  # type: ignore[valid-type]
+    required: bool = True
+    prefill: Literal[PREFILL_SOURCES] | None = None  # type: ignore[valid-type]
+    choices: tuple[Choice, ...] = ()
+    help: Text | None = None
+
+
+class MaterialRef(Strict):
+    material: str
+    pages: int = Field(default=1, ge=1, le=50)
+    required: bool = True
+    missing_allowed: bool = False   # 容缺受理
+    lookup: bool = False            # 免证办: an internal lookup may replace it
+
+
+class Material(Strict):
+    name: Text
+    description: Text
+    lookup_replaceable: bool = False
+
+
+class Matter(Strict):
+    code: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]*$")
+    kind: Literal["matter", "bundle"]
+    name: Text
+    tree: str
+    stage: str
+    theme: str
+    event: str
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    authority: Text
+    legal_basis: Text
+    fee: Fee
+    time_limit: TimeLimit
+    place: Text
+    phone: str = Field(min_length=3)
+    summary: Text
+    procedure: tuple[Text, ...] = Field(min_length=1)
+    applicant: Literal["natural_person", "legal_person"]
+    identity: Identity = Identity()
+    eligibility: tuple[Rule, ...] = ()
+    form: tuple[FormField, ...] = ()
+    materials: tuple[MaterialRef, ...] = ()
+    bundle_of: tuple[str, ...] = ()
+    receipt: bool = True
+    commitment: Text
+
+    @field_validator("bundle_of")
+    @classmethod
+    def _unique_members(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("a bundle names each matter once")
+        return v
+
+
+@dataclass(frozen=True)
+class CatalogIssue:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class CatalogError(Exception):
+    def __init__(self, issues: list[CatalogIssue]):
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML with line numbers
+class _Source:
+    """One YAML file: its data and the composed node tree, to find the line of any field."""
+
+    def __init__(self, path: Path, root: Path):
+        self.path = path
+        self.name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        text = path.read_text(encoding="utf-8")
+        self.node = yaml.compose(text, Loader=yaml.SafeLoader)
+        self.data = yaml.safe_load(text)
+        self.duplicates = list(_duplicate_keys(self.node))
+
+    def line_of(self, loc: tuple) -> int | None:
+        node, line = self.node, (self.node.start_mark.line + 1 if self.node else None)
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if k.value == part:
+                        node, line = v, k.start_mark.line + 1
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                    and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def _duplicate_keys(node, path=()):
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for k, v in node.value:
+            if k.value in seen:
+                yield path + (k.value,), k.start_mark.line + 1
+            seen.add(k.value)
+            yield from _duplicate_keys(v, path + (k.value,))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            yield from _duplicate_keys(v, path + (i,))
+
+
+def _fmt_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _load_source(path: Path, root: Path, issues: list[CatalogIssue]) -> _Source | None:
+    try:
+        src = _Source(path, root)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        issues.append(CatalogIssue(str(path.relative_to(root)) if path.is_relative_to(root)
+                                   else str(path), mark.line + 1 if mark else None, "",
+                                   f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.append(CatalogIssue(str(path), None, "", f"cannot read: {exc}"))
+        return None
+    for loc, line in src.duplicates:
+        issues.append(CatalogIssue(src.name, line, _fmt_loc(loc), "key appears twice"))
+    return src
+
+
+def _model(model_cls, data, src: _Source, issues: list[CatalogIssue], base_loc=()):
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = base_loc + tuple(p for p in err["loc"] if not (isinstance(p, str)
+                                                                 and p.startswith("literal[")))
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            elif err["type"] == "literal_error":
+                msg = f"must be one of {err['ctx']['expected']}"
+            issues.append(CatalogIssue(src.name, src.line_of(loc), _fmt_loc(loc), msg))
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+class TreeNode(Strict):
+    name: Text
+
+
+class Event(Strict):
+    name: Text
+
+
+class Theme(Strict):
+    name: Text
+    events: dict[str, Event] = Field(min_length=1)
+
+
+class Stage(Strict):
+    name: Text
+    themes: dict[str, Theme] = Field(min_length=1)
+
+
+class Tree(Strict):
+    name: Text
+    stages: dict[str, Stage] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    trees: dict[str, Tree]
+    materials: dict[str, Material]
+    matters: dict[str, Matter]          # matters and bundles, by code
+    prompts: dict[str, Text]
+    root: Path
+
+    def get(self, code: str) -> Matter:
+        try:
+            return self.matters[code]
+        except KeyError:
+            raise KeyError(f"no matter with code {code!r}") from None
+
+    def members(self, matter: Matter) -> list[Matter]:
+        return [self.matters[c] for c in matter.bundle_of] if matter.kind == "bundle" else [matter]
+
+    def text(self, key: str, lang: str, **params) -> str:
+        t = self.prompts[key].get(lang)
+        return t.format(**params) if params else t
+
+    def search(self, query: str, enabled: set[str] | None = None) -> list[Matter]:
+        """Find matters by Chinese name, English name, pinyin initials or code."""
+        q = "".join(query.lower().split())
+        if not q:
+            return []
+        hits = []
+        for m in self.matters.values():
+            if enabled is not None and m.code not in enabled:
+                continue
+            keys = search_keys(m)
+            if any(q in k for k in keys):
+                hits.append(m)
+        return sorted(hits, key=lambda m: (m.kind != "matter", m.code))
+
+
+def search_keys(m: Matter) -> tuple[str, ...]:
+    zh = m.name.zh
+    initials = "".join(lazy_pinyin(zh, style=Style.FIRST_LETTER, errors="ignore")).lower()
+    full = "".join(lazy_pinyin(zh, errors="ignore")).lower()
+    return (zh, m.name.en.lower().replace(" ", ""), initials, full, m.code.lower())
+
+
+# ---------------------------------------------------------------------------------------------
+def load_catalog(root: Path | str = CATALOG_DIR) -> Catalog:
+    """Load and cross-check the catalogue; raise CatalogError listing every problem found."""
+    root = Path(root)
+    issues: list[CatalogIssue] = []
+    trees = _load_mapping(root / "tree.yaml", root, Tree, issues)
+    materials = _load_mapping(root / "materials.yaml", root, Material, issues)
+    prompts = _load_mapping(root / "prompts.yaml", root, Text, issues)
+    matters: dict[str, Matter] = {}
+    sources: dict[str, _Source] = {}
+    files = sorted((root / "matters").glob("*.yaml"))
+    if not files:
+        issues.append(CatalogIssue(str(root / "matters"), None, "", "no matter files found"))
+    for path in files:
+        src = _load_source(path, root, issues)
+        if src is None:
+            continue
+        if not isinstance(src.data, dict):
+            issues.append(CatalogIssue(src.name, 1, "", "a matter file must be a mapping"))
+            continue
+        matter = _model(Matter, src.data, src, issues)
+        if matter is None:
+            continue
+        if matter.code in matters:
+            issues.append(CatalogIssue(src.name, src.line_of(("code",)), "code",
+                                       f"duplicate code {matter.code} (also {sources[matter.code].name})"))
+            continue
+        if path.stem != matter.code:
+            issues.append(CatalogIssue(src.name, src.line_of(("code",)), "code",
+                                       f"file name must be {matter.code}.yaml"))
+        matters[matter.code] = matter
+        sources[matter.code] = src
+    for code, m in matters.items():
+        _check_references(m, sources[code], trees, materials, matters, issues)
+    if issues:
+        raise CatalogError(issues)
+    return Catalog(trees=trees, materials=materials, matters=matters, prompts=prompts, root=root)
+
+
+def _load_mapping(path: Path, root: Path, model_cls, issues) -> dict:
+    if not path.exists():
+        issues.append(CatalogIssue(path.name, None, "", "file is missing"))
+        return {}
+    src = _load_source(path, root, issues)
+    if src is None:
+        return {}
+    if not isinstance(src.data, dict):
+        issues.append(CatalogIssue(src.name, 1, "", "must be a mapping of key to entry"))
+        return {}
+    out = {}
+    for key, value in src.data.items():
+        item = _model(model_cls, value, src, issues, base_loc=(key,))
+        if item is not None:
+            out[str(key)] = item
+    return out
+
+
+def _check_references(m: Matter, src: _Source, trees, materials, matters, issues) -> None:
+    def bad(loc: tuple, message: str) -> None:
+        issues.append(CatalogIssue(src.name, src.line_of(loc), _fmt_loc(loc), message))
+
+    tree = trees.get(m.tree)
+    if tree is None:
+        bad(("tree",), f"unknown tree {m.tree!r}; tree.yaml has {sorted(trees)}")
+    elif m.stage not in tree.stages:
+        bad(("stage",), f"unknown stage {m.stage!r} of tree {m.tree}")
+    elif m.theme not in tree.stages[m.stage].themes:
+        bad(("theme",), f"unknown theme {m.theme!r} of stage {m.stage}")
+    elif m.event not in tree.stages[m.stage].themes[m.theme].events:
+        bad(("event",), f"unknown event {m.event!r} of theme {m.theme}")
+    for i, ref in enumerate(m.materials):
+        if ref.material not in materials:
+            bad(("materials", i, "material"), f"unknown material {ref.material!r} "
+                "(add it to materials.yaml)")
+        elif ref.lookup and not materials[ref.material].lookup_replaceable:
+            bad(("materials", i, "lookup"), f"material {ref.material} cannot be replaced by a lookup")
+    seen = set()
+    for i, f in enumerate(m.form):
+        if f.key in seen:
+            bad(("form", i, "key"), f"form field {f.key!r} appears twice")
+        seen.add(f.key)
+        if f.type == "choice" and not f.choices:
+            bad(("form", i, "choices"), "a choice field needs choices")
+    for i, r in enumerate(m.eligibility):
+        if r.rule in ("min_age", "max_age") and not isinstance(r.value, int):
+            bad(("eligibility", i, "value"), "needs a whole number of years")
+        if r.rule == "card_types" and (not isinstance(r.value, list)
+                                       or any(v not in CARD_TYPES for v in r.value)):
+            bad(("eligibility", i, "value"), f"needs a list from {list(CARD_TYPES)}")
+        if r.rule == "sex" and r.value not in ("male", "female"):
+            bad(("eligibility", i, "value"), "must be male or female")
+    if m.time_limit.promised_days > m.time_limit.statutory_days:
+        bad(("time_limit", "promised_days"), "promised time limit exceeds the statutory one")
+    if m.kind == "bundle":
+        if len(m.bundle_of) < 2:
+            bad(("bundle_of",), "a bundle needs at least two matters")
+        for i, code in enumerate(m.bundle_of):
+            member = matters.get(code)
+            if member is None:
+                bad(("bundle_of", i), f"unknown matter {code!r}")
+            elif member.kind == "bundle":
+                bad(("bundle_of", i), "a bundle cannot contain a bundle")
+    elif m.bundle_of:
+        bad(("bundle_of",), "only a bundle names member matters")

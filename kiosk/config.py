@@ -1,0 +1,221 @@
+"""Layered kiosk configuration: packaged defaults, then the site file, validated at start.
+
+Order: `config/default.toml` (shipped), then the site file (`--config`, else `$KIOSK_CONFIG`,
+else `/etc/kiosk/kiosk.toml` if it exists). Tables merge key by key. The result is validated by
+pydantic; a wrong value raises `ConfigInvalid` whose message names the file that set the key,
+the key, and what is allowed — the CLI prints it and exits, never a traceback.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+SITE_FILE = Path("/etc/kiosk/kiosk.toml")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigInvalid(Exception):
+    pass
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalText(_Model):
+    zh: str = ""
+    en: str = ""
+
+    def get(self, lang: str) -> str:
+        return (self.en or self.zh) if lang == "en" else (self.zh or self.en)
+
+
+class OpeningHours(_Model):
+    days: str = Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$")
+    open: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    close: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+
+    def covers(self, when: dt.datetime) -> bool:
+        a, _, b = self.days.partition("-")
+        lo, hi = DAYS.index(a), DAYS.index(b or a)
+        day = when.weekday()
+        in_days = lo <= day <= hi if lo <= hi else (day >= lo or day <= hi)
+        return in_days and self.open <= when.strftime("%H:%M") < self.close
+
+
+class Site(_Model):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["government_hall", "bank_branch"]
+    name: LocalText
+    address: LocalText = LocalText()
+    phone: str
+    branding: str = ""
+    enabled_matters: tuple[str, ...] = ("*",)
+    nearest_24h_station: str = ""
+    opening_hours: tuple[OpeningHours, ...] = ()
+
+    def is_open(self, when: dt.datetime) -> bool:
+        return not self.opening_hours or any(h.covers(when) for h in self.opening_hours)
+
+    def next_opening(self, when: dt.datetime) -> dt.datetime | None:
+        if not self.opening_hours:
+            return None
+        t = when.replace(second=0, microsecond=0)
+        for _ in range(8 * 24 * 4):  # scan a week ahead in 15-minute steps
+            t += dt.timedelta(minutes=15)
+            if self.is_open(t):
+                return t
+        return None
+
+    def matter_enabled(self, code: str) -> bool:
+        return "*" in self.enabled_matters or code in self.enabled_matters
+
+
+class Devices(_Model):
+    id_card: str
+    printer: str
+    camera: str
+    doc_camera: str
+    wlt_library: str = ""
+    printer_width_dots: Literal[384, 576] = 576
+
+
+class Backoffice(_Model):
+    url: str = Field(pattern=r"^https?://")
+    public_key: str = ""
+
+
+class Face(_Model):
+    threshold: float = Field(gt=0.2, lt=0.8)
+    max_attempts: int = Field(ge=1, le=10)
+
+
+class Timeouts(_Model):
+    idle_s: float = Field(ge=10, le=900)
+    idle_warning_s: float = Field(ge=5, le=120)
+    card_read_s: float = Field(ge=5, le=600)
+    face_s: float = Field(ge=5, le=300)
+    receipt_take_s: float = Field(ge=1, le=120)
+
+
+class Voice(_Model):
+    rate: int = Field(ge=60, le=400)
+    elder_rate_factor: float = Field(ge=0.3, le=1.0)
+    volume: float = Field(ge=0.0, le=1.0)
+    audio_device: str = ""
+
+
+class Outbox(_Model):
+    retention_days: float = Field(ge=0, le=365)
+    min_free_mb: int = Field(ge=1)
+
+
+class KioskConfig(_Model):
+    terminal_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    state_dir: Path
+    language: Literal["zh", "en"]
+    site: Site
+    devices: Devices
+    backoffice: Backoffice
+    face: Face
+    timeouts: Timeouts
+    voice: Voice
+    outbox: Outbox
+    sources: tuple[str, ...] = ()       # the files this was built from, for `kiosk config show`
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        if not v.is_absolute():
+            raise ValueError("must be an absolute path")
+        return v
+
+
+def _merge(base: dict, override: dict, origin: dict, source: str, prefix=()) -> None:
+    for key, value in override.items():
+        path = prefix + (key,)
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in ("name",
+                                                                                       "address"):
+            _merge(base[key], value, origin, source, path)
+        else:
+            base[key] = value
+            origin[path] = source
+
+
+def _origins(data: dict, source: str, prefix=()) -> dict:
+    out = {}
+    for key, value in data.items():
+        out[prefix + (key,)] = source
+        if isinstance(value, dict):
+            out.update(_origins(value, source, prefix + (key,)))
+    return out
+
+
+def site_file(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("KIOSK_CONFIG"):
+        return Path(os.environ["KIOSK_CONFIG"])
+    return SITE_FILE if SITE_FILE.exists() else None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigInvalid(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigInvalid(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None) -> KioskConfig:
+    """Defaults, then the site file, then `overrides` (used by --demo and tests)."""
+    data = _read_toml(DEFAULTS_FILE)
+    origin = _origins(data, str(DEFAULTS_FILE))
+    sources = [str(DEFAULTS_FILE)]
+    site = site_file(path)
+    if site is not None:
+        _merge(data, _read_toml(site), origin, str(site))
+        sources.append(str(site))
+    if overrides:
+        _merge(data, overrides, origin, "<command line>")
+    data["sources"] = tuple(sources)
+    try:
+        return KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigInvalid("\n".join(_describe(err, origin) for err in exc.errors())) from None
+
+
+def _describe(err: dict, origin: dict) -> str:
+    loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+    key = ".".join(str(p) for p in loc)
+    source = None
+    for n in range(len(loc), 0, -1):
+        source = origin.get(loc[:n])
+        if source:
+            break
+    source = source or str(DEFAULTS_FILE)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: {key}: unknown setting (check the spelling; see config/default.toml)"
+    if kind == "literal_error":
+        return f"{source}: {key}: {err['input']!r} is not allowed; allowed: {err['ctx']['expected']}"
+    if kind == "missing":
+        return f"{source}: {key}: required setting is missing"
+    allowed = ""
+    ctx = err.get("ctx") or {}
+    if "pattern" in ctx:
+        allowed = f" (expected the form {_readable_pattern(ctx['pattern'])})"
+    return f"{source}: {key}: {err['msg']}{allowed}; got {err.get('input')!r}"
+
+
+def _readable_pattern(pattern: str) -> str:
+    return {r"^https?://": "http://… or https://…"}.get(pattern, re.sub(r"[\^$]", "", pattern))

@@ -1,0 +1,163 @@
+"""What screens send to the session (intents) and what the session publishes (snapshots).
+
+Screens never decide business rules: they draw the latest `Snapshot` and send an intent when
+the applicant touches something. Both are immutable values, so the session can hand them across
+threads; `Snapshot.__repr__` is masked because a snapshot carries the applicant's data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+# --- intents ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StartVisit:
+    matter_code: str
+
+
+@dataclass(frozen=True)
+class Next:
+    pass
+
+
+@dataclass(frozen=True)
+class Back:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    reason: str = "could_not_finish"
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    language: str
+
+
+@dataclass(frozen=True)
+class SetElderMode:
+    on: bool
+
+
+@dataclass(frozen=True)
+class MoreTime:
+    pass
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Say the current prompt again."""
+
+
+@dataclass(frozen=True)
+class Agree:
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class ChooseRole:
+    role: str
+
+
+@dataclass(frozen=True)
+class EnterField:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CapturePage:
+    material: str
+
+
+@dataclass(frozen=True)
+class MarkMissing:
+    material: str
+
+
+@dataclass(frozen=True)
+class Retake:
+    material: str
+
+
+@dataclass(frozen=True)
+class RetryFace:
+    pass
+
+
+@dataclass(frozen=True)
+class DeclineFace:
+    pass
+
+
+@dataclass(frozen=True)
+class Sign:
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Rate:
+    level: int | None
+    comment: str = ""
+
+
+# --- snapshots -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldView:
+    key: str
+    label_zh: str
+    label_en: str
+    type: str
+    required: bool
+    value: str
+    error_key: str | None
+    choices: tuple[tuple[str, str, str], ...] = ()   # (value, zh, en)
+    prefilled: bool = False
+
+
+@dataclass(frozen=True)
+class MaterialView:
+    code: str
+    name_zh: str
+    name_en: str
+    pages_needed: int
+    pages_have: int
+    required: bool
+    missing_allowed: bool
+    lookup: bool
+    status: str          # "todo" | "complete" | "missing_allowed" | "optional"
+
+
+@dataclass(frozen=True, repr=False)
+class Snapshot:
+    seq: int
+    screen: str                      # attract | guide | consent | id_card | face | role | form |
+                                     # materials | review | commitment | submit | receipt |
+                                     # evaluation | done | refused | help | out_of_service
+    language: str
+    elder: bool
+    matter_code: str | None = None
+    prompt_key: str | None = None    # what the voice says / the screen's main instruction
+    reason_key: str | None = None    # a problem to show and say (error, guidance)
+    busy: bool = False               # a device step is running
+    progress_key: str | None = None  # live guidance during a device step (face.blink ...)
+    idle_countdown: int | None = None
+    fields: tuple[FieldView, ...] = ()
+    materials: tuple[MaterialView, ...] = ()
+    applicant: tuple[tuple[str, str], ...] = ()   # (label key, value) for the review screen
+    face_attempts: int = 0
+    case_number: str | None = None
+    receipt_printed: bool | None = None
+    alerts: tuple[str, ...] = ()     # forgotten card / receipt call-outs (prompt keys)
+    closed_matters: tuple[tuple[str, str], ...] = ()  # (matter code, reason prompt key)
+    params: tuple[tuple[str, str], ...] = field(default=())  # placeholders for prompt text
+
+    def __repr__(self) -> str:
+        return (f"Snapshot(seq={self.seq}, screen={self.screen}, matter={self.matter_code}, "
+                f"reason={self.reason_key}, busy={self.busy})")

@@ -1,0 +1,493 @@
+"""One kiosk's visits: runs the visit engine over the devices, publishes snapshots, wipes.
+
+A `Session` is an actor with its own thread. Screens (or the headless autopilot) `send()`
+intents; the session applies them to the pure engine in `flows.engine`, runs the steps that
+need hardware in a worker thread (so nothing blocks the UI, and Cancel or the idle timeout can
+interrupt), and publishes an immutable `Snapshot` to every listener after each change. It owns
+the idle warning and timeout and wipes everything about the applicant when a visit ends.
+Device results carry the visit number, so a late result can never reach the next applicant.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from devices.interfaces import (DeviceError, DeviceUnavailable, DocumentScanner, FaceEvent,
+                                FaceVerifier, FrameSource, IdCardReader, ReceiptPrinter)
+from flows import engine as E
+from flows.catalog import Catalog
+from kiosk import intents as I
+from kiosk.snapshot import build_snapshot
+from kiosk.visit_packet import PacketSink, build_application, build_receipt, build_small
+
+log = logging.getLogger(__name__)
+
+DEVICE_OF_CAPABILITY = {"id_card.read": "id_card", "face.verify": "camera",
+                        "doc.capture": "scanner", "receipt.print": "printer",
+                        "outbox.submit": "sink"}
+DEVICE_PROMPT = {"id_card": "device.id_card", "camera": "device.face", "scanner": "device.doc",
+                 "printer": "device.printer", "sink": "device.outbox"}
+
+
+@dataclass
+class Devices:
+    """The capability providers of one terminal (any may be None: not installed)."""
+    id_card: IdCardReader | None = None
+    camera: FrameSource | None = None
+    face: FaceVerifier | None = None
+    scanner: DocumentScanner | None = None
+    printer: ReceiptPrinter | None = None
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    terminal_id: str
+    site_name: str
+    phone: str
+    language: str = "zh"
+    idle_s: float = 90.0
+    idle_warning_s: float = 20.0
+    card_read_s: float = 60.0
+    face_s: float = 30.0
+    end_screen_s: float = 8.0
+    max_face_attempts: int = 3
+    progress_base_url: str = "https://backoffice.invalid"
+    enabled: Callable[[str], bool] = field(default=lambda code: True)
+
+
+@dataclass(frozen=True)
+class _DeviceResult:
+    visit: int
+    step: E.Step
+    value: object = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class _Progress:
+    visit: int
+    prompt_key: str
+
+
+class Session:
+    def __init__(self, catalog: Catalog, devices: Devices, sink: PacketSink,
+                 settings: SessionSettings, health: Callable[[str], str | None] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 today: Callable[[], dt.date] = dt.date.today):
+        self.catalog = catalog
+        self.devices = devices
+        self.sink = sink
+        self.settings = settings
+        self._health = health or (lambda device: None)
+        self._clock = clock
+        self._today = today
+        self._queue: queue.Queue = queue.Queue()
+        self._listeners: list[Callable[[I.Snapshot], None]] = []
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._cancel_job = threading.Event()
+        self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
+        self._seq = 0
+        self._visit_no = 0
+        self.snapshot: I.Snapshot | None = None
+        self._reset_visit()
+
+    # -- public API ----------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[I.Snapshot], None]) -> None:
+        self._listeners.append(listener)
+        if self.snapshot is not None:
+            listener(self.snapshot)
+
+    def send(self, intent) -> None:
+        self._queue.put(intent)
+
+    def start(self) -> "Session":
+        self._thread = threading.Thread(target=self._run, name="session", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._cancel_job.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def unavailable_reason(self, capability: str) -> str | None:
+        device = DEVICE_OF_CAPABILITY[capability]
+        if device == "sink":
+            return None if self.sink.has_room() else "device.outbox"
+        if device == "camera" and (self.devices.camera is None or self.devices.face is None):
+            return DEVICE_PROMPT[device]
+        if device != "camera" and getattr(self.devices, device) is None:
+            return DEVICE_PROMPT[device]
+        return DEVICE_PROMPT[device] if self._health(device) else None
+
+    def closed_matters(self) -> tuple[tuple[str, str], ...]:
+        out = []
+        down = {c: self.unavailable_reason(c) for c in DEVICE_OF_CAPABILITY}
+        for code, plan in self._plans.items():
+            if not self.settings.enabled(code):
+                continue
+            for cap in sorted(plan.capabilities):
+                if down[cap]:
+                    out.append((code, down[cap]))
+                    break
+        return tuple(out)
+
+    # -- the actor loop ------------------------------------------------------------------------
+    def _run(self) -> None:
+        self._publish()
+        while not self._stop.is_set():
+            try:
+                item = self._queue.get(timeout=0.05)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._handle(item)
+                self._tick()
+            except Exception:  # never let one bad intent kill the kiosk; end the visit cleanly
+                log.exception("session error; ending visit step=%s", self._step_name())
+                self._end_visit("device.failed")
+
+    def _handle(self, item) -> None:
+        if isinstance(item, _DeviceResult):
+            if item.visit == self._visit_no and self.plan is not None:
+                self._job = None
+                self._device_result(item)
+            return
+        if isinstance(item, _Progress):
+            if item.visit == self._visit_no:
+                self._progress_key = item.prompt_key
+                self._publish()
+            return
+        self._last_touch = self._clock()
+        if isinstance(item, I.SetLanguage):
+            if item.language in ("zh", "en"):
+                self._language = item.language
+        elif isinstance(item, I.SetElderMode):
+            self._elder = item.on
+        elif isinstance(item, (I.MoreTime, I.Repeat)):
+            pass
+        elif isinstance(item, I.StartVisit):
+            self._start_visit(item.matter_code)
+        elif self.plan is None:
+            if isinstance(item, (I.Next, I.Cancel)) and self._screen in ("refused", "help", "done"):
+                self._wipe()
+        elif isinstance(item, I.Cancel):
+            self._end_visit("visit.cancelled")
+        elif isinstance(item, I.Help):
+            self._help(item.reason)
+        else:
+            self._visit_intent(item)
+        self._publish()
+
+    def _visit_intent(self, item) -> None:
+        step = E.current_step(self.plan, self.state)
+        event = None
+        if isinstance(item, I.Back):
+            event = E.Back()
+        elif isinstance(item, I.Next):
+            event = E.Next()
+        elif isinstance(item, I.Agree):
+            event = E.Consent(item.accepted)
+        elif isinstance(item, I.ChooseRole):
+            event = E.RoleChosen(item.role)
+        elif isinstance(item, I.EnterField):
+            event = E.FormValue(item.key, item.value)
+        elif isinstance(item, I.MarkMissing):
+            event = E.MaterialMissing(item.material)
+        elif isinstance(item, I.Retake):
+            event = E.RetakeMaterial(item.material)
+        elif isinstance(item, I.Sign):
+            event = E.Signed(item.png)
+        elif isinstance(item, I.Rate):
+            event = E.Evaluated(item.level, item.comment)
+        elif isinstance(item, I.DeclineFace) and step is E.Step.FACE and self._job is None:
+            event = E.FaceDeclined()
+        elif isinstance(item, I.RetryFace) and step is E.Step.FACE and self._job is None:
+            if self.state.face_attempts < self.settings.max_face_attempts:
+                self._launch(step)
+            return
+        elif isinstance(item, I.CapturePage) and step is E.Step.MATERIALS and self._job is None:
+            self._capture_material = item.material
+            self._launch(step)
+            return
+        if event is None:
+            log.info("intent ignored intent=%s step=%s", type(item).__name__, step.value)
+            return
+        try:
+            self._apply(event)
+        except E.EventNotAllowed as exc:
+            log.warning("event not allowed: %s", exc)
+
+    def _apply(self, event) -> None:
+        before = E.current_step(self.plan, self.state)
+        self.state = E.advance(self.plan, self.state, event)
+        after = E.current_step(self.plan, self.state)
+        if before is not after:
+            self._progress_key = None
+            log.info("visit step matter=%s step=%s", self.plan.matter.code, after.value)
+            if before is E.Step.ID_CARD:
+                self._identity_at = dt.datetime.now().astimezone()
+        if self.state.outcome == "refused":
+            log.info("visit refused matter=%s reason=%s", self.plan.matter.code,
+                     self.state.reason_key)
+            self._end_visit(self.state.reason_key, screen="refused")
+        elif self.state.outcome == "done":
+            self._end_visit(None, screen="done")
+        elif after in (E.Step.ID_CARD, E.Step.FACE, E.Step.SUBMIT, E.Step.RECEIPT) \
+                and before is not after:
+            self._launch(after)
+
+    # -- device steps --------------------------------------------------------------------------
+    def _launch(self, step: E.Step) -> None:
+        if self._job is not None:
+            return
+        self._cancel_job.clear()
+        visit = self._visit_no
+        fn = {E.Step.ID_CARD: self._job_read_card, E.Step.FACE: self._job_face,
+              E.Step.MATERIALS: self._job_capture, E.Step.SUBMIT: self._job_submit,
+              E.Step.RECEIPT: self._job_receipt}[step]
+
+        def run():
+            try:
+                value = fn(visit)
+                self._queue.put(_DeviceResult(visit, step, value))
+            except BaseException as exc:  # delivered to the actor, which decides
+                self._queue.put(_DeviceResult(visit, step, error=exc))
+        self._job = self._pool.submit(run)
+
+    def _job_read_card(self, visit: int):
+        deadline = self._clock() + self.settings.card_read_s
+        while not self._cancel_job.is_set() and self._clock() < deadline:
+            card = self.devices.id_card.read_card(timeout=1.0)
+            if card is not None:
+                return card
+        return None
+
+    def _job_face(self, visit: int):
+        card = self.state.card
+        if card is None or card.photo_bgr is None:
+            raise DeviceError("card photo not decoded", "face.no_card_photo")
+
+        def on_event(ev: FaceEvent):
+            self._queue.put(_Progress(visit, ev.prompt_key))
+        return self.devices.face.verify(card.photo_bgr, self.devices.camera, on_event,
+                                        timeout=self.settings.face_s)
+
+    def _job_capture(self, visit: int):
+        return self._capture_material, self.devices.scanner.capture_page()
+
+    def _job_submit(self, visit: int):
+        manifest, files = build_application(self.catalog, self.plan, self.state,
+                                            self._started_at, self._identity_at)
+        return self.sink.accept(manifest, files)
+
+    def _job_receipt(self, visit: int):
+        receipt = build_receipt(self.plan, self.state, self.catalog, self.settings.site_name,
+                                self.settings.terminal_id, self.settings.phone,
+                                self.settings.progress_base_url, self._accepted_at)
+        return self.devices.printer.print_receipt(receipt)
+
+    def _device_result(self, r: _DeviceResult) -> None:
+        step = E.current_step(self.plan, self.state)
+        if r.step is not step:
+            return
+        err = r.error
+        if err is not None and not isinstance(err, DeviceError):
+            log.error("device step failed step=%s error=%s", step.value, type(err).__name__)
+            err = DeviceError(type(err).__name__, "device.failed")
+        if step is E.Step.ID_CARD:
+            if err is None and r.value is not None:
+                self._apply(E.CardRead(r.value, self._today()))
+            elif isinstance(err, DeviceUnavailable):
+                self._end_visit("visit.capability_missing", screen="refused",
+                                params={"device": "device.id_card"})
+            else:
+                self.state = dataclasses.replace(self.state, reason_key=err.reason_key if err
+                                                 else "id_card.waiting")
+                if not self._stop.is_set():
+                    self._launch(step)
+        elif step is E.Step.FACE:
+            if err is not None:
+                self.state = dataclasses.replace(
+                    self.state, reason_key="face.offer_alternative" if err.reason_key ==
+                    "face.no_card_photo" else err.reason_key,
+                    face_attempts=self.state.face_attempts + 1)
+            else:
+                self._apply(E.FaceAttempt(r.value))
+        elif step is E.Step.MATERIALS:
+            if err is not None:
+                self.state = dataclasses.replace(self.state, reason_key=err.reason_key)
+                return
+            material, page = r.value
+            if page.accepted:
+                self._apply(E.PageCaptured(material, page.jpeg))
+            else:
+                self._apply(E.PageRejected(material, page.reason_key or "doc.rejected"))
+        elif step is E.Step.SUBMIT:
+            if err is not None:
+                log.error("submission failed reason=%s", err.reason_key)
+                self._end_visit(getattr(err, "reason_key", "device.failed"), screen="refused")
+                return
+            self._accepted_at = r.value.accepted_at
+            log.info("submitted matter=%s packet=%s", self.plan.matter.code, r.value.packet_id)
+            self._apply(E.Submitted(r.value.packet_id, r.value.case_number))
+        elif step is E.Step.RECEIPT:
+            if err is not None:
+                log.warning("receipt not printed reason=%s", err.reason_key)
+            self._apply(E.ReceiptDone(err is None, err.reason_key if err else None))
+
+    # -- visit lifecycle -----------------------------------------------------------------------
+    def _start_visit(self, code: str) -> None:
+        if self.plan is not None:
+            return
+        matter = self.catalog.matters.get(code)
+        if matter is None or not self.settings.enabled(code):
+            self._screen, self._reason = "attract", "visit.not_offered"
+            return
+        plan = self._plans[code]
+        for cap in sorted(plan.capabilities):
+            why = self.unavailable_reason(cap)
+            if why:
+                self._screen, self._reason = "refused", "visit.capability_missing"
+                self._params = {"device": why}
+                self._matter_code = code
+                log.info("visit refused at start matter=%s capability=%s", code, cap)
+                return
+        self._visit_no += 1
+        self.plan, self.state = plan, E.VisitState()
+        self._matter_code = code
+        self._started_at = dt.datetime.now().astimezone()
+        self._last_touch = self._clock()
+        log.info("visit started matter=%s visit=%d", code, self._visit_no)
+
+    def _help(self, reason: str) -> None:
+        step = self._step_name()
+        manifest = build_small("help_request", self._matter_code, self.state.case_number if
+                               self.state else None, help={"reason": reason, "step": step})
+        if self.state is not None and self.state.card is not None:
+            from kiosk.visit_packet import applicant_section
+            manifest["applicant"] = applicant_section(self.state, self.state.role)
+        try:
+            self.sink.accept(manifest, {})
+        except Exception as exc:  # help must never crash; the phone number is on screen
+            log.error("help request not stored error=%s", type(exc).__name__)
+        self._end_visit(None, screen="help")
+
+    def _end_visit(self, reason_key: str | None, screen: str = "attract", params=None) -> None:
+        """Stop device work, leave the end screen up briefly, then wipe (see _tick)."""
+        self._cancel_job.set()
+        if self.plan is not None and self.state is not None and self.state.outcome == "done":
+            self._case_number = self.state.case_number
+            self._receipt_printed = self.state.receipt_printed
+        self._drop_applicant()
+        self._screen, self._reason = screen, reason_key
+        self._params = params or {}
+        self._end_until = self._clock() + self.settings.end_screen_s if screen != "attract" else None
+        if screen == "attract":
+            self._wipe(reason_key)
+
+    def _drop_applicant(self) -> None:
+        if self.state is not None and self.state.card is not None \
+                and self.state.card.photo_bgr is not None:
+            self.state.card.photo_bgr.fill(0)
+        wipe = getattr(self.devices.face, "wipe", None)
+        if callable(wipe):
+            wipe()
+        self.plan = None
+        self.state = None
+        self._visit_no += 1   # any late device result now belongs to no visit
+        self._job = None
+
+    def _wipe(self, reason_key: str | None = None) -> None:
+        self._drop_applicant()
+        self._reset_visit()
+        self._reason = reason_key
+        log.info("visit wiped")
+
+    def _reset_visit(self) -> None:
+        self.plan = None
+        self.state = None
+        self._job = None
+        self._screen = "attract"
+        self._reason = None
+        self._params: dict = {}
+        self._matter_code = None
+        self._language = self.settings.language
+        self._elder = False
+        self._progress_key = None
+        self._capture_material = None
+        self._case_number = None
+        self._receipt_printed = None
+        self._end_until = None
+        self._started_at = None
+        self._identity_at = None
+        self._accepted_at = None
+        self._last_touch = self._clock()
+        self._alerts: tuple[str, ...] = ()
+
+    def _tick(self) -> None:
+        now = self._clock()
+        changed = False
+        if self.plan is None and self._end_until is not None:
+            alerts = ("visit.forgotten_card",) if self._card_left() else ()
+            if alerts != self._alerts:
+                self._alerts, changed = alerts, True
+            if now >= self._end_until and not alerts:
+                self._wipe()
+                changed = True
+        elif self.plan is not None:
+            limit = self.settings.idle_s * (2 if self._elder else 1)
+            idle = now - self._last_touch
+            if idle >= limit and self._job is None or idle >= limit + 30:
+                log.info("visit idle timeout matter=%s step=%s", self._matter_code,
+                         self._step_name())
+                self._end_visit("idle.cancelled", screen="refused")
+                changed = True
+            elif idle >= limit - self.settings.idle_warning_s:
+                changed = self._countdown() != self._published_countdown
+        if changed:
+            self._publish()
+
+    def _card_left(self) -> bool:
+        reader = self.devices.id_card
+        try:
+            return bool(reader and self._screen in ("done", "refused", "help")
+                        and reader.card_present())
+        except DeviceError:
+            return False
+
+    def _countdown(self) -> int | None:
+        if self.plan is None:
+            return None
+        limit = self.settings.idle_s * (2 if self._elder else 1)
+        left = limit - (self._clock() - self._last_touch)
+        return max(0, int(left + 0.999)) if left <= self.settings.idle_warning_s else None
+
+    def _step_name(self) -> str:
+        return E.current_step(self.plan, self.state).value if self.plan else self._screen
+
+    _published_countdown: int | None = None
+
+    def _publish(self) -> None:
+        self._seq += 1
+        countdown = self._countdown()
+        self._published_countdown = countdown
+        snap = build_snapshot(self, self._seq, countdown)
+        self.snapshot = snap
+        for listener in list(self._listeners):
+            try:
+                listener(snap)
+            except Exception:
+                log.exception("snapshot listener failed")

@@ -1,0 +1,80 @@
+"""The catalogue loader: schema errors name file, line and field; cross-references; search."""
+import pytest
+
+from flows.catalog import CatalogError, load_catalog
+
+
+def _errors(root):
+    with pytest.raises(CatalogError) as e:
+        load_catalog(root)
+    return [str(i) for i in e.value.issues]
+
+
+def test_mini_catalog_loads(mini_catalog):
+    assert set(mini_catalog.matters) == {"NP-OLD-ALLOWANCE", "LP-EST-SHOP", "LP-EST-FOOD",
+                                         "LP-EST-BUNDLE"}
+    assert [m.code for m in mini_catalog.members(mini_catalog.get("LP-EST-BUNDLE"))] == \
+        ["LP-EST-SHOP", "LP-EST-FOOD"]
+
+
+def test_broken_yaml_names_file_and_line(mini_root):
+    f = mini_root / "matters" / "LP-EST-SHOP.yaml"
+    f.write_text(f.read_text().replace("tree: legal", "tree: [legal"))
+    errs = _errors(mini_root)
+    assert any(e.startswith("matters/LP-EST-SHOP.yaml:") and "not valid YAML" in e for e in errs)
+
+
+def test_unknown_field_names_line_and_field(mini_root):
+    f = mini_root / "matters" / "NP-OLD-ALLOWANCE.yaml"
+    lines = f.read_text().splitlines()
+    lines.insert(5, "colour: red")
+    f.write_text("\n".join(lines) + "\n")
+    assert "matters/NP-OLD-ALLOWANCE.yaml:6: colour: unknown field" in _errors(mini_root)
+
+
+def test_bad_nested_value_points_at_its_line(mini_root):
+    f = mini_root / "matters" / "NP-OLD-ALLOWANCE.yaml"
+    f.write_text(f.read_text().replace("type: mobile", "type: telephone"))
+    errs = _errors(mini_root)
+    line = next(i for i, l in enumerate(f.read_text().splitlines(), 1) if "telephone" in l)
+    assert any(e.startswith(f"matters/NP-OLD-ALLOWANCE.yaml:{line}: form[1].type: must be one of")
+               for e in errs), errs
+
+
+def test_dangling_references(mini_root):
+    f = mini_root / "matters" / "LP-EST-SHOP.yaml"
+    f.write_text(f.read_text().replace("material: premises_proof", "material: lease_contract")
+                 .replace("event: open", "event: close"))
+    errs = _errors(mini_root)
+    assert any("materials[0].material: unknown material 'lease_contract'" in e for e in errs)
+    assert any("event: unknown event 'close'" in e for e in errs)
+
+
+def test_bundle_member_must_exist(mini_root):
+    f = mini_root / "matters" / "LP-EST-BUNDLE.yaml"
+    f.write_text(f.read_text().replace("LP-EST-FOOD]", "LP-EST-NOPE]"))
+    assert any("bundle_of[1]: unknown matter 'LP-EST-NOPE'" in e for e in _errors(mini_root))
+
+
+def test_duplicate_key_and_code_mismatch(mini_root):
+    f = mini_root / "matters" / "LP-EST-FOOD.yaml"
+    f.write_text(f.read_text() + "phone: \"110\"\n")
+    errs = _errors(mini_root)
+    assert any("LP-EST-FOOD.yaml" in e and "phone: key appears twice" in e for e in errs)
+
+
+def test_lookup_only_for_replaceable_material(mini_root):
+    f = mini_root / "matters" / "NP-OLD-ALLOWANCE.yaml"
+    f.write_text(f.read_text().replace("required: true}", "required: true, lookup: true}"))
+    assert any("cannot be replaced by a lookup" in e for e in _errors(mini_root))
+
+
+@pytest.mark.parametrize("query,code", [("gtgsh", "LP-EST-SHOP"), ("个体工商户", "LP-EST-SHOP"),
+                                        ("old-age", "NP-OLD-ALLOWANCE"), ("gljt", "NP-OLD-ALLOWANCE"),
+                                        ("gaolingjintie", "NP-OLD-ALLOWANCE")])
+def test_search(mini_catalog, query, code):
+    assert code in [m.code for m in mini_catalog.search(query)]
+
+
+def test_search_respects_enabled(mini_catalog):
+    assert mini_catalog.search("gtgsh", enabled={"NP-OLD-ALLOWANCE"}) == []

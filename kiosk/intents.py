@@ -137,6 +137,7 @@ class MaterialView:
 @dataclass(frozen=True, repr=False)
 class Snapshot:
     seq: int
+    handled: int                     # intents the session has handled so far (for drivers)
     screen: str                      # attract | guide | consent | id_card | face | role | form |
                                      # materials | review | commitment | submit | receipt |
                                      # evaluation | done | refused | help | out_of_service

@@ -96,6 +96,7 @@ class Session:
         self._cancel_job = threading.Event()
         self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
         self._seq = 0
+        self._handled = 0
         self._visit_no = 0
         self.snapshot: I.Snapshot | None = None
         self._reset_visit()
@@ -164,6 +165,7 @@ class Session:
             if item.visit == self._visit_no and self.plan is not None:
                 self._job = None
                 self._device_result(item)
+                self._publish()
             return
         if isinstance(item, _Progress):
             if item.visit == self._visit_no:
@@ -171,6 +173,7 @@ class Session:
                 self._publish()
             return
         self._last_touch = self._clock()
+        self._handled += 1
         if isinstance(item, I.SetLanguage):
             if item.language in ("zh", "en"):
                 self._language = item.language
@@ -225,10 +228,23 @@ class Session:
         if event is None:
             log.info("intent ignored intent=%s step=%s", type(item).__name__, step.value)
             return
+        case_number = self.state.case_number
         try:
             self._apply(event)
         except E.EventNotAllowed as exc:
             log.warning("event not allowed: %s", exc)
+            return
+        if isinstance(event, E.Evaluated) and event.level is not None and case_number:
+            self._store_evaluation(case_number, event.level, event.comment)
+
+    def _store_evaluation(self, case_number: str, level: int, comment: str) -> None:
+        """好差评: one small packet per evaluated service, joined to its case by number."""
+        manifest = build_small("evaluation", self._matter_code, case_number,
+                               evaluation={"level": level, "comment": comment[:200]})
+        try:
+            self.sink.accept(manifest, {})
+        except Exception as exc:  # an evaluation must never block the end of a visit
+            log.error("evaluation not stored error=%s", type(exc).__name__)
 
     def _apply(self, event) -> None:
         before = E.current_step(self.plan, self.state)

@@ -12,7 +12,7 @@ from kiosk.visit_packet import mask_id_number
 
 
 def build_snapshot(s, seq: int, countdown: int | None) -> I.Snapshot:
-    base = dict(seq=seq, language=s._language, elder=s._elder, idle_countdown=countdown,
+    base = dict(seq=seq, handled=s._handled, language=s._language, elder=s._elder, idle_countdown=countdown,
                 params=tuple(sorted(s._params.items())), alerts=s._alerts)
     if s.plan is None:
         screen = s._screen

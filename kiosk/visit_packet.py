@@ -65,6 +65,7 @@ class DirectorySink:
                     "terminal_id": self.terminal_id, "site_id": self.site_id,
                     "created_at": now.isoformat(timespec="seconds")}
         target = self.out_dir / packet_id
+        target.mkdir(parents=True)
         for name, data in files.items():
             path = target / name
             path.parent.mkdir(parents=True, exist_ok=True)

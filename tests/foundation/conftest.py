@@ -1,14 +1,11 @@
 """Fixtures of the foundation tests: a small catalogue on disk, test cards, fake devices."""
-import datetime as dt
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from devices.interfaces import CardRecord, CardType
 from flows.catalog import CATALOG_DIR, load_catalog
-from flows.validators import id_number_check_char
+from tests.foundation.cards import make_card  # noqa: F401  (re-exported for tests)
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,12 +23,3 @@ def mini_catalog(mini_root):
     return load_catalog(mini_root)
 
 
-def make_card(name="王秀英", birth=dt.date(1940, 3, 8), valid_until=dt.date(2036, 1, 1),
-              sex="female", region="510102", seq="002") -> CardRecord:
-    first17 = region + birth.strftime("%Y%m%d") + seq
-    photo = np.full((126, 102, 3), 128, np.uint8)
-    return CardRecord(card_type=CardType.RESIDENT, name=name, sex=sex, nation="汉",
-                      birth_date=birth, address="四川省成都市锦江区红星路一段1号",
-                      id_number=first17 + id_number_check_char(first17), authority="成都市公安局锦江分局",
-                      valid_from=dt.date(2016, 1, 1), valid_until=valid_until,
-                      photo_raw=b"\0" * 1024, photo_bgr=photo)

@@ -1,0 +1,99 @@
+"""In-process fake devices for unit tests of the session (the real drivers are tested against
+their wire-level emulators in their own test folders)."""
+import io
+import threading
+
+import numpy as np
+from PIL import Image
+
+from devices.interfaces import (CapturedPage, DeviceError, FaceDecision, FaceResult, Liveness,
+                                PaperState, PrinterStatus)
+
+
+def jpeg(color=200) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 160), (color, color, color)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+class FakeReader:
+    def __init__(self, card=None):
+        self.card = card
+        self.present = False
+        self.reads = 0
+
+    def read_card(self, timeout):
+        if self.card is None:
+            threading.Event().wait(min(timeout, 0.05))
+            return None
+        self.reads += 1
+        self.present = True
+        return self.card
+
+    def card_present(self):
+        return self.present
+
+    def close(self):
+        pass
+
+
+class FakeVerifier:
+    def __init__(self, decisions=("match",)):
+        self.decisions = list(decisions)
+        self.wiped = 0
+
+    def verify(self, card_photo_bgr, camera, on_event=None, timeout=30.0):
+        assert card_photo_bgr.shape == (126, 102, 3)
+        if on_event:
+            from devices.interfaces import FaceEvent
+            on_event(FaceEvent("face.blink", 0.5))
+        d = self.decisions.pop(0) if len(self.decisions) > 1 else self.decisions[0]
+        return FaceResult(FaceDecision(d), 0.35 if d == "match" else 0.7, 0.5,
+                          Liveness.PASSED, best_frame_jpeg=jpeg(90), frames_used=5)
+
+    def wipe(self):
+        self.wiped += 1
+
+
+class FakeCamera:
+    def read(self):
+        return np.zeros((480, 640, 3), np.uint8)
+
+    def frames(self):
+        while True:
+            yield self.read()
+
+    def close(self):
+        pass
+
+
+class FakeScanner:
+    def __init__(self, rejects=()):
+        self.rejects = list(rejects)
+
+    def capture_page(self):
+        if self.rejects:
+            return CapturedPage(False, self.rejects.pop(0), None)
+        return CapturedPage(True, None, jpeg(), 1654, 2339, 200, 300.0)
+
+    def close(self):
+        pass
+
+
+class FakePrinter:
+    def __init__(self, paper=PaperState.OK, fail=False):
+        self.paper = paper
+        self.fail = fail
+        self.receipts = []
+
+    def status(self):
+        return PrinterStatus(True, self.paper)
+
+    def print_receipt(self, receipt):
+        if self.fail:
+            raise DeviceError("paper ran out", "printer.paper_out")
+        self.receipts.append(receipt)
+        return self.status()
+
+    def close(self):
+        pass

@@ -1,0 +1,138 @@
+"""The pure visit engine: plans derived from matter data, and whole visits event by event."""
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from devices.interfaces import FaceDecision, FaceResult, Liveness
+from flows import engine as E
+from tests.foundation.cards import make_card
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def face(decision="match"):
+    return FaceResult(FaceDecision(decision), 0.3, 0.5, Liveness.PASSED)
+
+
+def test_plan_of_natural_person_matter(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    assert [s.value for s in plan.steps] == ["guide", "consent", "id_card", "face", "eligibility",
+                                            "form", "materials", "review", "commitment", "submit",
+                                            "receipt", "evaluation"]
+    assert plan.capabilities == {"id_card.read", "face.verify", "doc.capture", "outbox.submit",
+                                 "receipt.print"}
+
+
+def test_legal_person_matter_asks_role(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("LP-EST-SHOP"))
+    assert E.Step.ROLE in plan.steps
+
+
+def test_bundle_collects_union_of_materials_once(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("LP-EST-BUNDLE"))
+    codes = [m.code for m in plan.materials]
+    assert codes == ["premises_proof", "business_licence"]
+    premises = plan.materials[0]
+    assert premises.for_matters == ("LP-EST-SHOP", "LP-EST-FOOD") and premises.pages == 2
+    assert [f.key for f in plan.form] == ["business_name", "capital"]
+
+
+def run(plan, events, state=None):
+    state = state or E.VisitState()
+    for ev in events:
+        state = E.advance(plan, state, ev)
+    return state
+
+
+def test_whole_visit(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    card = make_card(birth=dt.date(1940, 1, 1))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(card, TODAY), E.FaceAttempt(face())])
+    assert E.current_step(plan, s) is E.Step.FORM  # eligibility passed automatically
+    assert [f.key for f in E.fields_to_ask(plan, s)] == ["mobile"]  # name came from the card
+    s = run(plan, [E.FormValue("mobile", "123"), E.Next()], s)
+    assert E.current_step(plan, s) is E.Step.FORM and dict(s.form_errors) == {"mobile": "validate.mobile"}
+    s = run(plan, [E.FormValue("mobile", "13800138000"), E.Next()], s)
+    assert s.form_values == {"applicant_name": card.name, "mobile": "13800138000"}
+    s = run(plan, [E.Next()], s)
+    assert s.reason_key == "materials.incomplete"
+    s = run(plan, [E.PageCaptured("bank_card", b"jpeg"), E.Next(), E.Next(), E.Signed(b"png"),
+                   E.Submitted("p1", "T-1"), E.ReceiptDone(True), E.Evaluated(5)], s)
+    assert s.outcome == "done" and s.case_number == "T-1" and s.evaluation == 5
+
+
+@pytest.mark.parametrize("card,reason", [
+    (make_card(birth=dt.date(1960, 1, 1)), "eligibility.too_young"),
+    (make_card(valid_until=dt.date(2020, 1, 1)), "eligibility.card_expired"),
+])
+def test_eligibility_refusals(mini_catalog, card, reason):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(card, TODAY), E.FaceAttempt(face())])
+    assert s.outcome == "refused" and s.reason_key == reason
+
+
+def test_exactly_80_today_is_eligible(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 23)), TODAY),
+                   E.FaceAttempt(face())])
+    assert s.outcome is None and E.current_step(plan, s) is E.Step.FORM
+    s2 = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 24)), TODAY),
+                    E.FaceAttempt(face())])
+    assert s2.reason_key == "eligibility.too_young"
+
+
+def test_three_face_failures_offer_the_alternative(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(), TODAY)])
+    s = run(plan, [E.FaceAttempt(face("no_match"))] * 2, s)
+    assert s.reason_key == "face.no_match" and s.face_attempts == 2
+    s = run(plan, [E.FaceAttempt(face("undecided"))], s)
+    assert s.reason_key == "face.offer_alternative"
+    s = run(plan, [E.FaceDeclined()], s)
+    assert s.face_declined and E.current_step(plan, s) is E.Step.FORM
+
+
+def test_consent_declined_ends_visit(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = run(plan, [E.Next(), E.Consent(False)])
+    assert s.outcome == "refused" and s.reason_key == "consent.declined"
+
+
+def test_missing_allowed_and_lookup_materials(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("LP-EST-SHOP"))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1990, 1, 1)), TODAY),
+                   E.FaceAttempt(face()), E.RoleChosen("legal_representative"),
+                   E.FormValue("capital", "50000"), E.Next()])
+    assert E.current_step(plan, s) is E.Step.MATERIALS
+    s = run(plan, [E.MaterialMissing("premises_proof"), E.MaterialMissing("business_licence"), E.Next()], s)
+    assert E.current_step(plan, s) is E.Step.REVIEW and set(s.missing) == {"premises_proof", "business_licence"}
+
+
+def test_required_material_cannot_be_missing(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = E.VisitState(index=plan.steps.index(E.Step.MATERIALS))
+    s = E.advance(plan, s, E.MaterialMissing("bank_card"))
+    assert s.reason_key == "materials.cannot_be_missing" and s.missing == ()
+
+
+def test_back_skips_device_steps(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = E.VisitState(index=plan.steps.index(E.Step.FORM))
+    s = E.advance(plan, s, E.Back())
+    assert E.current_step(plan, s) is E.Step.CONSENT
+
+
+def test_events_that_do_not_fit_are_refused(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    with pytest.raises(E.EventNotAllowed):
+        E.advance(plan, E.VisitState(), E.Signed(b"x"))
+    with pytest.raises(E.EventNotAllowed):
+        E.advance(plan, dataclasses.replace(E.VisitState(), outcome="done"), E.Next())
+
+
+def test_state_repr_has_no_personal_data(mini_catalog):
+    card = make_card()
+    s = dataclasses.replace(E.VisitState(), card=card)
+    assert card.name not in repr(s) and card.id_number not in repr(s)
+    assert card.id_number not in repr(card)

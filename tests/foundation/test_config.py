@@ -1,0 +1,67 @@
+"""Layered configuration: defaults + site file; wrong values name file, key and what is allowed."""
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+
+from kiosk.cli import main
+from kiosk.config import ConfigInvalid, load_config
+
+
+def write(tmp_path, text):
+    p = tmp_path / "kiosk.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_defaults_load_and_site_overrides(tmp_path):
+    p = write(tmp_path, 'terminal_id = "510104-BK-0007"\n[site]\nkind = "bank_branch"\n'
+                        'name = { zh = "工商银行春熙路支行", en = "ICBC Chunxi Road" }\n')
+    cfg = load_config(p)
+    assert cfg.terminal_id == "510104-BK-0007" and cfg.site.kind == "bank_branch"
+    assert cfg.site.name.get("zh") == "工商银行春熙路支行"
+    assert cfg.devices.printer.startswith("escpos+")   # untouched default
+    assert cfg.sources[-1] == str(p)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ('[site]\nkind = "shop"\n', "site.kind: 'shop' is not allowed; allowed: 'government_hall' or 'bank_branch'"),
+    ('[timeouts]\nidle_s = 5\n', "timeouts.idle_s: Input should be greater than or equal to 10"),
+    ('[devices]\nprinter_colour = "red"\n', "devices.printer_colour: unknown setting"),
+    ('state_dir = "relative/dir"\n', "state_dir: Value error, must be an absolute path"),
+    ('[backoffice]\nurl = "ftp://x"\n', "backoffice.url: String should match pattern"),
+])
+def test_wrong_values_name_file_key_and_allowed(tmp_path, text, expected):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigInvalid) as e:
+        load_config(p)
+    assert f"{p}: {expected}" in str(e.value)
+
+
+def test_broken_toml(tmp_path):
+    p = write(tmp_path, "[site\n")
+    with pytest.raises(ConfigInvalid, match="not valid TOML"):
+        load_config(p)
+
+
+def test_env_variable_names_the_site_file(tmp_path, monkeypatch):
+    p = write(tmp_path, 'terminal_id = "ENV-1"\n')
+    monkeypatch.setenv("KIOSK_CONFIG", str(p))
+    assert load_config().terminal_id == "ENV-1"
+
+
+def test_cli_reports_without_traceback(tmp_path):
+    p = write(tmp_path, '[site]\nkind = "shop"\n')
+    result = CliRunner().invoke(main, ["--config", str(p), "config", "check"])
+    assert result.exit_code == 2
+    assert "site.kind" in result.output and "Traceback" not in result.output
+
+
+def test_opening_hours(tmp_path):
+    p = write(tmp_path, '[site]\nopening_hours = [{ days = "mon-fri", open = "09:00", close = "17:00" }]\n')
+    site = load_config(p).site
+    monday_10 = dt.datetime(2026, 11, 23, 10, 0)
+    saturday = dt.datetime(2026, 11, 28, 10, 0)
+    assert site.is_open(monday_10) and not site.is_open(saturday)
+    assert not site.is_open(dt.datetime(2026, 11, 23, 17, 0))
+    assert site.next_opening(saturday) == dt.datetime(2026, 11, 30, 9, 0)

@@ -10,6 +10,7 @@ import click
 from flows.catalog import CATALOG_DIR, CatalogError, CatalogIssue, Matter, load_catalog
 from flows.engine import KNOWN_CAPABILITIES, plan_visit
 from kiosk.config import ConfigInvalid, load_config
+from kiosk.guide import render_guide
 
 
 def load_checked(path: Path):
@@ -97,43 +98,6 @@ def show(code: str, lang: str) -> None:
     except KeyError as exc:
         raise click.ClickException(str(exc.args[0]))
     click.echo(render_guide(cat, m, lang))
-
-
-def render_guide(cat, m: Matter, lang: str) -> str:
-    t = lambda text: text.get(lang)  # noqa: E731
-    zh = lang == "zh"
-    plan = plan_visit(cat, m)
-    lines = [t(m.name), "=" * 40, t(m.summary), ""]
-    if m.kind == "bundle":
-        lines.append(("一次办理以下事项：" if zh else "Handles together: ")
-                     + ("、" if zh else ", ").join(t(x.name) for x in cat.members(m)))
-    lines += [
-        f"{'实施机关' if zh else 'Authority'}: {t(m.authority)}",
-        f"{'设立依据' if zh else 'Legal basis'}: {t(m.legal_basis)}",
-        f"{'收费' if zh else 'Fee'}: {t(m.fee.note)}",
-        f"{'法定期限' if zh else 'Statutory time limit'}: {m.time_limit.statutory_days} "
-        f"{'个工作日' if zh else 'working days'}",
-        f"{'承诺期限' if zh else 'Promised time limit'}: {m.time_limit.promised_days} "
-        f"{'个工作日' if zh else 'working days'}",
-        f"{'办理地点' if zh else 'Place'}: {t(m.place)}",
-        f"{'咨询电话' if zh else 'Phone'}: {m.phone}", "",
-        "申报材料：" if zh else "Materials:"]
-    for pm in plan.materials:
-        mat = cat.materials[pm.code]
-        flags = []
-        if not pm.required:
-            flags.append("选交" if zh else "optional")
-        if pm.missing_allowed:
-            flags.append("可容缺后补" if zh else "may be supplied later")
-        if pm.lookup:
-            flags.append("可免提交（部门核查）" if zh else "may be looked up instead")
-        pages = f"{pm.pages}{'页' if zh else ' page(s)'}"
-        lines.append(f"  - {t(mat.name)} ({pages}{'; ' + ', '.join(flags) if flags else ''})")
-    if not plan.materials:
-        lines.append("  " + ("无需提交材料" if zh else "none"))
-    lines += ["", "办理流程：" if zh else "Procedure:"]
-    lines += [f"  {i}. {t(p)}" for i, p in enumerate(m.procedure, 1)]
-    return "\n".join(lines)
 
 
 def _load_or_exit():

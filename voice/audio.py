@@ -33,7 +33,7 @@ class WavAudio:
             with wave.open(io.BytesIO(data), "rb") as w:
                 audio = cls(w.getnchannels(), w.getsampwidth(), w.getframerate(),
                             w.readframes(w.getnframes()))
-        except (wave.Error, EOFError, ValueError, struct.error, OverflowError) as e:
+        except (wave.Error, EOFError, ValueError, struct.error, OverflowError, RuntimeError) as e:
             raise VoiceError(f"not a PCM WAV ({type(e).__name__})",
                              "voice.synthesis_failed") from None
         if audio.channels < 1 or audio.sample_width < 1 or audio.frame_rate < 1:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from functools import reduce
-from operator import xor
 
 from devices.id_card.text_block import (  # noqa: F401  (re-exported: the card text codec)
     NATIONS, TEXT_BLOCK_SIZE, TextBlockError, encode_text_block, parse_text_block)
@@ -77,8 +75,17 @@ COMMAND_BY_CODE = {(c.cmd, c.para): c for c in COMMANDS}
 
 
 def checksum(data: bytes) -> int:
-    """XOR of all bytes (pass LEN_H … last byte before CHK)."""
-    return reduce(xor, data, 0)
+    """XOR of all bytes (pass LEN_H … last byte before CHK).
+
+    Folds the bytes as one big integer, halving it each round (a 1.3 KB card reply in ~10
+    big-int operations instead of 1,300 interpreted ones; see benchmarks/id_card_parser.py).
+    """
+    n, width = int.from_bytes(data, "big"), len(data)
+    while width > 1:
+        half = width // 2
+        n = (n >> (8 * half)) ^ (n & ((1 << (8 * half)) - 1))
+        width -= half
+    return n
 
 
 def build_frame(body: bytes) -> bytes:

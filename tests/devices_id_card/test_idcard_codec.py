@@ -182,3 +182,12 @@ def test_payload_parsers_raise_only_declared_errors(data):
             parse(data)
         except codec.PayloadError:
             pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_checksum_is_xor_of_all_bytes(data):
+    expected = 0
+    for b in data:
+        expected ^= b
+    assert codec.checksum(data) == expected

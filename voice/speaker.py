@@ -376,8 +376,8 @@ class Speaker:
                 job.synthesized += 1
             except (VoiceError, OSError) as e:
                 job.failed += 1
-                log.warning("voice prewarm: %s/%s failed (%s)", key, language,
-                            getattr(e, "reason_key", type(e).__name__))
+                log.warning("voice prewarm: %s/%s failed: %s (%s)", key, language,
+                            getattr(e, "reason_key", type(e).__name__), e)
         log.info("voice prewarm: %d synthesised, %d cached, %d failed in %.1fs",
                  job.synthesized, job.already_cached, job.failed, time.perf_counter() - started)
 

@@ -1,1 +1,1 @@
-"""backoffice package."""
+"""The back office: receives sealed packets from terminals, keeps cases, serves the reviewers' console."""

@@ -1,0 +1,178 @@
+"""The terminals' HTTP API (/api/v1): enrolment, packet intake, heartbeats, progress, lookup.
+
+Every endpoint except enrolment and progress needs a signed request (see terminal_auth.py).
+`GET /api/v1/cases/{case_number}/progress` is PUBLIC: it is what the receipt's QR code opens,
+and it carries no personal data (case number, matter code, status, history, requested
+materials). `POST /api/v1/cases/lookup` takes an ID number, so it is signed (terminals only).
+Refusals answer {"error": reason_key, "detail": text} and are logged to the rejections table.
+"""
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from backoffice.db import Case
+from backoffice.terminal_auth import ApiError, log_rejection
+from backoffice.workflow import progress
+
+
+class EnrolRequest(BaseModel):
+    token: str = Field(max_length=200)
+    terminal_id: str = Field(max_length=64)
+    public_key: str = Field(max_length=200, description="base64 Ed25519 verify key")
+
+
+class EnrolResponse(BaseModel):
+    terminal_id: str
+    backoffice_public_key: str = Field(description="base64 X25519 public key to seal packets to")
+
+
+class IntakeResponse(BaseModel):
+    packet_id: str
+    case_number: str | None
+    status: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="i18n reason_key, e.g. backoffice.packet.hash_mismatch")
+    detail: str
+
+
+class HistoryItem(BaseModel):
+    status: str
+    at: str
+
+
+class SupplementMaterial(BaseModel):
+    code: str
+    name_zh: str
+    reason: str
+
+
+class SupplementView(BaseModel):
+    requested_at: str
+    materials: list[SupplementMaterial]
+
+
+class Progress(BaseModel):
+    case_number: str
+    matter_code: str
+    status: str
+    updated_at: str
+    history: list[HistoryItem]
+    supplement: SupplementView | None
+
+
+ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 422)}
+
+
+def build_router(services) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["terminal API"])
+
+    async def refuse(error: ApiError, terminal_id: str, endpoint: str) -> JSONResponse:
+        await run_in_threadpool(log_rejection, services.db, error, terminal_id, endpoint)
+        return JSONResponse(error.body(), status_code=error.status)
+
+    async def authenticated(request: Request, body: bytes):
+        return await run_in_threadpool(services.auth.verify, request.method, request.url.path,
+                                       request.headers, body)
+
+    @router.post("/terminals/enrol", status_code=201, response_model=EnrolResponse,
+                 responses=ERRORS, summary="Enrol a terminal with a one-time token")
+    async def enrol(payload: EnrolRequest):
+        try:
+            await run_in_threadpool(services.fleet.enrol, payload.token, payload.terminal_id,
+                                    payload.public_key)
+        except ApiError as error:
+            return await refuse(error, payload.terminal_id, "enrol")
+        return EnrolResponse(terminal_id=payload.terminal_id,
+                             backoffice_public_key=services.public_key_b64)
+
+    @router.post("/packets", status_code=201, response_model=IntakeResponse, responses={
+        200: {"model": IntakeResponse, "description": "duplicate of a packet already received"},
+        **ERRORS}, summary="Deliver one sealed packet (idempotent by packet_id)",
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def receive_packet(request: Request,
+                             idempotency_key: str | None = Header(default=None)):
+        terminal_id = request.headers.get("x-terminal-id", "")
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > services.settings.max_packet_bytes:
+            return await refuse(ApiError(413, "backoffice.packet.too_large", "packet too large",
+                                         idempotency_key), terminal_id, "packets")
+        body = await request.body()
+        try:
+            terminal = await authenticated(request, body)
+            result = await run_in_threadpool(services.intake.receive, terminal, idempotency_key,
+                                             body)
+        except ApiError as error:
+            error.packet_id = error.packet_id or idempotency_key
+            return await refuse(error, terminal_id, "packets")
+        return JSONResponse(result.body, status_code=result.status_code)
+
+    @router.post("/heartbeats", status_code=204, responses=ERRORS,
+                 summary="Report terminal health (signed JSON)")
+    async def heartbeat(request: Request):
+        terminal_id = request.headers.get("x-terminal-id", "")
+        body = await request.body()
+        try:
+            terminal = await authenticated(request, body)
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                raise ApiError(422, "backoffice.heartbeat.malformed", "body is not JSON") from None
+            if not isinstance(payload, dict):
+                raise ApiError(422, "backoffice.heartbeat.malformed", "body is not an object")
+            await run_in_threadpool(services.fleet.record_heartbeat, terminal.id, payload)
+        except ApiError as error:
+            return await refuse(error, terminal_id, "heartbeats")
+        return Response(status_code=204)
+
+    def _progress_of(case_number: str) -> dict | None:
+        with services.db.read() as session:
+            case = session.scalar(select(Case).where(Case.case_number == case_number))
+            return progress(case) if case is not None else None
+
+    @router.get("/cases/{case_number}/progress", response_model=Progress,
+                responses={404: {"model": ErrorResponse}},
+                summary="Public, PII-free progress of one case (receipt QR, 补件)")
+    async def case_progress(case_number: str):
+        found = await run_in_threadpool(_progress_of, case_number)
+        if found is None:
+            return JSONResponse({"error": "backoffice.case.unknown", "detail": "no such case"},
+                                status_code=404)
+        return found
+
+    def _lookup(id_number: str) -> list[dict]:
+        id_hash = services.vault.id_hash(id_number)
+        with services.db.read() as session:
+            cases = session.scalars(select(Case).where(Case.id_hash == id_hash)
+                                    .order_by(Case.received_at.desc())).all()
+            return [progress(case) for case in cases]
+
+    @router.post("/cases/lookup", response_model=list[Progress], responses=ERRORS,
+                 summary="A person's cases by ID number (signed; for 办件查询)",
+                 openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"type": "object", "required": ["id_number"],
+                                "properties": {"id_number": {"type": "string"}}}}}}})
+    async def lookup(request: Request):
+        terminal_id = request.headers.get("x-terminal-id", "")
+        body = await request.body()
+        try:
+            await authenticated(request, body)
+            try:
+                id_number = json.loads(body).get("id_number")
+            except (ValueError, AttributeError):
+                id_number = None
+            if not isinstance(id_number, str) or not 6 <= len(id_number) <= 40:
+                raise ApiError(422, "backoffice.lookup.malformed", "id_number missing")
+        except ApiError as error:
+            return await refuse(error, terminal_id, "lookup")
+        return await run_in_threadpool(_lookup, id_number)
+
+    return router

@@ -1,0 +1,135 @@
+"""The `backoffice` command: serve the back office and administer it from a shell.
+
+  backoffice serve [--host --port --data-dir]
+  backoffice token create --terminal-id T [--site S] [--ttl-hours H]
+  backoffice terminal list | terminal revoke T
+  backoffice reviewer add NAME [--password P]   (prompts when --password is not given)
+  backoffice openapi [--out docs/backoffice-openapi.json]
+Every command takes --data-dir (default ./backoffice-data or $BACKOFFICE_DATA_DIR).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+
+from backoffice.settings import Settings, SettingsError
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="BACKOFFICE_DATA_DIR",
+    default=Path("backoffice-data"), show_default=True,
+    help="Directory with the database, key files and stored files.")
+
+
+def _services(data_dir: Path):
+    from backoffice.app import Services
+    try:
+        return Services.start(Settings.for_data_dir(data_dir))
+    except SettingsError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Back office of the 7x24 self-service stations: receives sealed packets, console for reviewers."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8400, show_default=True, type=int)
+@DATA_DIR_OPTION
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str, port: int, data_dir: Path, log_level: str):
+    """Run the HTTP service (terminal API and console) with uvicorn."""
+    import uvicorn
+
+    from backoffice.app import create_app
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        app = create_app(Settings.for_data_dir(data_dir))
+    except SettingsError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@main.group()
+def token():
+    """One-time enrolment tokens for terminals."""
+
+
+@token.command("create")
+@click.option("--terminal-id", required=True, help="Id the terminal will enrol as.")
+@click.option("--site", default="", help="Site (branch, hall) the terminal stands in.")
+@click.option("--ttl-hours", default=72.0, show_default=True, type=float)
+@DATA_DIR_OPTION
+def token_create(terminal_id: str, site: str, ttl_hours: float, data_dir: Path):
+    """Create a token and print it (it is shown only this once)."""
+    try:
+        value = _services(data_dir).fleet.create_token(terminal_id, site, ttl_hours)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(value)
+
+
+@main.group()
+def terminal():
+    """Enrolled terminals."""
+
+
+@terminal.command("list")
+@DATA_DIR_OPTION
+def terminal_list(data_dir: Path):
+    """List terminals with their state (OK, SILENT, REVOKED) and last heartbeat."""
+    views = _services(data_dir).fleet.terminals()
+    if not views:
+        click.echo("no terminals enrolled")
+    for t in views:
+        beat = t.last_heartbeat_at.isoformat(timespec="seconds") if t.last_heartbeat_at else "never"
+        faults = "; ".join(t.faults) or "-"
+        click.echo(f"{t.id}\t{t.site or '-'}\t{t.state}\tlast heartbeat {beat}\tfaults {faults}")
+
+
+@terminal.command("revoke")
+@click.argument("terminal_id")
+@DATA_DIR_OPTION
+def terminal_revoke(terminal_id: str, data_dir: Path):
+    """Revoke a terminal: its requests are refused (403) from now on."""
+    if not _services(data_dir).fleet.revoke(terminal_id):
+        raise click.ClickException(f"no such terminal: {terminal_id}")
+    click.echo(f"revoked {terminal_id}")
+
+
+@main.group()
+def reviewer():
+    """Reviewer accounts of the console."""
+
+
+@reviewer.command("add")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Password (at least 8 characters); prompted when not given.")
+@DATA_DIR_OPTION
+def reviewer_add(name: str, password: str, data_dir: Path):
+    """Add a reviewer who can log in to the console."""
+    from backoffice.reviewers import ReviewerError
+    try:
+        _services(data_dir).reviewers.add(name, password)
+    except ReviewerError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+    click.echo(f"reviewer {name} added")
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("docs/backoffice-openapi.json"), show_default=True)
+@DATA_DIR_OPTION
+def openapi(out: Path, data_dir: Path):
+    """Write the OpenAPI description of the HTTP API to a file."""
+    from backoffice.app import create_app
+    schema = create_app(Settings.for_data_dir(data_dir)).openapi()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"wrote {out} ({len(schema.get('paths', {}))} paths)")

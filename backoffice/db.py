@@ -1,0 +1,237 @@
+"""The back office's database: SQLAlchemy 2.0 models and a small `Database` handle.
+
+Portable SQL only (SQLite by default, PostgreSQL by URL). Tables are created at start.
+Personal data kept here: a case's manifest is stored ENCRYPTED (`manifest_enc`, see vault.py);
+the applicant's ID number only as a keyed hash (`id_hash`) for lookup, and a masked name
+(e.g. "张*") for lists. Rejections and events carry no personal data.
+
+SQLite allows one writer at a time; `Database.write()` serialises writers inside this process
+with a lock (for SQLite only) so concurrent requests wait instead of failing with
+"database is locked".
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from typing import Iterator
+
+from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint, create_engine, event)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UtcDateTime(DateTime):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the offset)."""
+
+    def __init__(self):
+        super().__init__(timezone=True)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Terminal(Base):
+    __tablename__ = "terminals"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64), default="")
+    public_key: Mapped[str] = mapped_column(String(64))
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_heartbeat: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    last_heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class EnrolmentToken(Base):
+    __tablename__ = "enrolment_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    terminal_id: Mapped[str] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class RequestNonce(Base):
+    __tablename__ = "request_nonces"
+    __table_args__ = (UniqueConstraint("terminal_id", "nonce"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class Packet(Base):
+    __tablename__ = "packets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    packet_id: Mapped[str] = mapped_column(String(64), unique=True)
+    terminal_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    case_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    response: Mapped[dict] = mapped_column(JSON)
+    manifest_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(64), unique=True)
+    matter_code: Mapped[str] = mapped_column(String(64), index=True)
+    matter_name: Mapped[str] = mapped_column(String(200))
+    terminal_id: Mapped[str] = mapped_column(String(64), index=True)
+    site_id: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), index=True)
+    applicant_masked: Mapped[str] = mapped_column(String(64), default="")
+    manifest_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    evaluation: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    events: Mapped[list["CaseEvent"]] = relationship(order_by="CaseEvent.id", back_populates="case")
+    files: Mapped[list["CaseFile"]] = relationship(order_by="CaseFile.id", back_populates="case")
+    supplements: Mapped[list["SupplementRequest"]] = relationship(
+        order_by="SupplementRequest.id", back_populates="case")
+
+
+class CaseEvent(Base):
+    """One line of the case's full trace (全程留痕)."""
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CaseFile(Base):
+    __tablename__ = "case_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    packet_id: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(100))
+    storage_key: Mapped[str] = mapped_column(String(200))
+    case: Mapped[Case] = relationship(back_populates="files")
+
+
+class SupplementRequest(Base):
+    __tablename__ = "supplement_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    requested_by: Mapped[str] = mapped_column(String(100))
+    materials: Mapped[list] = mapped_column(JSON)
+    fulfilled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    fulfilled_packet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case: Mapped[Case] = relationship(back_populates="supplements")
+
+
+class HelpRequest(Base):
+    __tablename__ = "help_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    packet_id: Mapped[str] = mapped_column(String(64), unique=True)
+    terminal_id: Mapped[str] = mapped_column(String(64))
+    site_id: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    step: Mapped[str] = mapped_column(String(100), default="")
+    case_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    handled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class Rejection(Base):
+    """A refused terminal request. No personal data: terminal id as claimed, endpoint, reason."""
+    __tablename__ = "rejections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    terminal_id: Mapped[str] = mapped_column(String(64), default="")
+    endpoint: Mapped[str] = mapped_column(String(100))
+    status_code: Mapped[int] = mapped_column(Integer)
+    reason_key: Mapped[str] = mapped_column(String(100))
+    packet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Reviewer(Base):
+    __tablename__ = "reviewers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("reviewers.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    reviewer: Mapped[Reviewer] = relationship()
+
+
+@event.listens_for(Base, "load", propagate=True)
+def _make_datetimes_aware(target, _context) -> None:
+    for column in target.__table__.columns:
+        if isinstance(column.type, DateTime):
+            value = target.__dict__.get(column.key)
+            if isinstance(value, dt.datetime) and value.tzinfo is None:
+                target.__dict__[column.key] = value.replace(tzinfo=dt.timezone.utc)
+
+
+class Database:
+    """Engine + session factory for one database URL; `write()` is the only way to change it."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        connect_args = {"timeout": 30, "check_same_thread": False} if self.is_sqlite else {}
+        self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not self.is_sqlite)
+        if self.is_sqlite:
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _record):
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on error; one writer at a time on SQLite."""
+        with self._write_lock, self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,256 @@
+"""Intake of sealed packets: open, verify, store files, and create or update the case.
+
+Idempotent by packet_id: the first receipt answers 201 {packet_id, case_number, status} and
+stores that body; the same bytes again answer 200 with the same body; the same packet_id with
+other bytes answers 409. A packet that is malformed, signed by another terminal than the one
+sending it, tampered, undecryptable, or whose files do not match their hashes answers 422.
+The heavy work (decrypting, hashing, writing files) happens outside the database write lock.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import mimetypes
+import re
+import uuid
+from dataclasses import dataclass
+
+import nacl.public
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from backoffice.db import (Case, CaseEvent, CaseFile, Database, HelpRequest, Packet, Terminal,
+                           utcnow)
+from backoffice.terminal_auth import ApiError, verify_key_from_text
+from backoffice.vault import FileStore, Vault
+from backoffice.workflow import CLOSED, open_supplement, record
+from kiosk import packet as kp
+
+log = logging.getLogger(__name__)
+
+KINDS = ("application", "supplement", "evaluation", "help_request")
+CASE_NUMBER = re.compile(r"^(?P<terminal>[A-Za-z0-9_.\-]{1,40})-(?P<date>\d{8})-(?P<seq>\d{6})$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_.\-]+)*$")
+PACKET_ERRORS = {
+    "HashMismatch": "backoffice.packet.hash_mismatch",
+    "BadSignature": "backoffice.packet.bad_signature",
+    "DecryptionFailed": "backoffice.packet.undecryptable",
+    "MalformedPacket": "backoffice.packet.malformed",
+}
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    status_code: int
+    body: dict
+
+
+def parse_time(text) -> dt.datetime | None:
+    """An ISO 8601 time from a manifest (as UTC), or None when absent or unreadable."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def mask_name(name: str) -> str:
+    name = (name or "").strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def _file_entries(node, found: dict[str, dict]) -> dict[str, dict]:
+    """Every {name, sha256, ...} entry anywhere in the manifest, by name."""
+    if isinstance(node, dict):
+        if isinstance(node.get("name"), str) and isinstance(node.get("sha256"), str):
+            found[node["name"]] = node
+        for value in node.values():
+            _file_entries(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _file_entries(value, found)
+    return found
+
+
+def _packet_error(exc: Exception, packet_id: str) -> ApiError:
+    for cls in type(exc).__mro__:
+        if cls.__name__ in PACKET_ERRORS:
+            return ApiError(422, PACKET_ERRORS[cls.__name__], type(exc).__name__, packet_id)
+    return ApiError(422, "backoffice.packet.malformed", type(exc).__name__, packet_id)
+
+
+class PacketIntake:
+    def __init__(self, db: Database, store: FileStore, vault: Vault,
+                 private_key: nacl.public.PrivateKey):
+        self.db = db
+        self.store = store
+        self.vault = vault
+        self.private_key = private_key
+
+    def receive(self, terminal: Terminal, idempotency_key: str | None, blob: bytes) -> IntakeResult:
+        try:
+            envelope = kp.read_envelope(blob)
+        except kp.PacketError as exc:
+            raise _packet_error(exc, idempotency_key) from None
+        packet_id = envelope.packet_id
+        try:
+            uuid.UUID(str(packet_id))
+        except ValueError:
+            raise ApiError(422, "backoffice.packet.malformed", "packet id is not a UUID") from None
+        if idempotency_key and idempotency_key != packet_id:
+            raise ApiError(422, "backoffice.packet.idempotency_mismatch",
+                           "Idempotency-Key differs from the packet id", packet_id)
+        if envelope.terminal_id != terminal.id:
+            raise ApiError(422, "backoffice.packet.wrong_terminal",
+                           "packet comes from another terminal", packet_id)
+        digest = hashlib.sha256(blob).hexdigest()
+        known = self._known(packet_id, digest)
+        if known is not None:
+            return known
+        try:
+            opened = kp.open_packet(blob, self.private_key, verify_key_from_text(terminal.public_key))
+        except kp.PacketError as exc:
+            raise _packet_error(exc, packet_id) from None
+        manifest, files = opened.manifest, opened.files
+        self._check_manifest(manifest, envelope, files)
+        entries = _file_entries(manifest, {})
+        stored = []
+        for name, data in files.items():
+            entry = entries.get(name, {})
+            media_type = entry.get("media_type") or mimetypes.guess_type(name)[0] \
+                or "application/octet-stream"
+            stored.append((name, hashlib.sha256(data).hexdigest(), len(data), media_type[:100],
+                           self.store.put(data)))
+        self.store.put_raw(f"{packet_id}.sealed", blob)
+        try:
+            with self.db.write() as session:
+                known = self._known(packet_id, digest, session)
+                if known is not None:
+                    return known
+                body = self._apply(session, terminal, manifest, stored)
+                session.add(Packet(packet_id=packet_id, terminal_id=terminal.id,
+                                   kind=manifest["kind"], sha256=digest, bytes=len(blob),
+                                   received_at=utcnow(), case_number=body["case_number"],
+                                   response=body, manifest_enc=self.vault.encrypt(
+                                       json.dumps(manifest, ensure_ascii=False).encode("utf-8"))))
+        except IntegrityError:
+            known = self._known(packet_id, digest)
+            if known is not None:
+                return known
+            raise ApiError(409, "backoffice.case.exists", "case number already used", packet_id)
+        log.info("packet accepted terminal=%s kind=%s files=%d bytes=%d", terminal.id,
+                 manifest["kind"], len(files), len(blob))
+        return IntakeResult(201, body)
+
+    def _known(self, packet_id: str, digest: str, session=None) -> IntakeResult | None:
+        if session is None:
+            with self.db.read() as s:
+                return self._known(packet_id, digest, s)
+        packet = session.scalar(select(Packet).where(Packet.packet_id == packet_id))
+        if packet is None:
+            return None
+        if packet.sha256 != digest:
+            raise ApiError(409, "backoffice.packet.conflict",
+                           "packet id already received with other content", packet_id)
+        return IntakeResult(200, dict(packet.response))
+
+    @staticmethod
+    def _check_manifest(manifest: dict, envelope, files: dict) -> None:
+        packet_id = envelope.packet_id
+
+        def bad(reason: str, detail: str):
+            return ApiError(422, reason, detail, packet_id)
+
+        if manifest.get("kind") not in KINDS or manifest.get("kind") != envelope.kind:
+            raise bad("backoffice.packet.malformed", "unknown or mismatching kind")
+        case_number = manifest.get("case_number")
+        if manifest["kind"] != "help_request" or case_number:
+            match = CASE_NUMBER.match(case_number or "")
+            if not match:
+                raise bad("backoffice.packet.bad_case_number", "case number is not well formed")
+            if manifest["kind"] == "application" and match["terminal"] != envelope.terminal_id:
+                raise bad("backoffice.packet.bad_case_number", "case number of another terminal")
+        if manifest["kind"] == "application":
+            matter, applicant = manifest.get("matter"), manifest.get("applicant")
+            if not isinstance(matter, dict) or not matter.get("code"):
+                raise bad("backoffice.packet.malformed", "application without matter")
+            if not isinstance(applicant, dict) or not applicant.get("id_number"):
+                raise bad("backoffice.packet.malformed", "application without applicant")
+        for name in files:
+            if not FILE_NAME.match(name) or len(name) > 300:
+                raise bad("backoffice.packet.bad_file_name", "file name not allowed")
+
+    def _apply(self, session, terminal: Terminal, manifest: dict, stored: list) -> dict:
+        kind, packet_id = manifest["kind"], manifest["packet_id"]
+        actor = f"terminal:{terminal.id}"
+        if kind == "help_request":
+            help_ = manifest.get("help") or {}
+            session.add(HelpRequest(packet_id=packet_id, terminal_id=terminal.id,
+                                    site_id=str(manifest.get("site_id") or terminal.site)[:64],
+                                    at=utcnow(), reason=str(help_.get("reason") or "")[:200],
+                                    step=str(help_.get("step") or "")[:100],
+                                    case_number=manifest.get("case_number") or None))
+            return {"packet_id": packet_id, "case_number": manifest.get("case_number"),
+                    "status": "help_requested"}
+        case_number = manifest["case_number"]
+        case = session.scalar(select(Case).where(Case.case_number == case_number))
+        if kind == "application":
+            if case is not None:
+                raise ApiError(409, "backoffice.case.exists", "case number already used", packet_id)
+            case = self._new_case(session, terminal, manifest)
+            session.add(CaseEvent(case_id=case.id, at=case.received_at, actor=actor,
+                                  action="received", from_status=None, to_status="received",
+                                  comment="application packet " + packet_id))
+        elif case is None:
+            raise ApiError(422, "backoffice.case.unknown", "packet refers to an unknown case",
+                           packet_id)
+        elif kind == "supplement":
+            id_number = (manifest.get("applicant") or {}).get("id_number")
+            if id_number and self.vault.id_hash(id_number) != case.id_hash:
+                raise ApiError(422, "backoffice.case.applicant_mismatch",
+                               "supplement from another applicant", packet_id)
+            pending = open_supplement(case)
+            if case.status in CLOSED:
+                record(session, case, actor, "supplement_received", None,
+                       "supplement after the case was closed: " + packet_id)
+            else:
+                if pending is not None:
+                    pending.fulfilled_at = utcnow()
+                    pending.fulfilled_packet_id = packet_id
+                record(session, case, actor, "supplement_received", "received",
+                       "supplement packet " + packet_id)
+        elif kind == "evaluation":
+            evaluation = manifest.get("evaluation") or {}
+            level = evaluation.get("level")
+            if not isinstance(level, int) or not 1 <= level <= 5:
+                raise ApiError(422, "backoffice.packet.malformed", "evaluation level", packet_id)
+            case.evaluation = {"level": level, "comment": str(evaluation.get("comment") or "")[:500],
+                               "at": utcnow().isoformat()}
+            record(session, case, actor, "evaluated", None, f"level {level}")
+        for name, sha, size, media_type, key in stored:
+            session.add(CaseFile(case_id=case.id, packet_id=packet_id, path=name, sha256=sha,
+                                 bytes=size, media_type=media_type, storage_key=key))
+        return {"packet_id": packet_id, "case_number": case.case_number, "status": case.status}
+
+    def _new_case(self, session, terminal: Terminal, manifest: dict) -> Case:
+        matter, applicant = manifest["matter"], manifest["applicant"]
+        now = utcnow()
+        submitted = parse_time((manifest.get("timestamps") or {}).get("submitted_at")
+                               or manifest.get("created_at")) or now
+        case = Case(case_number=manifest["case_number"], matter_code=str(matter["code"])[:64],
+                    matter_name=str(matter.get("name_zh") or "")[:200], terminal_id=terminal.id,
+                    site_id=str(manifest.get("site_id") or terminal.site)[:64], status="received",
+                    id_hash=self.vault.id_hash(str(applicant["id_number"])),
+                    applicant_masked=mask_name(str(applicant.get("name") or "")),
+                    manifest_enc=self.vault.encrypt(
+                        json.dumps(manifest, ensure_ascii=False).encode("utf-8")),
+                    submitted_at=submitted, received_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        return case

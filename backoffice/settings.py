@@ -1,0 +1,76 @@
+"""Settings of the back office: where its database, files and key live, and its timing rules.
+
+`Settings.for_data_dir(path)` gives the defaults for one data directory:
+- database   `sqlite:///<data_dir>/backoffice.db` (or any SQLAlchemy URL, e.g.
+  `postgresql+psycopg://user:pw@host/db`; the SQL used is portable);
+- storage    `file:///<data_dir>/files` (`s3://bucket/prefix?endpoint=...` is recognised but
+  not supported in this build and fails loudly at start);
+- key        `<data_dir>/backoffice.key` — the X25519 private key, generated on first start;
+- vault key `<data_dir>/vault.key` — encrypts stored manifests and files, keys the ID-number hash;
+- silence    a terminal is SILENT after `missed_heartbeats` x `heartbeat_interval_s` seconds.
+Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override the URLs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit, unquote
+
+
+class SettingsError(ValueError):
+    """A setting cannot be used; `reason_key` names it for the operator."""
+
+    def __init__(self, reason_key: str, message: str):
+        super().__init__(message)
+        self.reason_key = reason_key
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    storage_url: str
+    key_path: Path
+    vault_key_path: Path
+    heartbeat_interval_s: int = 30
+    missed_heartbeats: int = 3
+    clock_skew_s: int = 300
+    token_ttl_hours: int = 72
+    session_ttl_s: int = 8 * 3600
+    max_packet_bytes: int = 64 * 1024 * 1024
+    cookie_secure: bool = False
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def for_data_dir(cls, data_dir: str | os.PathLike, **overrides) -> "Settings":
+        data_dir = Path(data_dir).resolve()
+        base = cls(
+            data_dir=data_dir,
+            database_url=os.environ.get("BACKOFFICE_DATABASE_URL")
+            or f"sqlite:///{data_dir / 'backoffice.db'}",
+            storage_url=os.environ.get("BACKOFFICE_STORAGE_URL")
+            or (data_dir / "files").as_uri(),
+            key_path=data_dir / "backoffice.key",
+            vault_key_path=data_dir / "vault.key",
+        )
+        return replace(base, **overrides)
+
+    @property
+    def silent_after_s(self) -> int:
+        return self.heartbeat_interval_s * self.missed_heartbeats
+
+
+def storage_root(storage_url: str) -> Path:
+    """The directory of a `file://` storage URL; other schemes raise SettingsError."""
+    parts = urlsplit(storage_url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise SettingsError("backoffice.storage.bad_url",
+                                f"file storage URL must be local: {storage_url}")
+        return Path(unquote(parts.path))
+    if parts.scheme == "s3":
+        raise SettingsError("backoffice.storage.unsupported",
+                            "s3:// storage is not supported in this build (boto3 is not installed); "
+                            "use file:///path")
+    raise SettingsError("backoffice.storage.bad_url", f"unknown storage URL scheme: {parts.scheme!r}")

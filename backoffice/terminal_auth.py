@@ -1,0 +1,123 @@
+"""Authentication of terminal requests, and the rejection log every refusal goes to.
+
+A terminal request carries X-Terminal-Id, X-Timestamp, X-Nonce and X-Signature (Ed25519 over
+METHOD, PATH, TIMESTAMP, NONCE and the body's SHA-256; the shared implementation is
+`kiosk.packet.verify_request`). Here: unknown/revoked terminal -> 403; bad signature or a
+timestamp more than `clock_skew_s` off -> 401; a nonce seen before -> 401 "replayed" (nonces
+are remembered in the database for twice the allowed skew).
+Every refusal is written to the `rejections` table and logged without personal data.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import time
+
+import nacl.exceptions
+import nacl.signing
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from backoffice.db import Database, RequestNonce, Rejection, Terminal, utcnow
+from kiosk import packet as kp
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A refused request: HTTP status, an i18n reason_key, a short PII-free detail."""
+
+    def __init__(self, status: int, reason_key: str, detail: str = "", packet_id: str | None = None):
+        super().__init__(detail or reason_key)
+        self.status = status
+        self.reason_key = reason_key
+        self.detail = detail or reason_key
+        self.packet_id = packet_id
+
+    def body(self) -> dict:
+        return {"error": self.reason_key, "detail": self.detail}
+
+
+def log_rejection(db: Database, error: ApiError, terminal_id: str, endpoint: str) -> None:
+    terminal_id = (terminal_id or "")[:64]
+    log.warning("rejected endpoint=%s terminal=%s status=%d reason=%s", endpoint, terminal_id,
+                error.status, error.reason_key)
+    with db.write() as session:
+        session.add(Rejection(at=utcnow(), terminal_id=terminal_id, endpoint=endpoint[:100],
+                              status_code=error.status, reason_key=error.reason_key,
+                              packet_id=(error.packet_id or None) and error.packet_id[:64]))
+
+
+def verify_key_from_text(text: str) -> nacl.signing.VerifyKey:
+    """A base64 Ed25519 verify key; raises ValueError when it is not one."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+        return nacl.signing.VerifyKey(raw)
+    except (ValueError, TypeError, nacl.exceptions.CryptoError) as exc:
+        raise ValueError("not a base64 Ed25519 public key") from exc
+
+
+def _reason_key_for(rejected: Exception) -> str:
+    text = f"{getattr(rejected, 'reason', '')} {rejected}".lower()
+    if "replay" in text or "nonce" in text:
+        return "backoffice.auth.replayed"
+    if "stale" in text or "timestamp" in text or "clock" in text or "time" in text:
+        return "backoffice.auth.stale_timestamp"
+    if "header" in text or "missing" in text:
+        return "backoffice.auth.missing_headers"
+    return "backoffice.auth.bad_signature"
+
+
+class TerminalAuth:
+    def __init__(self, db: Database, clock_skew_s: int = 300):
+        self.db = db
+        self.clock_skew_s = clock_skew_s
+        self._last_prune = 0.0
+
+    def verify(self, method: str, path: str, headers, body: bytes,
+               now: float | None = None) -> Terminal:
+        """The enrolled, unrevoked terminal that signed this request; raises ApiError otherwise."""
+        now = time.time() if now is None else now
+        terminal_id = headers.get("x-terminal-id") or ""
+        nonce = headers.get("x-nonce") or ""
+        if not terminal_id or not nonce or not headers.get("x-signature") \
+                or not headers.get("x-timestamp"):
+            raise ApiError(401, "backoffice.auth.missing_headers", "signed request headers missing")
+        if len(nonce) > 128:
+            raise ApiError(401, "backoffice.auth.bad_signature", "nonce too long")
+        with self.db.read() as session:
+            terminal = session.get(Terminal, terminal_id)
+        if terminal is None:
+            raise ApiError(403, "backoffice.terminal.unknown", "terminal is not enrolled")
+        if terminal.revoked_at is not None:
+            raise ApiError(403, "backoffice.terminal.revoked", "terminal has been revoked")
+        try:
+            kp.verify_request(verify_key_from_text(terminal.public_key), method, path,
+                              dict(headers), body, now)
+        except kp.RequestRejected as exc:
+            raise ApiError(401, _reason_key_for(exc), "request signature rejected") from exc
+        try:
+            timestamp = float(headers["x-timestamp"])
+        except ValueError:
+            raise ApiError(401, "backoffice.auth.stale_timestamp", "bad timestamp") from None
+        if abs(now - timestamp) > self.clock_skew_s:
+            raise ApiError(401, "backoffice.auth.stale_timestamp", "timestamp too far off")
+        self._remember_nonce(terminal_id, nonce, now)
+        return terminal
+
+    def _remember_nonce(self, terminal_id: str, nonce: str, now: float) -> None:
+        seen_at = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        try:
+            with self.db.write() as session:
+                exists = session.scalar(select(RequestNonce.id).where(
+                    RequestNonce.terminal_id == terminal_id, RequestNonce.nonce == nonce))
+                if exists is not None:
+                    raise ApiError(401, "backoffice.auth.replayed", "nonce already used")
+                session.add(RequestNonce(terminal_id=terminal_id, nonce=nonce, seen_at=seen_at))
+                if now - self._last_prune > 60:
+                    self._last_prune = now
+                    horizon = seen_at - dt.timedelta(seconds=2 * self.clock_skew_s)
+                    session.execute(delete(RequestNonce).where(RequestNonce.seen_at < horizon))
+        except IntegrityError:
+            raise ApiError(401, "backoffice.auth.replayed", "nonce already used") from None

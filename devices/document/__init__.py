@@ -1,0 +1,9 @@
+"""Document camera (高拍仪) capture: page finding, quality gates, PDF assembly and an emulator.
+
+Modules:
+  pipeline  — pure functions on BGR frames: find the page, warp, deskew, normalise, gate.
+  pdf       — accepted JPEG pages -> one PDF per material (img2pdf, no re-encoding).
+  emulator  — synthetic desk frames with a rendered page, for tests and demos.
+  sources   — frame sources for the scanner: V4L2/file/images (OpenCV) and the emulator.
+  scanner   — `DocCameraScanner`, the `DocumentScanner` the session calls.
+"""

@@ -1,0 +1,164 @@
+"""`DocCameraScanner`: the `DocumentScanner` the session calls to capture one material page.
+
+It reads frames from a FrameSource (a V4L2 高拍仪, a clip, a folder of images, or the emulator),
+waits until the applicant has put a NEW page down and let go (consecutive frames nearly equal,
+and different from the scene last captured), then runs the page pipeline on that still frame.
+
+    scanner = open_device("doccam+emulator://pages?sequence=clean,blur,clean&seed=1")
+    page = scanner.capture_page()      # CapturedPage(accepted=..., reason_key=...)
+
+URLs (registry scheme -> `open_from_url`):
+    doccam+v4l2:///dev/video2?width=1920&height=1080[&fourcc=MJPG]
+    doccam+file:///path/clip.mp4[?loop=0]
+    doccam+images:///path/dir[?repeat=3&loop=0]
+    doccam+emulator://pages?sequence=clean,blur,clean&seed=1[&width=1280&height=960
+                                &motion=2&still=4&unplug_after=N]
+  and for all: dpi=200, blur_threshold=120, timeout=20 (s), max_frames=300.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from devices.document.pipeline import PipelineConfig, process_frame, reject
+from devices.interfaces import CapturedPage, ConfigurationError, FrameSource
+from devices.registry import DeviceUrl
+
+log = logging.getLogger(__name__)
+
+
+def motion_thumb(frame: np.ndarray) -> np.ndarray:
+    """A small blurred gray copy for comparing frames (noise averages out)."""
+    small = cv2.resize(frame, (160, 120), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3), 0).astype(np.float32)
+
+
+def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two motion thumbnails, in gray levels."""
+    return float(np.mean(np.abs(a - b)))
+
+
+class DocCameraScanner:
+    """Captures pages from a document camera: wait for a new still page, then judge it.
+
+    `still_diff`: consecutive thumbnails closer than this are 'still'; `still_pairs` such pairs
+    in a row mean the hand has left. `change_diff`: a still scene closer than this to the one
+    captured last is the same page, not a new one. The wait ends after `timeout` seconds or
+    `max_frames` frames: with an unchanged page after an accepted one -> `doc.same_page`;
+    with a still page otherwise -> that page is judged again; never still -> `doc.not_still`.
+    """
+
+    def __init__(self, source: FrameSource, config: PipelineConfig = PipelineConfig(), *,
+                 still_diff: float = 2.0, still_pairs: int = 2, change_diff: float = 6.0,
+                 timeout: float = 20.0, max_frames: int = 300,
+                 clock: Callable[[], float] = time.monotonic):
+        self.source = source
+        self.config = config
+        self.still_diff, self.still_pairs, self.change_diff = still_diff, still_pairs, change_diff
+        self.timeout, self.max_frames = timeout, max_frames
+        self._clock = clock
+        self._last_scene: np.ndarray | None = None
+        self._last_accepted = False
+
+    def wait_for_still(self) -> tuple[np.ndarray | None, bool]:
+        """(still frame, is_new_page); (None, False) if nothing held still in time.
+
+        DeviceUnavailable from the source (camera unplugged) propagates to the caller.
+        """
+        deadline = self._clock() + self.timeout
+        prev: np.ndarray | None = None
+        run = 0
+        last_still: np.ndarray | None = None
+        for _ in range(self.max_frames):
+            frame = self.source.read()
+            thumb = motion_thumb(frame)
+            run = run + 1 if prev is not None and frame_difference(prev, thumb) < self.still_diff else 0
+            prev = thumb
+            if run >= self.still_pairs:
+                last_still = frame
+                if self._last_scene is None or frame_difference(thumb, self._last_scene) >= self.change_diff:
+                    return frame, True
+            if self._clock() > deadline:
+                break
+        return last_still, False
+
+    def capture_page(self) -> CapturedPage:
+        frame, is_new = self.wait_for_still()
+        if frame is None:
+            log.info("doc_capture result=not_still")
+            return reject("doc.not_still")
+        if not is_new and self._last_accepted:
+            log.info("doc_capture result=same_page")
+            return reject("doc.same_page")
+        self._last_scene = motion_thumb(frame)
+        page = process_frame(frame, self.config)
+        self._last_accepted = page.accepted
+        log.info("doc_capture accepted=%s reason=%s", page.accepted, page.reason_key)
+        return page
+
+    def close(self) -> None:
+        self.source.close()
+
+
+# --------------------------------------------------------------------------------------------
+def _int(url: DeviceUrl, name: str, default: int | None) -> int | None:
+    raw = url.opt(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{url.url!r}: option {name}={raw!r} must be a whole number") from None
+
+
+def _float(url: DeviceUrl, name: str, default: float) -> float:
+    raw = url.opt(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{url.url!r}: option {name}={raw!r} must be a number") from None
+
+
+def open_source(url: DeviceUrl) -> FrameSource:
+    """The frame source a doccam+... URL names (without the scanner around it)."""
+    transport = url.transport
+    if transport == "v4l2":
+        from devices.document.sources import V4l2DocCamera
+        device = url.rest or "/dev/video0"
+        return V4l2DocCamera(device, width=_int(url, "width", 1920), height=_int(url, "height", 1080),
+                             fourcc=url.opt("fourcc", "MJPG") or None)
+    if transport == "file":
+        from devices.document.sources import VideoFileDocCamera
+        return VideoFileDocCamera(url.rest, loop=_int(url, "loop", 1) != 0)
+    if transport == "images":
+        from devices.document.sources import ImageFolderDocCamera
+        return ImageFolderDocCamera(url.rest, repeat=_int(url, "repeat", 3),
+                                    loop=_int(url, "loop", 1) != 0)
+    if transport == "emulator":
+        from devices.document.emulator import EmulatedDocCamera
+        names = tuple(s.strip() for s in (url.opt("sequence") or "clean").split(",") if s.strip())
+        try:
+            return EmulatedDocCamera(
+                sequence=names, seed=_int(url, "seed", 0),
+                frame_size=(_int(url, "width", 1280), _int(url, "height", 960)),
+                motion_frames=_int(url, "motion", 2), still_frames=_int(url, "still", 4),
+                unplug_after=_int(url, "unplug_after", None))
+        except ValueError as exc:
+            raise ConfigurationError(f"{url.url!r}: {exc}") from None
+    raise ConfigurationError(f"{url.url!r}: no document camera transport {transport!r}")
+
+
+def open_from_url(url: DeviceUrl) -> DocCameraScanner:
+    """Registry factory for doccam+v4l2/file/images/emulator URLs."""
+    dpi = _int(url, "dpi", 200)
+    if dpi < 100 or dpi > 600:
+        raise ConfigurationError(f"{url.url!r}: dpi={dpi} is outside 100..600 (archival: 200 or 300)")
+    config = PipelineConfig(dpi=dpi, blur_threshold=_float(url, "blur_threshold", 120.0))
+    return DocCameraScanner(open_source(url), config, timeout=_float(url, "timeout", 20.0),
+                            max_frames=_int(url, "max_frames", 300))

@@ -4,7 +4,7 @@ For each camera frame (640x480 typically):
 1. HOG detection on a copy scaled to ~1/4 (160 px wide) with one pyramid upsample — about a
    tenth of the cost of face_recognition's default full-frame detection. If that finds
    nothing, and once a second anyway to notice a second person, a finer pass (two upsamples,
-   still at 1/4) finds smaller faces.
+   still at 1/4) finds smaller faces. Another face seen in the last second still counts.
 2. Tracking: the face chosen is the one overlapping the last box best (else the largest), so
    a passer-by does not steal the session.
 3. The 68 landmarks on the full-resolution frame inside that box (~3 ms): eye aspect ratio for
@@ -56,10 +56,14 @@ class LiveFacePipeline:
         self._clock = clock
         self.last_box: Box | None = None
         self._last_full_check = -1e9
+        self.crowd_memory_s = 1.0
+        self._others: list = []         # other faces lately seen (small-scale boxes) ...
+        self._others_at = -1e9          # ... and when
 
     def reset(self) -> None:
         self.last_box = None
         self._last_full_check = -1e9
+        self._others, self._others_at = [], -1e9
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         import face_recognition
@@ -72,6 +76,12 @@ class LiveFacePipeline:
             self._last_full_check = now
             fine = face_recognition.face_locations(small, 2)
             boxes = _merge(boxes, fine)
+        if len(boxes) > 1:
+            self._others, self._others_at = boxes, now
+        elif now - self._others_at < self.crowd_memory_s:
+            # a second person seen a moment ago still counts: detection flickers, and the fine
+            # pass only runs once a second
+            boxes = _merge(boxes, self._others)
         inv = 1.0 / scale
         out = []
         for t, r, b, left in boxes:

@@ -1,0 +1,420 @@
+"""Sealed packets (format kiosk-packet/1) and signed terminal requests, shared by terminal and back office.
+
+A packet is a manifest (JSON) plus named files. `seal_packet` signs the canonical manifest and
+the files' hashes with the terminal's Ed25519 key, then encrypts everything to the back
+office's X25519 key (a random XSalsa20-Poly1305 SecretBox key wrapped by a SealedBox). Only
+format, packet_id, terminal_id and kind travel in clear. `open_packet` undoes it and checks
+everything; failures raise `PacketError` subclasses carrying an i18n `reason_key`.
+The byte layout and the reasons behind it are in docs/packet-format.md.
+
+`sign_request` / `verify_request` implement the signed HTTP requests of the terminal API.
+Key helpers write and read one-line key files (`<label> <base64>`), created with mode 0600.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import struct
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.public
+import nacl.secret
+import nacl.signing
+import nacl.utils
+
+FORMAT = "kiosk-packet/1"
+MAGIC = b"KPKT"
+VERSION = 1
+KINDS = ("application", "supplement", "evaluation", "help_request")
+SIGNATURE_CONTEXT = b"kiosk-packet/1 signature\x00"
+REQUEST_CONTEXT = "kiosk-request/1"
+MAX_HEADER_BYTES = 1024
+MAX_FILES = 1000
+MAX_NAME_LENGTH = 300
+WRAPPED_KEY_BYTES = 32 + 16 + 32   # SealedBox of a 32-byte key: ephemeral public key, MAC, key
+FILE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*$")
+TERMINAL_KEY_LABEL = "kiosk-terminal-ed25519-seed"
+BACKOFFICE_KEY_LABEL = "kiosk-backoffice-x25519-private"
+BACKOFFICE_PUBLIC_LABEL = "kiosk-backoffice-x25519-public"
+
+
+class PacketError(Exception):
+    """A packet that cannot be sealed or opened. `reason_key` names the cause for the UI/logs."""
+
+    reason_key = "packet.malformed"
+
+
+class MalformedPacket(PacketError):
+    reason_key = "packet.malformed"
+
+
+class BadSignature(PacketError):
+    reason_key = "packet.bad_signature"
+
+
+class DecryptionFailed(PacketError):
+    reason_key = "packet.undecryptable"
+
+
+class HashMismatch(PacketError):
+    reason_key = "packet.hash_mismatch"
+
+
+class RequestRejected(Exception):
+    """A signed request that must be refused; `reason` is one of missing_headers, bad_signature,
+    stale_timestamp, replayed."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.reason_key = f"request.{reason}"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    format: str
+    packet_id: str
+    terminal_id: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class OpenedPacket:
+    manifest: dict
+    files: dict[str, bytes]
+
+
+def canonical_json(value) -> bytes:
+    """The one byte form that is signed: sorted keys, no spaces, UTF-8, no NaN/Infinity."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not FILE_NAME.match(name):
+        raise MalformedPacket("file name not allowed")
+
+
+def _manifest_file_entries(node, found: list[dict]) -> list[dict]:
+    """Every {name, sha256, ...} entry anywhere in the manifest."""
+    if isinstance(node, dict):
+        if isinstance(node.get("name"), str) and isinstance(node.get("sha256"), str):
+            found.append(node)
+        for value in node.values():
+            _manifest_file_entries(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _manifest_file_entries(value, found)
+    return found
+
+
+def _check_entries_against_files(manifest: dict, index: dict[str, tuple[str, int]]) -> None:
+    """Each file the manifest describes must be in the packet with that hash and size."""
+    for entry in _manifest_file_entries(manifest, []):
+        known = index.get(entry["name"])
+        if known is None:
+            raise HashMismatch("manifest describes a file the packet does not carry")
+        sha, size = known
+        if entry["sha256"].lower() != sha:
+            raise HashMismatch("file hash differs from the manifest")
+        if "bytes" in entry and entry["bytes"] != size:
+            raise HashMismatch("file size differs from the manifest")
+
+
+def _envelope_of(manifest: dict) -> dict:
+    if not isinstance(manifest, dict):
+        raise MalformedPacket("manifest is not an object")
+    fields = {}
+    for key in ("packet_id", "terminal_id", "kind"):
+        value = manifest.get(key)
+        if not isinstance(value, str) or not value or len(value) > 64:
+            raise MalformedPacket(f"manifest {key} missing or not a short string")
+        fields[key] = value
+    if fields["kind"] not in KINDS:
+        raise MalformedPacket("unknown packet kind")
+    return {"format": FORMAT, **fields}
+
+
+def seal_packet(manifest: dict, files: dict[str, bytes], signing_key: nacl.signing.SigningKey,
+                recipient: nacl.public.PublicKey) -> bytes:
+    """Sign and encrypt one packet. Raises MalformedPacket/HashMismatch on an inconsistent one."""
+    header = _envelope_of(manifest)
+    if len(files) > MAX_FILES:
+        raise MalformedPacket("too many files")
+    index, blobs = [], []
+    for name in sorted(files):
+        _check_name(name)
+        data = files[name]
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise MalformedPacket("file content is not bytes")
+        data = bytes(data)
+        index.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+        blobs.append(data)
+    _check_entries_against_files(manifest, {e["name"]: (e["sha256"], e["bytes"]) for e in index})
+    try:
+        signed_block = canonical_json({"envelope": header, "manifest": manifest, "files": index})
+    except (TypeError, ValueError) as exc:
+        raise MalformedPacket("manifest is not plain JSON") from exc
+    signature = signing_key.sign(SIGNATURE_CONTEXT + signed_block).signature
+    plaintext = b"".join([struct.pack(">I", len(signed_block)), signed_block, signature, *blobs])
+    content_key = nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
+    body = bytes(nacl.secret.SecretBox(content_key).encrypt(plaintext))
+    wrapped = nacl.public.SealedBox(recipient).encrypt(content_key)
+    header_bytes = canonical_json(header)
+    return b"".join([MAGIC, bytes([VERSION]), struct.pack(">H", len(header_bytes)), header_bytes,
+                     struct.pack(">H", len(wrapped)), wrapped, body])
+
+
+def _split(blob: bytes) -> tuple[dict, bytes, bytes]:
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise MalformedPacket("packet is not bytes")
+    blob = bytes(blob)
+    if len(blob) < 7 or blob[:4] != MAGIC:
+        raise MalformedPacket("not a kiosk packet")
+    if blob[4] != VERSION:
+        raise MalformedPacket("unsupported packet version")
+    (header_len,) = struct.unpack(">H", blob[5:7])
+    if header_len > MAX_HEADER_BYTES or len(blob) < 7 + header_len + 2:
+        raise MalformedPacket("bad header length")
+    header_bytes = blob[7:7 + header_len]
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise MalformedPacket("header is not JSON") from exc
+    if not isinstance(header, dict) or set(header) != {"format", "packet_id", "terminal_id", "kind"}:
+        raise MalformedPacket("header fields wrong")
+    if header["format"] != FORMAT:
+        raise MalformedPacket("unsupported packet format")
+    try:
+        if _envelope_of(header) != header or canonical_json(header) != header_bytes:
+            raise MalformedPacket("header not canonical")
+    except (TypeError, ValueError) as exc:
+        raise MalformedPacket("header not canonical") from exc
+    at = 7 + header_len
+    (wrapped_len,) = struct.unpack(">H", blob[at:at + 2])
+    at += 2
+    if wrapped_len != WRAPPED_KEY_BYTES or len(blob) < at + wrapped_len:
+        raise MalformedPacket("bad wrapped key length")
+    return header, blob[at:at + wrapped_len], blob[at + wrapped_len:]
+
+
+def read_envelope(blob: bytes) -> Envelope:
+    """The clear part of a sealed packet (no key needed, nothing verified but its form)."""
+    header, _, _ = _split(blob)
+    return Envelope(header["format"], header["packet_id"], header["terminal_id"], header["kind"])
+
+
+def open_packet(blob: bytes, private_key: nacl.public.PrivateKey,
+                verify_key: nacl.signing.VerifyKey) -> OpenedPacket:
+    """Decrypt, verify the terminal's signature, and check the envelope and every file."""
+    header, wrapped, body = _split(blob)
+    try:
+        content_key = nacl.public.SealedBox(private_key).decrypt(wrapped)
+        plaintext = nacl.secret.SecretBox(content_key).decrypt(body)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError) as exc:
+        raise DecryptionFailed("packet cannot be decrypted with this key") from exc
+    if len(plaintext) < 4:
+        raise MalformedPacket("inner payload too short")
+    (block_len,) = struct.unpack(">I", plaintext[:4])
+    if len(plaintext) < 4 + block_len + 64:
+        raise MalformedPacket("inner payload truncated")
+    signed_block = plaintext[4:4 + block_len]
+    signature = plaintext[4 + block_len:4 + block_len + 64]
+    try:
+        verify_key.verify(SIGNATURE_CONTEXT + signed_block, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
+        raise BadSignature("signature does not verify with the terminal key") from exc
+    try:
+        block = json.loads(signed_block.decode("utf-8"))
+        manifest, index, inner_header = block["manifest"], block["files"], block["envelope"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise MalformedPacket("signed block unreadable") from exc
+    if inner_header != header or _envelope_of(manifest) != header:
+        raise MalformedPacket("envelope does not match the signed manifest")
+    if not isinstance(index, list) or len(index) > MAX_FILES:
+        raise MalformedPacket("file index unreadable")
+    files: dict[str, bytes] = {}
+    at = 4 + block_len + 64
+    for item in index:
+        if not isinstance(item, dict) or not isinstance(item.get("bytes"), int) \
+                or not isinstance(item.get("sha256"), str) or item["bytes"] < 0:
+            raise MalformedPacket("file index entry unreadable")
+        _check_name(item["name"])
+        if item["name"] in files:
+            raise MalformedPacket("duplicate file name")
+        data = plaintext[at:at + item["bytes"]]
+        if len(data) != item["bytes"]:
+            raise HashMismatch("file shorter than its size")
+        if hashlib.sha256(data).hexdigest() != item["sha256"]:
+            raise HashMismatch("file content differs from its hash")
+        files[item["name"]] = data
+        at += item["bytes"]
+    if at != len(plaintext):
+        raise HashMismatch("bytes left over after the last file")
+    _check_entries_against_files(manifest, {i["name"]: (i["sha256"], i["bytes"]) for i in index})
+    return OpenedPacket(manifest, files)
+
+
+# ---- signed requests --------------------------------------------------------------------
+
+def request_signing_input(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    """METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(body), UTF-8."""
+    return "\n".join([method.upper(), path, timestamp, nonce,
+                      hashlib.sha256(body or b"").hexdigest()]).encode("utf-8")
+
+
+def sign_request(signing_key: nacl.signing.SigningKey, terminal_id: str, method: str, path: str,
+                 body: bytes, now: float | None = None, nonce: str | None = None) -> dict:
+    """The X-Terminal-Id/X-Timestamp/X-Nonce/X-Signature headers of one request."""
+    timestamp = str(int(time.time() if now is None else now))
+    nonce = nonce or secrets.token_hex(16)
+    signature = signing_key.sign(request_signing_input(method, path, timestamp, nonce, body)).signature
+    return {"X-Terminal-Id": terminal_id, "X-Timestamp": timestamp, "X-Nonce": nonce,
+            "X-Signature": base64.b64encode(signature).decode("ascii")}
+
+
+class NonceCache:
+    """Nonces seen in the last `window_s` seconds (in memory), to refuse replayed requests."""
+
+    def __init__(self, window_s: float = 600, max_entries: int = 100_000):
+        self.window_s = window_s
+        self.max_entries = max_entries
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def remember(self, terminal_id: str, nonce: str, now: float) -> bool:
+        """True when new (and now remembered), False when seen before."""
+        while self._seen:
+            key, at = next(iter(self._seen.items()))
+            if now - at <= self.window_s and len(self._seen) < self.max_entries:
+                break
+            self._seen.popitem(last=False)
+        key = (terminal_id, nonce)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+
+def verify_request(verify_key: nacl.signing.VerifyKey, method: str, path: str, headers,
+                   body: bytes, now: float | None = None, *, max_skew_s: float = 300,
+                   nonces: NonceCache | None = None) -> None:
+    """Raise RequestRejected unless the headers are a valid, fresh, unreplayed signature.
+    Header names are matched case-insensitively. Without `nonces` the caller checks replay."""
+    now = time.time() if now is None else now
+    lower = {str(k).lower(): v for k, v in dict(headers).items()}
+    needed = ("x-terminal-id", "x-timestamp", "x-nonce", "x-signature")
+    if any(not lower.get(name) for name in needed):
+        raise RequestRejected("missing_headers", "signed request headers missing")
+    timestamp, nonce = str(lower["x-timestamp"]), str(lower["x-nonce"])
+    if len(nonce) > 128 or len(timestamp) > 20:
+        raise RequestRejected("bad_signature", "header too long")
+    try:
+        signature = base64.b64decode(lower["x-signature"], validate=True)
+        verify_key.verify(request_signing_input(method, path, timestamp, nonce, body), signature)
+    except (ValueError, TypeError, nacl.exceptions.BadSignatureError) as exc:
+        raise RequestRejected("bad_signature", "signature does not verify") from exc
+    try:
+        sent_at = float(timestamp)
+    except ValueError:
+        raise RequestRejected("stale_timestamp", "timestamp unreadable") from None
+    if not abs(now - sent_at) <= max_skew_s:
+        raise RequestRejected("stale_timestamp", "timestamp too far off")
+    if nonces is not None and not nonces.remember(str(lower["x-terminal-id"]), nonce, now):
+        raise RequestRejected("replayed", "nonce already used")
+
+
+# ---- keys -------------------------------------------------------------------------------
+
+def _write_secret(path: Path, text: str) -> None:
+    """Create `path` (never overwrite) with mode 0600, durably."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)          # fails if path exists: a key is never silently replaced
+    finally:
+        os.unlink(tmp)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_labelled(path: Path, label: str) -> bytes:
+    try:
+        found_label, value = Path(path).read_text("ascii").split()
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a key file") from exc
+    if found_label != label or len(raw) != 32:
+        raise ValueError(f"{path} is not a {label} key file")
+    return raw
+
+
+def generate_terminal_key(path) -> nacl.signing.SigningKey:
+    """Create a terminal's Ed25519 signing key at `path` (refuses to overwrite one)."""
+    key = nacl.signing.SigningKey.generate()
+    _write_secret(Path(path), f"{TERMINAL_KEY_LABEL} {base64.b64encode(bytes(key)).decode()}\n")
+    return key
+
+
+def load_signing_key(path) -> nacl.signing.SigningKey:
+    return nacl.signing.SigningKey(_read_labelled(path, TERMINAL_KEY_LABEL))
+
+
+def generate_backoffice_keypair(path) -> nacl.public.PrivateKey:
+    """Create the back office's X25519 key at `path` and its public key at `path`.pub."""
+    key = nacl.public.PrivateKey.generate()
+    _write_secret(Path(path), f"{BACKOFFICE_KEY_LABEL} {base64.b64encode(bytes(key)).decode()}\n")
+    pub = Path(f"{path}.pub")
+    pub.write_text(f"{BACKOFFICE_PUBLIC_LABEL} {public_key_text(key.public_key)}\n", "ascii")
+    return key
+
+
+def load_private_key(path) -> nacl.public.PrivateKey:
+    return nacl.public.PrivateKey(_read_labelled(path, BACKOFFICE_KEY_LABEL))
+
+
+def public_key_text(key) -> str:
+    """Base64 of an Ed25519 VerifyKey or an X25519 PublicKey (or of a private key's public half)."""
+    if isinstance(key, nacl.signing.SigningKey):
+        key = key.verify_key
+    if isinstance(key, nacl.public.PrivateKey):
+        key = key.public_key
+    return base64.b64encode(bytes(key)).decode("ascii")
+
+
+def verify_key_from_text(text: str) -> nacl.signing.VerifyKey:
+    return nacl.signing.VerifyKey(_b64_key(text))
+
+
+def public_key_from_text(text: str) -> nacl.public.PublicKey:
+    return nacl.public.PublicKey(_b64_key(text))
+
+
+def _b64_key(text: str) -> bytes:
+    text = text.strip()
+    if " " in text:       # a whole key-file line "<label> <base64>"
+        text = text.split()[-1]
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ValueError("not a base64 key") from exc
+    if len(raw) != 32:
+        raise ValueError("not a 32-byte key")
+    return raw

@@ -1,0 +1,425 @@
+"""The terminal's crash-proof outbox: accepted packets are sealed, stored durably, and queued.
+
+`Outbox.accept(manifest, files)` fills in packet id, case number, terminal, site and time,
+seals the packet (kiosk.packet) and returns only once both the sealed file and the row that
+points to it are on disk: the receipt is printed after it returns. Layout under state_dir:
+
+  outbox.db            SQLite, WAL, synchronous=FULL (rows: state, attempts, backoff, errors)
+  outbox/<id>.kpkt     sealed packets (readable only by the back office)
+
+Crash safety: `accept` holds the database write lock from issuing the case number until the
+commit; inside it the sealed file is written to a temp name, fsynced, renamed and the
+directory fsynced BEFORE the row is inserted. A crash before the commit leaves at most an
+orphan file (swept at the next start, under the same lock) and no issued number; a crash
+after it leaves a complete packet. The uploader (kiosk.uploader) moves rows
+pending -> in_flight -> acknowledged (file deleted at once, row purged after the retention)
+or dead (permanent refusal; `retry` brings it back). No personal data is stored in clear.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import logging
+import os
+import random
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uuid6
+
+from kiosk import packet as kp
+
+log = logging.getLogger(__name__)
+
+STATES = ("pending", "in_flight", "acknowledged", "dead")
+CASE_REFERENCING_KINDS = ("supplement", "evaluation")
+BACKOFF_BASE_S = 5.0
+BACKOFF_CAP_S = 900.0
+SUFFIX = ".kpkt"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS packets (
+    packet_id TEXT PRIMARY KEY,
+    case_number TEXT,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'in_flight', 'acknowledged', 'dead')),
+    file TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    accepted_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    acknowledged_at REAL,
+    server_case_number TEXT
+);
+CREATE INDEX IF NOT EXISTS packets_due ON packets (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS case_sequences (
+    day TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL
+);
+"""
+
+
+class OutboxError(Exception):
+    """An outbox failure the UI can speak: `reason_key` names it."""
+
+    reason_key = "outbox.error"
+
+
+class OutboxFull(OutboxError):
+    reason_key = "outbox.disk_full"
+
+
+class UnknownPacket(OutboxError):
+    reason_key = "outbox.unknown_packet"
+
+
+class MissingCaseNumber(OutboxError):
+    reason_key = "outbox.case_number_missing"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    packet_id: str
+    case_number: str
+    accepted_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class QueuedPacket:
+    """A packet due for upload: where its sealed bytes are and how often it was tried."""
+    packet_id: str
+    case_number: str | None
+    kind: str
+    path: Path
+    attempts: int
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "full" in text or "disk i/o" in text
+    return False
+
+
+def backoff_delay(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the n-th failed attempt: exponential, capped, half of it jittered."""
+    rng = rng or random
+    delay = min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_CAP_S)
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+class Outbox:
+    def __init__(self, state_dir: Path, terminal_id: str, site_id: str, signing_key,
+                 backoffice_public_key, retention_days: float = 7,
+                 min_free_bytes: int = 200 * 2**20, *, recover: bool = True):
+        """`recover=False` opens without the start-up sweep (for inspection tools)."""
+        self.state_dir = Path(state_dir)
+        self.files_dir = self.state_dir / "outbox"
+        self.terminal_id = terminal_id
+        self.site_id = site_id
+        self.signing_key = signing_key
+        self.recipient = backoffice_public_key
+        self.retention_s = retention_days * 86400
+        self.min_free_bytes = min_free_bytes
+        self._lock = threading.RLock()
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.state_dir / "outbox.db", timeout=30,
+                                   isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        if recover:
+            self.recover()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self):
+        """One write transaction holding SQLite's write lock (other processes wait)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+
+    # ---- start-up ---------------------------------------------------------------------------
+
+    def recover(self, now: float | None = None) -> dict:
+        """In-flight -> pending, orphan and temp files removed, old acknowledged rows purged."""
+        now = time.time() if now is None else now
+        with self._write() as db:
+            requeued = db.execute("UPDATE packets SET state='pending', next_attempt_at=? "
+                                  "WHERE state='in_flight'", (now,)).rowcount
+            live = {r["file"] for r in db.execute(
+                "SELECT file FROM packets WHERE state IN ('pending', 'in_flight', 'dead')")}
+            orphans = 0
+            for path in self.files_dir.iterdir():
+                if path.name not in live:
+                    path.unlink(missing_ok=True)
+                    orphans += 1
+            missing = [r["packet_id"] for r in db.execute(
+                "SELECT packet_id, file FROM packets WHERE state IN ('pending', 'dead')")
+                if not (self.files_dir / r["file"]).exists()]
+            for packet_id in missing:
+                db.execute("UPDATE packets SET state='dead', last_error='sealed file missing' "
+                           "WHERE packet_id=?", (packet_id,))
+        if orphans:
+            _fsync_dir(self.files_dir)
+        purged = self.purge(now)
+        if requeued or orphans or missing or purged:
+            log.info("outbox recovered requeued=%d orphans_removed=%d missing=%d purged=%d",
+                     requeued, orphans, len(missing), purged)
+        return {"requeued": requeued, "orphans_removed": orphans, "missing": len(missing),
+                "purged": purged}
+
+    def purge(self, now: float | None = None) -> int:
+        """Forget acknowledged packets older than the retention."""
+        now = time.time() if now is None else now
+        with self._write() as db:
+            return db.execute("DELETE FROM packets WHERE state='acknowledged' AND "
+                              "acknowledged_at < ?", (now - self.retention_s,)).rowcount
+
+    # ---- accepting ----------------------------------------------------------------------
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.state_dir).free
+
+    def has_room(self) -> bool:
+        try:
+            return self.free_bytes() >= self.min_free_bytes
+        except OSError:
+            return False
+
+    def accept(self, manifest: dict, files: dict[str, bytes]) -> Accepted:
+        """Seal and durably queue one packet; returns once it survives a power cut.
+        Raises OutboxFull (disk), MissingCaseNumber, or kiosk.packet.PacketError (bad packet)."""
+        if not self.has_room():
+            log.warning("outbox refused packet: disk below %d free bytes", self.min_free_bytes)
+            raise OutboxFull("not enough free disk space for the outbox")
+        kind = manifest.get("kind")
+        given_case = manifest.get("case_number")
+        if kind in CASE_REFERENCING_KINDS and not given_case:
+            raise MissingCaseNumber(f"a {kind} must name the case it belongs to")
+        now = dt.datetime.now().astimezone()
+        packet_id = str(uuid6.uuid7())
+        file_name = packet_id + SUFFIX
+        tmp = self.files_dir / f".{packet_id}.tmp"
+        final = self.files_dir / file_name
+        try:
+            with self._write() as db:
+                case_number = given_case if kind != "application" else None
+                if kind == "application":
+                    case_number = self._issue_case_number(db, now)
+                sealed_manifest = {**manifest, "packet_id": packet_id, "case_number": case_number,
+                                   "terminal_id": self.terminal_id, "site_id": self.site_id,
+                                   "created_at": now.isoformat(timespec="seconds")}
+                blob = kp.seal_packet(sealed_manifest, files, self.signing_key, self.recipient)
+                self._write_file(tmp, final, blob)
+                db.execute("INSERT INTO packets (packet_id, case_number, kind, state, file, bytes, "
+                           "accepted_at, next_attempt_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                           (packet_id, case_number, kind, file_name, len(blob), now.timestamp(),
+                            now.timestamp()))
+        except (OSError, sqlite3.Error) as exc:
+            tmp.unlink(missing_ok=True)
+            if self._row_exists(packet_id) is False:
+                final.unlink(missing_ok=True)
+            if _is_disk_full(exc):
+                log.warning("outbox refused packet: disk full (%s)", type(exc).__name__)
+                raise OutboxFull("the outbox could not store the packet: disk full") from exc
+            raise
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)
+            raise
+        log.info("outbox accepted kind=%s bytes=%d files=%d", kind, len(blob), len(files))
+        return Accepted(packet_id, case_number or "", now)
+
+    def _issue_case_number(self, db: sqlite3.Connection, now: dt.datetime) -> str:
+        day = now.strftime("%Y%m%d")
+        row = db.execute("SELECT last_seq FROM case_sequences WHERE day=?", (day,)).fetchone()
+        seq = (row["last_seq"] if row else 0) + 1
+        db.execute("INSERT INTO case_sequences (day, last_seq) VALUES (?, ?) "
+                   "ON CONFLICT(day) DO UPDATE SET last_seq=excluded.last_seq", (day, seq))
+        return f"{self.terminal_id}-{day}-{seq:06d}"
+
+    def _write_file(self, tmp: Path, final: Path, blob: bytes) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, final)
+        _fsync_dir(self.files_dir)
+
+    def _row_exists(self, packet_id: str) -> bool | None:
+        try:
+            with self._lock:
+                return self._db.execute("SELECT 1 FROM packets WHERE packet_id=?",
+                                        (packet_id,)).fetchone() is not None
+        except sqlite3.Error:
+            return None
+
+    # ---- the uploader's side --------------------------------------------------------------
+
+    def next_due(self, now: float | None = None) -> QueuedPacket | None:
+        """The oldest pending packet whose backoff has passed, or None."""
+        now = time.time() if now is None else now
+        with self._lock:
+            row = self._db.execute(
+                "SELECT packet_id, case_number, kind, file, attempts FROM packets "
+                "WHERE state='pending' AND next_attempt_at <= ? "
+                "ORDER BY next_attempt_at, accepted_at LIMIT 1", (now,)).fetchone()
+        if row is None:
+            return None
+        return QueuedPacket(row["packet_id"], row["case_number"], row["kind"],
+                            self.files_dir / row["file"], row["attempts"])
+
+    def seconds_until_due(self, now: float | None = None) -> float | None:
+        """How long until the next pending packet is due (0 if now), None if nothing is pending."""
+        now = time.time() if now is None else now
+        with self._lock:
+            row = self._db.execute("SELECT MIN(next_attempt_at) AS at FROM packets "
+                                   "WHERE state='pending'").fetchone()
+        return None if row["at"] is None else max(row["at"] - now, 0.0)
+
+    def mark_in_flight(self, packet_id: str) -> None:
+        with self._write() as db:
+            if db.execute("UPDATE packets SET state='in_flight', attempts=attempts+1 "
+                          "WHERE packet_id=? AND state IN ('pending', 'in_flight')",
+                          (packet_id,)).rowcount != 1:
+                raise UnknownPacket("no pending packet with that id")
+
+    def mark_acknowledged(self, packet_id: str, case_number_from_server: str | None = None,
+                          now: float | None = None) -> None:
+        """The back office has it: delete the sealed file at once, keep the row a while."""
+        now = time.time() if now is None else now
+        with self._write() as db:
+            row = db.execute("SELECT file, case_number FROM packets WHERE packet_id=?",
+                             (packet_id,)).fetchone()
+            if row is None:
+                raise UnknownPacket("no packet with that id")
+            db.execute("UPDATE packets SET state='acknowledged', acknowledged_at=?, "
+                       "server_case_number=?, last_error=NULL WHERE packet_id=?",
+                       (now, case_number_from_server, packet_id))
+        if case_number_from_server and row["case_number"] and \
+                case_number_from_server != row["case_number"]:
+            log.warning("back office answered another case number packet=%s", packet_id)
+        (self.files_dir / row["file"]).unlink(missing_ok=True)
+        _fsync_dir(self.files_dir)
+        self.purge(now)
+
+    def mark_failed(self, packet_id: str, error: str, permanent: bool,
+                    now: float | None = None) -> None:
+        """A failed upload: permanent -> dead (kept for `retry`), otherwise back off.
+        `error` must be a short PII-free reason (an HTTP status and reason key, an exception name)."""
+        now = time.time() if now is None else now
+        error = str(error)[:200]
+        with self._write() as db:
+            row = db.execute("SELECT attempts FROM packets WHERE packet_id=?",
+                             (packet_id,)).fetchone()
+            if row is None:
+                raise UnknownPacket("no packet with that id")
+            if permanent:
+                db.execute("UPDATE packets SET state='dead', last_error=? WHERE packet_id=?",
+                           (error, packet_id))
+            else:
+                db.execute("UPDATE packets SET state='pending', last_error=?, next_attempt_at=? "
+                           "WHERE packet_id=?",
+                           (error, now + backoff_delay(max(row["attempts"], 1)), packet_id))
+        if permanent:
+            log.warning("outbox packet dead packet=%s error=%s", packet_id, error)
+        else:
+            log.info("outbox upload failed packet=%s attempts=%d error=%s", packet_id,
+                     row["attempts"], error)
+
+    def retry(self, packet_id: str | None = None, now: float | None = None) -> int:
+        """Make one packet (dead or pending) or, with None, every dead packet due now."""
+        now = time.time() if now is None else now
+        with self._write() as db:
+            if packet_id is None:
+                count = db.execute("UPDATE packets SET state='pending', attempts=0, "
+                                   "next_attempt_at=? WHERE state='dead'", (now,)).rowcount
+            else:
+                count = db.execute("UPDATE packets SET state='pending', attempts=0, "
+                                   "next_attempt_at=? WHERE packet_id=? AND state IN "
+                                   "('dead', 'pending')", (now, packet_id)).rowcount
+        if count:
+            log.info("outbox retry packets=%d", count)
+        return count
+
+    # ---- inspection ---------------------------------------------------------------------
+
+    def depth(self) -> int:
+        """Packets not yet delivered (pending and in flight)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM packets WHERE state IN "
+                                    "('pending', 'in_flight')").fetchone()[0]
+
+    def status(self, now: float | None = None) -> dict:
+        now = time.time() if now is None else now
+        with self._lock:
+            counts = dict(self._db.execute("SELECT state, COUNT(*) FROM packets GROUP BY state"))
+            oldest = self._db.execute("SELECT MIN(accepted_at) FROM packets WHERE state IN "
+                                      "('pending', 'in_flight')").fetchone()[0]
+        out = {state: counts.get(state, 0) for state in STATES}
+        out["oldest_pending_age_s"] = None if oldest is None else round(max(now - oldest, 0), 1)
+        return out
+
+    def list(self, limit: int = 50, state: str | None = None) -> list[dict]:
+        """Newest first: ids, case numbers, states, attempts and errors (nothing personal)."""
+        query = ("SELECT packet_id, case_number, kind, state, bytes, accepted_at, attempts, "
+                 "next_attempt_at, last_error, acknowledged_at, server_case_number FROM packets")
+        args: tuple = ()
+        if state is not None:
+            query += " WHERE state=?"
+            args = (state,)
+        query += " ORDER BY accepted_at DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*args, int(limit))).fetchall()
+        return [dict(r) for r in rows]
+
+    def get(self, packet_id: str) -> dict | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM packets WHERE packet_id=?",
+                                   (packet_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def sealed_path(self, packet_id: str) -> Path | None:
+        row = self.get(packet_id)
+        if row is None or row["state"] == "acknowledged":
+            return None
+        return self.files_dir / row["file"]

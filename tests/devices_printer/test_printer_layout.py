@@ -1,0 +1,95 @@
+"""The receipt layout: masking helpers, a golden hash of a whole job, and its structure."""
+import dataclasses
+import hashlib
+
+import pytest
+
+from devices.printer import codec
+from devices.printer.escpos_stream import EscPosStreamParser
+from devices.printer.receipt_layout import (layout_receipt, layout_test_page, mask_id_number,
+                                            mask_name, qr_module_for)
+from devices.printer.render import find_cjk_font
+
+# Pinned for NotoSansCJK-Regular.ttc (SC face) with this Pillow/FreeType. If the font package
+# or Pillow changes, look at a fresh docs/receipt-example.png, then update the hash.
+GOLDEN_SHA256_576 = "2ae84816fafc11b1ba1e0a56af9eca018d2a5317fb85e6f59b42f327ea3abfa7"
+GOLDEN_FONT = "NotoSansCJK-Regular.ttc"
+
+
+@pytest.mark.parametrize("name, masked", [
+    ("张三", "张*"), ("张小三", "张*三"), ("欧阳娜娜", "欧**娜"), ("王", "*"), ("", ""),
+    ("买买提·艾力", "买**·*力"), (" 李四 ", "李*"), ("JOHN SMITH", "J*** ****H"),
+])
+def test_mask_name(name, masked):
+    assert mask_name(name) == masked
+
+
+@pytest.mark.parametrize("number, masked", [
+    ("110101199003071234", "1101**********1234"), ("11010119900307123X", "1101**********123X"),
+    ("810000199408230021", "8100**********0021"), ("H12345678", "H123*5678"),
+    ("E1234567", "******67"), ("12", "**"), ("", ""),
+])
+def test_mask_id_number(number, masked):
+    assert mask_id_number(number) == masked
+    assert len(mask_id_number(number)) == len(number.strip())
+
+
+def test_receipt_layout_golden_hash(receipt):
+    assert find_cjk_font().path.endswith(GOLDEN_FONT)
+    data = layout_receipt(receipt)
+    assert hashlib.sha256(data).hexdigest() == GOLDEN_SHA256_576
+
+
+def test_receipt_layout_is_deterministic_and_depends_on_content(receipt):
+    a = layout_receipt(receipt)
+    assert layout_receipt(receipt) == a
+    other = dataclasses.replace(receipt, case_number="SZ20250314-000124")
+    assert layout_receipt(other) != a
+
+
+def _events(data):
+    return EscPosStreamParser().feed(data)
+
+
+@pytest.mark.parametrize("width", [576, 384])
+def test_receipt_layout_structure(receipt, width):
+    data = layout_receipt(receipt, width)
+    assert data.startswith(codec.init())
+    assert data.endswith(codec.feed_lines(4) + codec.cut())
+    events = _events(data)
+    names = [e.name for e in events]
+    assert names[0] == "init" and names[-1] == "cut"
+    rasters = [e for e in events if e.name == "raster"]
+    assert len(rasters) >= 2 and all(e.args[1] == width // 8 for e in rasters)
+    assert all(e.args[2] <= 256 for e in rasters)               # bands fit small buffers
+    # QR: model, size, ECC, store (the URL), print — in that order, centred.
+    qr = [e for e in events if e.name.startswith("qr_")]
+    assert [e.name for e in qr] == ["qr_model", "qr_size", "qr_ecc", "qr_store", "qr_print"]
+    assert qr[1].args == (qr_module_for(width),)
+    assert qr[3].data == receipt.progress_url.encode()
+    assert events[names.index("qr_model") - 1].name == "align"
+    assert events[names.index("qr_model") - 1].args == (1,)
+    # Nothing personal in clear: the masked strings are drawn, never sent as text.
+    assert "text" not in names
+    assert receipt.case_number.encode() not in data.replace(receipt.progress_url.encode(), b"")
+
+
+def test_receipt_without_missing_materials_or_date(receipt):
+    r = dataclasses.replace(receipt, materials_missing=(), promised_date=None, notes=())
+    assert layout_receipt(r) != layout_receipt(receipt)
+
+
+@pytest.mark.parametrize("width", [0, 100, 577, 2048, "576"])
+def test_layout_rejects_bad_widths(receipt, width):
+    with pytest.raises(ValueError):
+        layout_receipt(receipt, width)
+
+
+def test_test_page_has_native_ascii_and_gb18030_text():
+    data = layout_test_page(384, terminal_id="T-1", site_name="站")
+    events = _events(data)
+    names = [e.name for e in events]
+    i = names.index("chinese_on")
+    assert events[i + 1].name == "text" and events[i + 1].data == "国标中文 GB18030".encode("gb18030")
+    assert names[i + 3] == "chinese_off"
+    assert "qr_print" in names and names[-1] == "cut"

@@ -119,17 +119,19 @@ def _is_disk_full(exc: BaseException) -> bool:
     return False
 
 
-def backoff_delay(attempts: int, rng: random.Random | None = None) -> float:
+def backoff_delay(attempts: int, rng: random.Random | None = None, base_s: float = BACKOFF_BASE_S,
+                  cap_s: float = BACKOFF_CAP_S) -> float:
     """Seconds to wait after the n-th failed attempt: exponential, capped, half of it jittered."""
     rng = rng or random
-    delay = min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_CAP_S)
+    delay = min(base_s * 2 ** max(attempts - 1, 0), cap_s)
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
 class Outbox:
     def __init__(self, state_dir: Path, terminal_id: str, site_id: str, signing_key,
                  backoffice_public_key, retention_days: float = 7,
-                 min_free_bytes: int = 200 * 2**20, *, recover: bool = True):
+                 min_free_bytes: int = 200 * 2**20, *, recover: bool = True,
+                 backoff_base_s: float = BACKOFF_BASE_S, backoff_cap_s: float = BACKOFF_CAP_S):
         """`recover=False` opens without the start-up sweep (for inspection tools)."""
         self.state_dir = Path(state_dir)
         self.files_dir = self.state_dir / "outbox"
@@ -139,6 +141,7 @@ class Outbox:
         self.recipient = backoffice_public_key
         self.retention_s = retention_days * 86400
         self.min_free_bytes = min_free_bytes
+        self.backoff = (backoff_base_s, backoff_cap_s)
         self._lock = threading.RLock()
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.state_dir / "outbox.db", timeout=30,
@@ -359,7 +362,7 @@ class Outbox:
             else:
                 db.execute("UPDATE packets SET state='pending', last_error=?, next_attempt_at=? "
                            "WHERE packet_id=?",
-                           (error, now + backoff_delay(max(row["attempts"], 1)), packet_id))
+                           (error, now + backoff_delay(max(row["attempts"], 1), None, *self.backoff), packet_id))
         if permanent:
             log.warning("outbox packet dead packet=%s error=%s", packet_id, error)
         else:

@@ -65,7 +65,7 @@ MM_PER_INCH = 25.4
 class PipelineConfig:
     """Tunables of the pipeline; defaults calibrated on the emulator and a 1080p 高拍仪."""
 
-    detect_width: int | None = 600      # None = detect on the full frame (the naive baseline)
+    detect_width: int | None = 600      # ~width of the detection copy; None = full frame (naive)
     canny_low: int = 75
     canny_high: int = 200
     approx_frac: float = 0.015          # polygon approximation, fraction of the perimeter
@@ -73,7 +73,7 @@ class PipelineConfig:
     field_width_mm: float | None = None  # width of the camera's view on the desk, if calibrated
     edge_margin_frac: float = 0.008      # corner this close to the frame border = cut off
     min_area_frac: float = 0.12          # page smaller than this part of the frame = too small
-    min_quad_frac: float = 0.03          # smaller quadrilaterals are not candidate pages
+    min_quad_frac: float = 0.015         # smaller quadrilaterals are not candidate pages
     blur_threshold: float = 120.0        # variance of Laplacian on the 600x848 gray copy
     dark_level: float = 90.0             # 75th percentile of page gray below this = too dark
     frame_dark_level: float = 60.0       # 99th percentile of the whole frame below this = too dark
@@ -120,12 +120,14 @@ def find_page(frame: np.ndarray, cfg: PipelineConfig = PipelineConfig()) -> Page
     h, w = frame.shape[:2]
     if min(h, w) < 16:
         return None
-    scale = 1.0
+    # Shrink by a whole factor (1280 -> 640, 1920 -> 640, 2592 -> 648): OpenCV's INTER_AREA
+    # has a fast path for integer ratios, several times quicker than resizing to exactly 600.
+    factor = max(1, round(w / cfg.detect_width)) if cfg.detect_width else 1
+    scale = 1.0 / factor
     small = frame
-    if cfg.detect_width and w > cfg.detect_width:
-        scale = cfg.detect_width / w
-        small = cv2.resize(frame, (cfg.detect_width, max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
+    if factor > 1:
+        small = cv2.resize(frame[: h // factor * factor, : w // factor * factor],
+                           (w // factor, h // factor), interpolation=cv2.INTER_AREA)
     sh, sw = small.shape[:2]
     gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     gray = cv2.GaussianBlur(gray, (5, 5), 0)
@@ -174,16 +176,73 @@ def paper_touches_edge(frame: np.ndarray, cfg: PipelineConfig = PipelineConfig()
     return False
 
 
-def warp_page(frame: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """Perspective-correct the page from the full-resolution frame, keeping its pixel scale."""
+def page_side_lengths(corners: np.ndarray) -> tuple[float, float]:
+    """(width, height) of the page in frame pixels: the longer of each pair of sides."""
     tl, tr, br, bl = corners
-    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
-    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
-    width, height = max(width, 8), max(height, 8)
-    dst = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
-    m = cv2.getPerspectiveTransform(corners.astype(np.float32), dst)
-    return cv2.warpPerspective(frame, m, (width, height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+    return (float(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))),
+            float(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+
+
+def page_homography(corners: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """3x3 map from frame coordinates to an upright page image of `size` (width, height)."""
+    w, h = size
+    dst = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+    return cv2.getPerspectiveTransform(corners.astype(np.float32), dst).astype(np.float64)
+
+
+def warp_page(frame: np.ndarray, corners: np.ndarray,
+              size: tuple[int, int] | None = None) -> np.ndarray:
+    """Perspective-correct the page from the full-resolution frame (native scale by default)."""
+    if size is None:
+        pw, ph = page_side_lengths(corners)
+        size = (max(8, round(pw)), max(8, round(ph)))
+    return cv2.warpPerspective(frame, page_homography(corners, size), size,
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def analysis_size(corners: np.ndarray, long_side: int = 848) -> tuple[int, int]:
+    """Size of the small upright copy the gates and deskew look at (page aspect kept)."""
+    pw, ph = page_side_lengths(corners)
+    short = max(8, round(long_side * min(pw, ph) / max(pw, ph, 1.0)))
+    return (short, long_side) if ph >= pw else (long_side, short)
+
+
+def output_homography(corners: np.ndarray, size: tuple[int, int], skew_deg: float,
+                      out_size: tuple[int, int], trim: float = 0.006) -> np.ndarray:
+    """Frame -> archival page in one map: perspective, deskew, trim the edge, scale.
+
+    Composing the steps lets the full-resolution frame be resampled exactly once.
+    """
+    w, h = size
+    rot = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), -skew_deg, 1.0), [0, 0, 1]])
+    tx, ty = w * trim, h * trim
+    out_w, out_h = out_size
+    crop = np.array([[out_w / (w - 2 * tx), 0, -tx * out_w / (w - 2 * tx)],
+                     [0, out_h / (h - 2 * ty), -ty * out_h / (h - 2 * ty)],
+                     [0, 0, 1]])
+    return crop @ rot @ page_homography(corners, size)
+
+
+def corners_after_deskew(size: tuple[int, int], skew_deg: float,
+                         out_size: tuple[int, int]) -> np.ndarray:
+    """Where the paper's own corners land in the archival image once the print is levelled."""
+    w, h = size
+    rect = np.float32([[[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]])
+    ident = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+    m = output_homography(ident, size, skew_deg, out_size)
+    return cv2.perspectiveTransform(rect, m)[0]
+
+
+def paper_colour(page: np.ndarray) -> tuple[int, int, int]:
+    small = cv2.resize(page, (64, 90), interpolation=cv2.INTER_AREA).reshape(-1, 3)
+    return tuple(int(v) for v in np.percentile(small, 75, axis=0))
+
+
+def fill_outside_paper(page: np.ndarray, paper: np.ndarray, colour: tuple[int, int, int]) -> None:
+    """Paint the wedges outside the (deskewed) paper with the paper's colour, in place."""
+    mask = np.zeros(page.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(paper).astype(np.int32), 255)
+    page[mask == 0] = colour
 
 
 def estimate_skew(page: np.ndarray, max_deg: float = 5.0) -> float:
@@ -215,12 +274,6 @@ def estimate_skew(page: np.ndarray, max_deg: float = 5.0) -> float:
     fine = np.arange(best - 0.4, best + 0.41, 0.1)
     best = float(fine[int(np.argmax([score(a) for a in fine]))])
     return -best  # rotating by -skew levels the lines
-
-
-def rotate_page(page: np.ndarray, angle_deg: float) -> np.ndarray:
-    h, w = page.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle_deg, 1.0)
-    return cv2.warpAffine(page, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def archival_size(width_px: int, height_px: int, frame_width_px: int,
@@ -302,7 +355,8 @@ def process_frame(frame: np.ndarray, cfg: PipelineConfig = PipelineConfig()) -> 
         return reject("doc.not_whole")
     if quad.area_frac < cfg.min_area_frac:
         return reject("doc.too_small")
-    page = warp_page(frame, quad.corners)
+    size = analysis_size(quad.corners)
+    page = warp_page(frame, quad.corners, size)          # small upright copy for the gates
     if page_level(page) < cfg.dark_level:
         return reject("doc.too_dark")
     glare = glare_fraction(page, cfg.glare_grid)
@@ -312,13 +366,21 @@ def process_frame(frame: np.ndarray, cfg: PipelineConfig = PipelineConfig()) -> 
     if sharp < cfg.blur_threshold:
         return reject("doc.blurred", sharp)
     skew = estimate_skew(page, cfg.max_deskew_deg)
-    if abs(skew) >= 0.3:
-        page = rotate_page(page, -skew)
-    ph, pw = page.shape[:2]
-    tx, ty = max(1, round(pw * 0.006)), max(1, round(ph * 0.006))   # drop desk slivers
-    page = page[ty:ph - ty, tx:pw - tx]
-    out_w, out_h = archival_size(pw, ph, w, cfg)
-    page = cv2.resize(page, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+    if abs(skew) < 0.3:
+        skew = 0.0
+    pw, ph = page_side_lengths(quad.corners)
+    out_w, out_h = archival_size(round(pw), round(ph), w, cfg)
+    # One perspective warp of the full-resolution frame at the page's native scale (deskew and
+    # trim folded in), then a separable resize to the archival size: 3-7x faster than a cubic
+    # perspective warp straight to 1654x2339 and as sharp (the frame holds no more detail).
+    native = (max(8, round(pw)), max(8, round(ph)))
+    page = cv2.warpPerspective(frame, output_homography(quad.corners, size, skew, native), native,
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    page = cv2.resize(page, (out_w, out_h), interpolation=cv2.INTER_CUBIC
+                      if out_w * out_h > native[0] * native[1] else cv2.INTER_AREA)
+    if skew:
+        fill_outside_paper(page, corners_after_deskew(size, skew, (out_w, out_h)),
+                           paper_colour(page))
     jpeg = encode_jpeg(page, cfg.dpi, cfg.jpeg_quality)
     log.info("doc_page accepted size=%dx%d dpi=%d sharp=%.0f glare=%.2f skew=%.1f",
              out_w, out_h, cfg.dpi, sharp, glare, skew)

@@ -6,4 +6,5 @@ Modules:
   emulator  — synthetic desk frames with a rendered page, for tests and demos.
   sources   — frame sources for the scanner: V4L2/file/images (OpenCV) and the emulator.
   scanner   — `DocCameraScanner`, the `DocumentScanner` the session calls.
+  cli       — `doc capture URL` and `doc frames` (python -m devices.document.cli).
 """

@@ -103,3 +103,24 @@ def test_closed_scanner_reports_unplugged():
     scanner.close()
     with pytest.raises(DeviceUnavailable):
         scanner.capture_page()
+
+
+def test_cli_frames_then_capture_from_the_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from devices.document.cli import doc
+
+    runner = CliRunner()
+    frames_dir, out_dir = tmp_path / "frames", tmp_path / "out"
+    res = runner.invoke(doc, ["frames", "--out", str(frames_dir), "--sequence", "glare,clean,clean"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in frames_dir.iterdir()) == ["00_glare.png", "01_clean.png",
+                                                            "02_clean.png"]
+    res = runner.invoke(doc, ["capture", f"doccam+images://{frames_dir}?loop=0", "--pages", "2",
+                              "--out", str(out_dir), "--material", "licence"])
+    assert res.exit_code == 0, res.output
+    assert "rejected doc.glare" in res.output
+    assert (out_dir / "licence.pdf").read_bytes().startswith(b"%PDF-")
+    assert sorted(p.name for p in out_dir.glob("page*.jpg")) == ["page01.jpg", "page02.jpg"]
+    res = runner.invoke(doc, ["frames", "--out", str(frames_dir), "--sequence", "teapot"])
+    assert res.exit_code != 0 and "teapot" in res.output

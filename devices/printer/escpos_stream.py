@@ -116,7 +116,7 @@ class EscPosStreamParser:
             return self._dle(b)
         return 1, Event("unknown", data=bytes(b[:1])), 0
 
-    def _fixed(self, b, table, prefix_name: str) -> tuple[int, Event | None, int]:
+    def _fixed(self, b, table) -> tuple[int, Event | None, int]:
         _need(b, 2)
         entry = table.get(b[1])
         if entry is None:
@@ -139,7 +139,7 @@ class EscPosStreamParser:
                     return i + 1, Event("tab_stops"), 0
             _need(b, 2 + 33)
             return 2, Event("unknown", data=bytes(b[:2])), 0
-        return self._fixed(b, ESC_FIXED, "esc")
+        return self._fixed(b, ESC_FIXED)
 
     def _gs(self, b) -> tuple[int, Event | None, int]:
         _need(b, 2)
@@ -196,10 +196,10 @@ class EscPosStreamParser:
             _need(b, 4)
             _need(b, 4 + b[3])
             return 4 + b[3], Event("barcode", (m,), bytes(b[4:4 + b[3]])), 0
-        return self._fixed(b, GS_FIXED, "gs")
+        return self._fixed(b, GS_FIXED)
 
     def _fs(self, b) -> tuple[int, Event | None, int]:
-        return self._fixed(b, FS_FIXED, "fs")
+        return self._fixed(b, FS_FIXED)
 
     def _dle(self, b) -> tuple[int, Event | None, int]:
         _need(b, 2)

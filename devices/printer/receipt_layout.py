@@ -96,8 +96,9 @@ def _head_blocks(r: Receipt, w: int) -> list[Block]:
     promised = (r.promised_date.isoformat() if r.promised_date
                 else "以审批通知为准 See notice")
     blocks += [Gap(s(6)), TextLine(f"承诺办结 Promised by: {promised}", s(24), bold=True),
-               Rule(dashed=True), TextLine("扫码查询进度 Scan for progress", s(22), align="center"),
-               Gap(s(4))]
+               Rule(dashed=True)]
+    if r.progress_url:
+        blocks += [TextLine("扫码查询进度 Scan for progress", s(22), align="center"), Gap(s(4))]
     return blocks
 
 
@@ -118,16 +119,17 @@ def _job(parts: list[bytes], partial_cut: bool) -> bytes:
 
 def layout_receipt(receipt: Receipt, width_dots: int = WIDTH_80MM, *,
                    font: CjkFont | None = None, partial_cut: bool = False) -> bytes:
-    """The whole print job for one receipt (init, raster text, native QR, feed, cut)."""
+    """The whole print job for one receipt (init, raster text, native QR, feed, cut). Without
+    a progress URL the QR and its caption are left out. Raises ValueError for a bad width or a
+    URL too long for a QR code, FontNotFound when no CJK font is installed."""
     _check_width(width_dots)
     font = font or find_cjk_font()
     head = render_blocks(_head_blocks(receipt, width_dots), width_dots, font)
     foot = render_blocks(_foot_blocks(receipt, width_dots), width_dots, font)
-    return _job([
-        codec.align("left"), codec.raster_from_image(head),
-        codec.align("center"), codec.qr_code(receipt.progress_url, qr_module_for(width_dots), "M"),
-        codec.line_feed(), codec.align("left"), codec.raster_from_image(foot),
-    ], partial_cut)
+    qr = [codec.align("center"), codec.qr_code(receipt.progress_url, qr_module_for(width_dots)),
+          codec.line_feed()] if receipt.progress_url else []
+    return _job([codec.align("left"), codec.raster_from_image(head), *qr,
+                 codec.align("left"), codec.raster_from_image(foot)], partial_cut)
 
 
 def layout_test_page(width_dots: int = WIDTH_80MM, *, terminal_id: str = "-",

@@ -93,3 +93,8 @@ def test_test_page_has_native_ascii_and_gb18030_text():
     assert events[i + 1].name == "text" and events[i + 1].data == "国标中文 GB18030".encode("gb18030")
     assert names[i + 3] == "chinese_off"
     assert "qr_print" in names and names[-1] == "cut"
+
+
+def test_receipt_without_progress_url_has_no_qr(receipt):
+    names = [e.name for e in _events(layout_receipt(dataclasses.replace(receipt, progress_url="")))]
+    assert not any(n.startswith("qr_") for n in names) and names[-1] == "cut"

@@ -21,8 +21,11 @@ to be 297 mm (materials are A4 copies unless the site calibrates `field_width_mm
 of the camera's view on the desk, in which case the size is measured).
 
 Quality gates each return a `reason_key` the UI speaks (`REASONS` has the zh and en text).
-Calibration against the emulator (see tests) and typical camera frames: Laplacian variance of a
-sharp page on the 600x848 copy is ~400-1500, of an out-of-focus one < 60; threshold 120.
+Calibration on the emulator (tests/devices_document): Laplacian variance on the 600x848 copy is
+~900-1650 for sharp pages and ~10-15 out of focus; the threshold 120 follows the usual 100-150
+and leaves room for real cameras, whose sharp pages score lower. Glare counts near-clipped,
+unsaturated pixels clearly brighter than the page's own paper level, per block of an 8x8 grid;
+a page so over-exposed that the paper itself clips is reported as glare too (known limit).
 """
 from __future__ import annotations
 

@@ -82,6 +82,10 @@ class MissingCaseNumber(OutboxError):
     reason_key = "outbox.case_number_missing"
 
 
+class NotEnrolled(OutboxError):
+    reason_key = "outbox.not_enrolled"
+
+
 @dataclass(frozen=True)
 class Accepted:
     packet_id: str
@@ -226,7 +230,10 @@ class Outbox:
 
     def accept(self, manifest: dict, files: dict[str, bytes]) -> Accepted:
         """Seal and durably queue one packet; returns once it survives a power cut.
-        Raises OutboxFull (disk), MissingCaseNumber, or kiosk.packet.PacketError (bad packet)."""
+        Raises OutboxFull (disk), MissingCaseNumber, NotEnrolled (no keys), or
+        kiosk.packet.PacketError (an inconsistent packet); nothing is stored then."""
+        if self.recipient is None or self.signing_key is None:
+            raise NotEnrolled("the terminal has no keys: enrol it with the back office first")
         if not self.has_room():
             log.warning("outbox refused packet: disk below %d free bytes", self.min_free_bytes)
             raise OutboxFull("not enough free disk space for the outbox")

@@ -97,6 +97,23 @@ def read_health(state_dir: Path) -> dict:
     return health
 
 
+def write_health(state_dir: Path, devices: dict, paper: str = "unknown",
+                 versions: dict | None = None) -> None:
+    """For the kiosk app: replace state_dir/health.json atomically (temp, fsync, rename).
+    `devices` is {kind: {"available": bool, "fault": reason_key | None}}; nothing personal."""
+    if paper not in PAPER_STATES:
+        raise ValueError(f"paper must be one of {PAPER_STATES}")
+    state_dir = Path(state_dir)
+    data = json.dumps({"devices": devices, "paper": paper, "versions": versions or {},
+                       "written_at": time.time()}).encode("utf-8")
+    tmp = state_dir / f".health.{secrets.token_hex(4)}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, state_dir / "health.json")
+
+
 class Uploader:
     def __init__(self, outbox: Outbox, backoffice_url: str, terminal_id: str, signing_key,
                  state_dir: Path | None = None, heartbeat_s: float = 30, *,
@@ -210,16 +227,16 @@ class Uploader:
         """Drain and heartbeat until `stop_event` is set."""
         log.info("uploader started terminal=%s", self.terminal_id)
         while not stop_event.is_set():
-            if time.monotonic() - self._last_heartbeat >= self.heartbeat_s:
-                self.send_heartbeat()
-            try:
-                self.drain_once(stop_event)
-            except Exception:                 # keep the service alive; the row stays queued
-                log.exception("uploader round failed")
             wait = self.idle_poll_s
-            until_due = self.outbox.seconds_until_due()
-            if until_due is not None:
-                wait = min(wait, until_due)
+            try:
+                if time.monotonic() - self._last_heartbeat >= self.heartbeat_s:
+                    self.send_heartbeat()
+                self.drain_once(stop_event)
+                until_due = self.outbox.seconds_until_due()
+                if until_due is not None:
+                    wait = min(wait, until_due)
+            except Exception:       # e.g. the database busy for long: keep running, rows stay
+                log.exception("uploader round failed")
             wait = min(wait, max(self._last_heartbeat + self.heartbeat_s - time.monotonic(), 0))
             stop_event.wait(max(wait, 0.05))
         log.info("uploader stopped")

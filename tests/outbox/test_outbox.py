@@ -10,7 +10,8 @@ import time
 import pytest
 
 from kiosk import packet as kp
-from kiosk.outbox import MissingCaseNumber, OutboxFull, UnknownPacket, backoff_delay
+from kiosk.outbox import (MissingCaseNumber, NotEnrolled, Outbox, OutboxFull, UnknownPacket,
+                          backoff_delay)
 from outbox_testkit import ID_NUMBER, NAME, application
 
 
@@ -241,3 +242,11 @@ def test_filling_a_tiny_filesystem_raises_outbox_full_and_loses_nothing(open_out
     # with the default reserve the outbox says it has no room before trying
     reserved = open_outbox(state_dir=tiny_filesystem / "state", min_free_bytes=200 * 2**20)
     assert not reserved.has_room()
+
+
+def test_an_outbox_without_keys_refuses_to_accept(tmp_path):
+    with Outbox(tmp_path / "state", "T-001", "site-1", None, None, min_free_bytes=0) as box:
+        with pytest.raises(NotEnrolled) as info:
+            box.accept(*application())
+        assert info.value.reason_key == "outbox.not_enrolled"
+        assert box.status()["pending"] == 0

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk import packet as kp
-from kiosk.uploader import EnrolmentFailed, Uploader, enrol, main, read_health
+from kiosk.uploader import EnrolmentFailed, Uploader, enrol, main, read_health, write_health
 from outbox_testkit import ID_NUMBER, application
 from receiver import Receiver, free_port
 
@@ -145,7 +145,11 @@ def test_heartbeat_reports_health_outbox_and_disk(fast_outbox, keys, tmp_path):
         health = {"devices": {"printer": {"available": False, "fault": "printer.paper_out"},
                               "id_card": {"available": True, "fault": None}},
                   "paper": "out", "versions": {"app": "0.1.0", "catalog": "2025.06"}}
-        (box.state_dir / "health.json").write_text(json.dumps(health))
+        write_health(box.state_dir, health["devices"], "out", health["versions"])
+        assert sorted(p.name for p in box.state_dir.iterdir() if "health" in p.name) == [
+            "health.json"]
+        with pytest.raises(ValueError):
+            write_health(box.state_dir, {}, "jammed")
         assert uploader.send_heartbeat()
         beat = receiver.heartbeats[-1]
         assert beat["devices"] == health["devices"] and beat["paper"] == "out"

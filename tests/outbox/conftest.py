@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kiosk import packet as kp  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
-from outbox_testkit import Keys, application  # noqa: E402,F401
+from outbox_testkit import Keys  # noqa: E402
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from kiosk import __version__
 
 # name -> (import path, one-line help shown by `kiosk --help` without importing the module)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("kiosk.cli_run:run", "Start the touchscreen app (--demo: emulated devices)."),
+    "doc": ("devices.document.cli:doc", "Document camera: capture and check pages."),
     "catalog": ("kiosk.cli_catalog:catalog", "Validate, list and show the matter catalogue."),
     "simulate": ("kiosk.cli_simulate:simulate", "Run one whole visit headless and write its packet."),
     "config": ("kiosk.cli_catalog:config_group", "Show and check the layered configuration."),

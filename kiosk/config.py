@@ -117,6 +117,10 @@ class Outbox(_Model):
     min_free_mb: int = Field(ge=1)
 
 
+class Maintenance(_Model):
+    pin_hash: str = Field(default="", pattern=r"^(|scrypt\$[0-9a-f]{32}\$[0-9a-f]{64})$")
+
+
 class KioskConfig(_Model):
     terminal_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
     state_dir: Path
@@ -128,6 +132,7 @@ class KioskConfig(_Model):
     timeouts: Timeouts
     voice: Voice
     outbox: Outbox
+    maintenance: Maintenance = Maintenance()
     sources: tuple[str, ...] = ()       # the files this was built from, for `kiosk config show`
 
     @field_validator("state_dir")

@@ -46,6 +46,7 @@ class DirectorySink:
         self.terminal_id = terminal_id
         self.site_id = site_id
         self._seq_file = self.out_dir / ".sequence"
+        self.accepted: list[tuple[str, Accepted]] = []   # (kind, Accepted), in order
 
     def has_room(self) -> bool:
         return True
@@ -72,7 +73,9 @@ class DirectorySink:
             path.write_bytes(data)
         (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
-        return Accepted(packet_id, case, now)
+        accepted = Accepted(packet_id, case, now)
+        self.accepted.append((manifest.get("kind", ""), accepted))
+        return accepted
 
 
 def file_entry(name: str, data: bytes, media_type: str) -> dict:

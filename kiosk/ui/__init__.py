@@ -1,0 +1,1 @@
+"""The Kivy touchscreen app: draws session snapshots and sends intents. The only Kivy code."""

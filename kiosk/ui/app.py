@@ -1,0 +1,300 @@
+"""The Kivy app: a locked-down full-screen window that draws session snapshots.
+
+Snapshots arrive on the session thread and are handed to the UI thread with
+`Clock.schedule_once`; the window is rebuilt from the snapshot (plus a little local state:
+which catalogue page is open, the field being typed). Voice follows screen changes: the current
+utterance is interrupted and the new screen's prompt spoken. Devices, face verification and
+speech all run in their own threads; nothing here waits on them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Callable
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
+
+from kiosk import intents as I
+from kiosk.ui import screens_browse, screens_visit
+from kiosk.ui import theme as T
+from kiosk.ui.widgets import BigButton, Panel, text_label
+
+log = logging.getLogger(__name__)
+
+NAV = {"back": ("nav.back", "secondary"), "help": ("nav.help", "secondary"),
+       "cancel": ("nav.cancel", "danger"), "next": ("nav.next", "primary"),
+       "home": ("ui.home", "primary")}
+
+
+class Ctx:
+    """What a screen function may use: texts, the theme, intents, and the app's local state."""
+
+    def __init__(self, app: "KioskApp", snap: I.Snapshot):
+        self.app, self.snap = app, snap
+        self.lang = snap.language
+        self.theme = T.Theme(elder=snap.elder)
+        self.catalog, self.config = app.catalog, app.kiosk_config
+        self.browse_state = app.browse_state
+        self.form_state = app.form_state
+        self.ime = app.ime
+        self.camera_read = app.camera_read
+        self.doc_read = app.doc_read
+
+    def t(self, key: str | None, **params) -> str:
+        return self.app.text(key, self.lang, **params)
+
+    def send(self, intent) -> None:
+        self.app.send(intent)
+
+    def browse(self, **state) -> None:
+        self.app.browse_state = state
+        self.app.rerender()
+
+    def on_leave(self, fn: Callable[[], None]) -> None:
+        self.app.leave_hooks.append(fn)
+
+    def edit_field(self, key: str, value: str) -> None:
+        self.app.form_state.update(editing=key, draft=value)
+        self.app.rerender()
+
+    def type_draft(self, text: str) -> None:
+        self.app.form_state["draft"] = text[:60]
+        self.app.rerender()
+
+    def confirm_field(self, key: str, value: str) -> None:
+        self.app.form_state.update(editing=None, draft="")
+        self.send(I.EnterField(key, value))
+
+
+class KioskApp(App):
+    title = "政务服务自助终端"
+
+    def __init__(self, session, catalog, config, speaker=None, camera_read=None, doc_read=None,
+                 ime_factory=None, lockdown: bool = True, on_frame: Callable | None = None,
+                 on_ready: Callable | None = None, maintenance=None,
+                 demo_cards: list[tuple[str, str]] | None = None,
+                 place_demo_card: Callable[[str], None] | None = None, **kw):
+        super().__init__(**kw)
+        self.session, self.catalog, self.kiosk_config = session, catalog, config
+        self.speaker = speaker
+        self.camera_read, self.doc_read = camera_read, doc_read
+        self.lockdown = lockdown
+        self.on_frame, self.on_ready = on_frame, on_ready
+        self.maintenance = maintenance
+        self.demo_cards = demo_cards or []
+        self._place_demo_card = place_demo_card
+        self.browse_state: dict = {}
+        self.form_state: dict = {"editing": None, "draft": ""}
+        self.leave_hooks: list[Callable[[], None]] = []
+        self.snapshot: I.Snapshot | None = None
+        self.rendered_listeners: list[Callable[[I.Snapshot, str], None]] = []
+        self.current_screen = ""
+        self.ime = None
+        self._spoken: tuple = ()
+        self._corner_taps: list[float] = []
+        self.technician_exit = False
+        if ime_factory:
+            threading.Thread(target=lambda: setattr(self, "ime", ime_factory()),
+                             name="ime", daemon=True).start()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def build(self):
+        from kiosk.ui.fonts import register_default_font
+        register_default_font()
+        Window.clearcolor = T.BACKGROUND
+        if self.lockdown:
+            Window.borderless = True
+            Window.fullscreen = "auto"
+            Window.bind(on_request_close=lambda *a, **k: not self.technician_exit)
+            Window.bind(on_keyboard=lambda *a: True)   # no key reaches the OS or closes the app
+        self.root_box = BoxLayout(orientation="vertical")
+        self.session.subscribe(lambda s: Clock.schedule_once(lambda _dt: self._on_snapshot(s)))
+        if self.on_frame:
+            Clock.schedule_interval(lambda _dt: self.on_frame(), 0.5)
+        return self.root_box
+
+    def on_start(self):
+        if self.on_ready:
+            Clock.schedule_once(lambda _dt: self.on_ready(), 0.5)
+
+    def send(self, intent) -> None:
+        self.session.send(intent)
+
+    def place_demo_card(self, name: str) -> None:
+        if self._place_demo_card:
+            threading.Thread(target=self._place_demo_card, args=(name,), daemon=True).start()
+
+    def text(self, key: str | None, lang: str, **params) -> str:
+        if not key:
+            return ""
+        entry = self.catalog.prompts.get(key)
+        if entry is None:
+            log.warning("missing prompt key=%s", key)
+            return key
+        text = entry.get(lang)
+        try:
+            return text.format(**params) if params else text
+        except (KeyError, IndexError):
+            return text
+
+    # -- rendering -----------------------------------------------------------------------------
+    def _on_snapshot(self, snap: I.Snapshot) -> None:
+        if self.snapshot is None or snap.screen != self.snapshot.screen:
+            self.form_state.update(editing=None, draft="")
+            if snap.screen != "attract":
+                self.browse_state = {}
+        self.snapshot = snap
+        self._speak(snap)
+        self.rerender()
+
+    def screen_name(self, snap: I.Snapshot) -> str:
+        if snap.screen == "attract":
+            if self.maintenance is not None and self.maintenance.active:
+                return "maintenance"
+            if not self.kiosk_config.site.is_open(dt.datetime.now()):
+                return "out_of_hours"
+            return "browse" if self.browse_state else "attract"
+        return snap.screen
+
+    def rerender(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
+        for hook in self.leave_hooks:
+            hook()
+        self.leave_hooks = []
+        ctx = Ctx(self, snap)
+        name = self.screen_name(snap)
+        if name == "attract":
+            content, nav = screens_browse.attract(ctx, snap)
+        elif name == "browse":
+            content, nav = screens_browse.browse(ctx, snap)
+        elif name == "out_of_hours":
+            content, nav = screens_browse.out_of_hours(
+                ctx, snap, self.kiosk_config.site.next_opening(dt.datetime.now()))
+        elif name == "maintenance":
+            content, nav = self.maintenance.build(ctx)
+        else:
+            content, nav = screens_visit.SCREENS[name](ctx, snap)
+        self.root_box.clear_widgets()
+        self.root_box.add_widget(self._header(ctx, snap, name))
+        for banner in self._banners(ctx, snap):
+            self.root_box.add_widget(banner)
+        self.root_box.add_widget(content)
+        if nav:
+            self.root_box.add_widget(self._footer(ctx, nav))
+        self.current_screen = name
+        for listener in list(self.rendered_listeners):
+            listener(snap, name)
+
+    def _header(self, ctx: Ctx, snap: I.Snapshot, name: str) -> Widget:
+        th = ctx.theme
+        bar = Panel(color=T.PRIMARY, size_hint_y=None, height=th.button_height * 0.9,
+                    padding=(12, 8), spacing=10)
+        corner = BigButton("", "corner", self._corner_tap, th, kind="primary", size_hint_x=None,
+                           width=60, height=bar.height - 16)
+        bar.add_widget(corner)
+        title = ctx.t(f"title.{name}") if f"title.{name}" in self.catalog.prompts else ""
+        if snap.matter_code and snap.matter_code in self.catalog.matters:
+            title = self.catalog.matters[snap.matter_code].name.get(ctx.lang) + \
+                (f" · {title}" if title else "")
+        bar.add_widget(text_label(title, th.title, T.PRIMARY_TEXT, bold=True, theme=th,
+                                  shorten=True))
+        bar.add_widget(BigButton("♪ " + ctx.t("ui.repeat"), "repeat", self._repeat, th,
+                                 kind="secondary", size_hint_x=None, width=170 * th.scale,
+                                 height=bar.height - 16, font_size=th.small))
+        bar.add_widget(BigButton(ctx.t("ui.elder_off" if snap.elder else "ui.elder_on"), "elder",
+                                 lambda: self.send(I.SetElderMode(not snap.elder)), th,
+                                 kind="secondary", size_hint_x=None, width=170 * th.scale,
+                                 height=bar.height - 16, font_size=th.small))
+        bar.add_widget(BigButton("English" if ctx.lang == "zh" else "中文", "language",
+                                 lambda: self.send(I.SetLanguage("en" if ctx.lang == "zh"
+                                                                 else "zh")), th,
+                                 kind="secondary", size_hint_x=None, width=150 * th.scale,
+                                 height=bar.height - 16, font_size=th.small))
+        return bar
+
+    def _banners(self, ctx: Ctx, snap: I.Snapshot):
+        th = ctx.theme
+        out = []
+        if snap.idle_countdown is not None:
+            b = Panel(color=T.BANNER, size_hint_y=None, height=th.button_height, padding=8,
+                      spacing=10)
+            b.add_widget(text_label(f"{T.WARN_MARK} " + ctx.t("idle.warning",
+                                                               seconds=snap.idle_countdown),
+                                    th.body, T.TEXT, theme=th, bold=True))
+            b.add_widget(BigButton(ctx.t("nav.more_time"), "more_time",
+                                   lambda: self.send(I.MoreTime()), th, kind="ok",
+                                   size_hint_x=0.35, height=th.button_height - 16))
+            out.append(b)
+        for alert in snap.alerts:
+            b = Panel(color=T.BANNER, size_hint_y=None, height=th.button_height, padding=8)
+            b.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(alert)}", th.title, T.DANGER,
+                                    "center", theme=th, bold=True))
+            out.append(b)
+        return out
+
+    def _footer(self, ctx: Ctx, nav: list[str]) -> Widget:
+        th = ctx.theme
+        bar = Panel(color=T.PANEL, size_hint_y=None, height=th.button_height + 16, padding=8,
+                    spacing=12)
+        for key in nav:
+            label, kind = NAV[key]
+            bar.add_widget(BigButton(ctx.t(label), key, lambda key=key: self._nav(key), th,
+                                     kind=kind))
+        return bar
+
+    def _nav(self, key: str) -> None:
+        if key == "home":
+            self.browse_state = {}
+            if self.snapshot and self.snapshot.screen in ("refused", "help", "done"):
+                self.send(I.Next())
+            self.rerender()
+            return
+        self.send({"back": I.Back, "help": I.Help, "cancel": I.Cancel, "next": I.Next}[key]())
+
+    # -- voice ---------------------------------------------------------------------------------
+    def _speak(self, snap: I.Snapshot) -> None:
+        if self.speaker is None:
+            return
+        key = (snap.screen, snap.language, snap.prompt_key, snap.reason_key, snap.progress_key,
+               snap.idle_countdown is not None, snap.alerts)
+        if key == self._spoken:
+            return
+        prev, self._spoken = self._spoken, key
+        lang = snap.language
+        params = {k: self.text(v, lang) if v.startswith("device.") else v for k, v in snap.params}
+        if not prev or prev[0] != snap.screen or prev[1] != lang:
+            self.speaker.interrupt()
+            if snap.prompt_key:
+                self.speaker.say(snap.prompt_key, language=lang)
+        if snap.reason_key and (not prev or prev[3] != snap.reason_key):
+            self.speaker.say(snap.reason_key, params or None, language=lang, interrupt=False)
+        if snap.progress_key and (not prev or prev[4] != snap.progress_key):
+            self.speaker.say(snap.progress_key, language=lang, interrupt=True)
+        if snap.idle_countdown is not None and (not prev or not prev[5]):
+            self.speaker.say("idle.warning", {"seconds": snap.idle_countdown}, language=lang)
+        for alert in snap.alerts:
+            if not prev or alert not in prev[6]:
+                self.speaker.say(alert, language=lang, interrupt=True)
+
+    def _repeat(self) -> None:
+        self.send(I.Repeat())
+        if self.speaker is not None:
+            self.speaker.repeat()
+
+    # -- technician entry: five taps on the top-left corner within three seconds ----------------
+    def _corner_tap(self) -> None:
+        import time
+        now = time.monotonic()
+        self._corner_taps = [t for t in self._corner_taps if now - t < 3] + [now]
+        if len(self._corner_taps) >= 5 and self.maintenance is not None and \
+                self.snapshot is not None and self.snapshot.screen == "attract":
+            self._corner_taps = []
+            self.maintenance.request_login()
+            self.rerender()

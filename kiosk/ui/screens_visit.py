@@ -1,0 +1,329 @@
+"""Screens of a visit, one function per session screen: each draws a snapshot, sends intents.
+
+A screen function returns (content widget, the navigation buttons it wants). Nothing here
+decides business rules: which step comes next, what is valid, what is missing — all of that
+arrives in the snapshot.
+"""
+from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.widget import Widget
+
+from kiosk import intents as I
+from kiosk.guide import render_guide
+from kiosk.ui import theme as T
+from kiosk.ui.widgets import (BigButton, CameraPreview, Keypad, LetterKeyboard, SignaturePad,
+                              text_label)
+
+
+def _column(ctx, *widgets):
+    box = BoxLayout(orientation="vertical", spacing=14, padding=ctx.theme.padding)
+    for w in widgets:
+        box.add_widget(w)
+    return box
+
+
+def _scroll(widget):
+    sv = ScrollView(do_scroll_x=False)
+    sv.add_widget(widget)
+    return sv
+
+
+def _instruction(ctx, snap):
+    th = ctx.theme
+    return text_label(ctx.t(snap.prompt_key), th.title, T.PRIMARY, theme=th, bold=True)
+
+
+def _problem(ctx, snap, key=None):
+    key = key or snap.reason_key
+    if not key:
+        return Widget(size_hint_y=None, height=4)
+    return text_label(f"{T.WARN_MARK} {ctx.t(key, **dict(snap.params))}", ctx.theme.body,
+                      T.WARN, theme=ctx.theme, bold=True)
+
+
+def guide(ctx, snap):
+    matter = ctx.catalog.get(snap.matter_code)
+    text = render_guide(ctx.catalog, matter, ctx.lang)
+    body = text_label(text, ctx.theme.body, theme=ctx.theme)
+    return _column(ctx, _instruction(ctx, snap), _scroll(body)), ["cancel", "help", "next"]
+
+
+def consent(ctx, snap):
+    th = ctx.theme
+    row = BoxLayout(spacing=24, size_hint_y=None, height=th.button_height)
+    row.add_widget(BigButton(ctx.t("nav.disagree"), "disagree",
+                             lambda: ctx.send(I.Agree(False)), th, kind="secondary"))
+    row.add_widget(BigButton(ctx.t("nav.agree"), "agree", lambda: ctx.send(I.Agree(True)), th,
+                             kind="ok"))
+    body = text_label(ctx.t("consent.body"), th.body, theme=th)
+    return _column(ctx, _instruction(ctx, snap), _scroll(body), row), ["back", "help", "cancel"]
+
+
+def id_card(ctx, snap):
+    th = ctx.theme
+    card = text_label("⬇\n" + ctx.t("ui.card_here"), th.huge, T.MUTED, "center", theme=th)
+    col = _column(ctx, _instruction(ctx, snap), Widget(), card, _problem(ctx, snap), Widget())
+    if ctx.app.demo_cards:   # demo only: put one of the emulator's test cards on the reader
+        col.add_widget(text_label(ctx.t("ui.demo_cards"), th.small, T.MUTED, theme=th))
+        row = GridLayout(cols=3, spacing=8, size_hint_y=None)
+        row.bind(minimum_height=row.setter("height"))
+        for name, label in ctx.app.demo_cards:
+            row.add_widget(BigButton(label, f"democard:{name}",
+                                     lambda n=name: ctx.app.place_demo_card(n), th,
+                                     kind="secondary", font_size=th.small,
+                                     height=th.button_height * 0.7))
+        col.add_widget(row)
+    return col, ["help", "cancel"]
+
+
+def face(ctx, snap):
+    th = ctx.theme
+    preview = CameraPreview(ctx.camera_read, size_hint=(1, 1)) if ctx.camera_read else Widget()
+    ctx.on_leave(getattr(preview, "stop", lambda: None))
+    side = BoxLayout(orientation="vertical", spacing=14, size_hint_x=0.45)
+    side.add_widget(_instruction(ctx, snap))
+    guidance = snap.progress_key if snap.busy and snap.progress_key else None
+    if guidance:
+        side.add_widget(text_label(ctx.t(guidance), th.title, T.OK, theme=th, bold=True))
+    side.add_widget(_problem(ctx, snap) if not snap.busy else Widget(size_hint_y=None, height=4))
+    if not snap.busy and snap.face_attempts and snap.reason_key != "face.offer_alternative":
+        side.add_widget(BigButton(ctx.t("ui.try_again"), "retry_face",
+                                  lambda: ctx.send(I.RetryFace()), th))
+    side.add_widget(Widget())
+    side.add_widget(BigButton(ctx.t("ui.decline_face"), "decline_face",
+                              lambda: ctx.send(I.DeclineFace()), th,
+                              kind="ok" if snap.reason_key == "face.offer_alternative"
+                              else "secondary", disabled=snap.busy))
+    box = BoxLayout(spacing=20, padding=th.padding)
+    box.add_widget(preview)
+    box.add_widget(side)
+    return box, ["help", "cancel"]
+
+
+def role(ctx, snap):
+    th = ctx.theme
+    col = _column(ctx, _instruction(ctx, snap))
+    for r in ("legal_representative", "authorised_agent"):
+        col.add_widget(BigButton(ctx.t(f"role.{r}"), f"role:{r}",
+                                 lambda r=r: ctx.send(I.ChooseRole(r)), th,
+                                 height=th.button_height * 1.4))
+    col.add_widget(_problem(ctx, snap))
+    col.add_widget(Widget())
+    return col, ["back", "help", "cancel"]
+
+
+def form(ctx, snap):
+    th = ctx.theme
+    fs = ctx.form_state
+    ask = [f for f in snap.fields if not f.prefilled]
+    if fs.get("editing") not in {f.key for f in ask}:
+        first = next((f for f in ask if f.error_key or not f.value), ask[0] if ask else None)
+        fs["editing"], fs["draft"] = (first.key, first.value) if first else (None, "")
+    left = GridLayout(cols=1, spacing=8, size_hint_y=None)
+    left.bind(minimum_height=left.setter("height"))
+    for f in snap.fields:
+        label = f.label_en if ctx.lang == "en" else f.label_zh
+        shown = fs["draft"] if f.key == fs.get("editing") else f.value
+        if f.type == "choice":
+            shown = next((c[2] if ctx.lang == "en" else c[1] for c in f.choices if c[0] == shown),
+                         shown)
+        mark = "" if f.prefilled else (f" {T.WARN_MARK}" if f.error_key else
+                                       f" {T.OK_MARK}" if f.value else "")
+        text = f"{label}{'' if f.required else ctx.t('ui.optional')}{mark}\n{shown or '—'}"
+        btn = BigButton(text, f"field:{f.key}", lambda k=f.key, v=f.value: ctx.edit_field(k, v),
+                        th, kind="primary" if f.key == fs.get("editing") else "secondary",
+                        disabled=f.prefilled, height=th.button_height * 1.1)
+        left.add_widget(btn)
+        if f.error_key:
+            left.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(f.error_key)}", th.small, T.WARN,
+                                       theme=th))
+    right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
+    editing = next((f for f in ask if f.key == fs.get("editing")), None)
+    if editing is not None:
+        right.add_widget(_field_editor(ctx, editing))
+    main = BoxLayout(spacing=16, padding=th.padding)
+    side = BoxLayout(orientation="vertical", spacing=8, size_hint_x=0.45)
+    side.add_widget(_instruction(ctx, snap))
+    side.add_widget(_problem(ctx, snap))
+    side.add_widget(_scroll(left))
+    main.add_widget(side)
+    main.add_widget(right)
+    return main, ["back", "help", "cancel", "next"]
+
+
+def _field_editor(ctx, f):
+    th = ctx.theme
+    fs = ctx.form_state
+    box = BoxLayout(orientation="vertical", spacing=8)
+    box.add_widget(text_label((f.label_en if ctx.lang == "en" else f.label_zh) + "：",
+                              th.body, T.MUTED, theme=th))
+    if f.type in ("choice", "yes_no"):
+        choices = f.choices or (("yes", "是", "Yes"), ("no", "否", "No"))
+        for value, zh, en in choices:
+            box.add_widget(BigButton(en if ctx.lang == "en" else zh, f"choice:{value}",
+                                     lambda v=value: ctx.confirm_field(f.key, v), th,
+                                     kind="primary" if f.value == value else "secondary"))
+        box.add_widget(Widget())
+        return box
+    box.add_widget(text_label(fs["draft"] or " ", th.title, bold=True, theme=th))
+    type_key = lambda s: ctx.type_draft(fs["draft"] + s)  # noqa: E731
+    back = lambda: ctx.type_draft(fs["draft"][:-1])       # noqa: E731
+    if f.type in ("mobile", "integer"):
+        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), theme=th))
+    elif f.type == "amount":
+        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), ".", theme=th))
+    elif f.type == "date":
+        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), "-", theme=th))
+    elif f.type == "id_number":
+        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), "X", theme=th))
+    elif f.type == "credit_code":
+        box.add_widget(LetterKeyboard(type_key, back, digits=True, theme=th))
+    else:
+        box.add_widget(LetterKeyboard(type_key, back, ime=ctx.ime, theme=th))
+    box.add_widget(BigButton(ctx.t("ui.confirm_field"), "confirm_field",
+                             lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok"))
+    return box
+
+
+def materials(ctx, snap):
+    th = ctx.theme
+    rows = GridLayout(cols=1, spacing=10, size_hint_y=None)
+    rows.bind(minimum_height=rows.setter("height"))
+    for m in snap.materials:
+        name = m.name_en if ctx.lang == "en" else m.name_zh
+        status = {"complete": f"{T.OK_MARK} " + ctx.t("ui.pages_done"),
+                  "missing_allowed": f"{T.OK_MARK} " + ctx.t("materials.missing_allowed"),
+                  "optional": ctx.t("ui.optional"),
+                  "todo": f"{T.WARN_MARK} " + ctx.t("ui.pages_todo")}[m.status]
+        line = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
+        line.add_widget(text_label(f"{name}\n{m.pages_have}/{m.pages_needed} · {status}",
+                                   th.body, theme=th))
+        if m.status in ("todo", "optional"):
+            line.add_widget(BigButton(ctx.t("ui.capture"), f"capture:{m.code}",
+                                      lambda c=m.code: ctx.send(I.CapturePage(c)), th,
+                                      disabled=snap.busy, size_hint_x=0.35))
+            if m.missing_allowed or m.lookup:
+                line.add_widget(BigButton(ctx.t("ui.supply_later" if m.missing_allowed
+                                                else "materials.lookup"),
+                                          f"missing:{m.code}",
+                                          lambda c=m.code: ctx.send(I.MarkMissing(c)), th,
+                                          kind="secondary", size_hint_x=0.35,
+                                          disabled=snap.busy))
+        else:
+            line.add_widget(BigButton(ctx.t("ui.retake"), f"retake:{m.code}",
+                                      lambda c=m.code: ctx.send(I.Retake(c)), th,
+                                      kind="secondary", size_hint_x=0.3, disabled=snap.busy))
+        rows.add_widget(line)
+    side = BoxLayout(orientation="vertical", spacing=10)
+    side.add_widget(_instruction(ctx, snap))
+    busy = text_label(ctx.t("ui.capturing"), th.body, T.OK, theme=th) if snap.busy else \
+        _problem(ctx, snap)
+    side.add_widget(busy)
+    side.add_widget(_scroll(rows))
+    box = BoxLayout(spacing=16, padding=th.padding)
+    box.add_widget(side)
+    if ctx.doc_read:
+        preview = CameraPreview(ctx.doc_read, fps=5, size_hint_x=0.45)
+        ctx.on_leave(preview.stop)
+        box.add_widget(preview)
+    return box, ["back", "help", "cancel", "next"]
+
+
+def review(ctx, snap):
+    th = ctx.theme
+    lines = [f"{ctx.t(k)}：{ctx.t(v) if v.startswith('role.') else v}" for k, v in snap.applicant]
+    for f in snap.fields:
+        label = f.label_en if ctx.lang == "en" else f.label_zh
+        lines.append(f"{label}：{f.value or '—'}")
+    lines.append("")
+    for m in snap.materials:
+        name = m.name_en if ctx.lang == "en" else m.name_zh
+        state = (ctx.t("materials.missing_allowed") if m.status == "missing_allowed"
+                 else f"{m.pages_have}/{m.pages_needed}")
+        lines.append(f"{T.OK_MARK if m.status in ('complete', 'missing_allowed') else '·'} "
+                     f"{name}：{state}")
+    body = text_label("\n".join(lines), th.body, theme=th)
+    return _column(ctx, _instruction(ctx, snap), _scroll(body)), ["back", "help", "cancel", "next"]
+
+
+def commitment(ctx, snap):
+    th = ctx.theme
+    matter = ctx.catalog.get(snap.matter_code)
+    pad = SignaturePad(size_hint_y=0.5)
+    row = BoxLayout(spacing=20, size_hint_y=None, height=th.button_height)
+    row.add_widget(BigButton(ctx.t("ui.clear_signature"), "clear_signature", pad.clear, th,
+                             kind="secondary"))
+    row.add_widget(BigButton(ctx.t("ui.sign_submit"), "sign_submit",
+                             lambda: ctx.send(I.Sign(b"" if pad.empty else pad.png())), th,
+                             kind="ok"))
+    text = text_label(matter.commitment.get(ctx.lang), th.body, theme=th)
+    return _column(ctx, _instruction(ctx, snap), text, _problem(ctx, snap), pad, row), \
+        ["back", "help", "cancel"]
+
+
+def waiting(ctx, snap):
+    th = ctx.theme
+    return _column(ctx, Widget(), text_label(ctx.t(snap.prompt_key), th.huge, T.PRIMARY,
+                                             "center", theme=th), Widget()), []
+
+
+def evaluation(ctx, snap):
+    th = ctx.theme
+    head = text_label(ctx.t("ui.case_number", case=snap.case_number or ""), th.title, T.OK,
+                      "center", theme=th, bold=True)
+    note = text_label(ctx.t("ui.receipt_printed" if snap.receipt_printed else
+                            "ui.receipt_not_printed"), th.body,
+                      T.TEXT if snap.receipt_printed else T.WARN, "center", theme=th)
+    row = BoxLayout(spacing=10, size_hint_y=None, height=th.button_height * 1.3)
+    for level in range(1, 6):
+        row.add_widget(BigButton(f"{'★' * level}\n{ctx.t(f'evaluation.{level}')}",
+                                 f"rate:{level}", lambda lv=level: ctx.send(I.Rate(lv)), th,
+                                 kind="ok" if level >= 4 else "secondary" if level == 3
+                                 else "danger", height=th.button_height * 1.3,
+                                 font_size=th.small))
+    skip = BigButton(ctx.t("ui.skip"), "rate:skip", lambda: ctx.send(I.Rate(None)), th,
+                     kind="secondary")
+    return _column(ctx, head, note, _instruction(ctx, snap), row, skip, Widget()), []
+
+
+def done(ctx, snap):
+    th = ctx.theme
+    col = _column(ctx, Widget(),
+                  text_label(f"{T.OK_MARK} " + ctx.t("step.done"), th.title, T.OK, "center",
+                             theme=th, bold=True))
+    if snap.case_number:
+        col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number), th.huge,
+                                  halign="center", theme=th, bold=True))
+    col.add_widget(Widget())
+    return col, ["home"]
+
+
+def refused(ctx, snap):
+    th = ctx.theme
+    reason = snap.reason_key or "device.failed"
+    params = {k: ctx.t(v) if v.startswith("device.") else v for k, v in snap.params}
+    col = _column(ctx, Widget(),
+                  text_label(f"{T.BAD_MARK} " + ctx.t("title.refused"), th.title, T.DANGER,
+                             "center", theme=th, bold=True),
+                  text_label(ctx.t(reason, **params), th.title, halign="center", theme=th),
+                  text_label(ctx.t("ui.phone", phone=ctx.config.site.phone), th.body, T.MUTED,
+                             "center", theme=th), Widget())
+    return col, ["help", "home"]
+
+
+def help_screen(ctx, snap):
+    th = ctx.theme
+    col = _column(ctx, Widget(), text_label(ctx.t("step.help"), th.title, halign="center",
+                                            theme=th),
+                  text_label(ctx.t("ui.phone", phone=ctx.config.site.phone), th.huge, T.PRIMARY,
+                             "center", theme=th, bold=True), Widget())
+    return col, ["home"]
+
+
+SCREENS = {"guide": guide, "consent": consent, "id_card": id_card, "face": face, "role": role,
+           "form": form, "materials": materials, "review": review, "commitment": commitment,
+           "submit": waiting, "receipt": waiting, "evaluation": evaluation, "done": done,
+           "refused": refused, "help": help_screen}

@@ -1,0 +1,241 @@
+"""Reusable touch widgets: big buttons, wrapped labels, keypads, pinyin keyboard, signature pad,
+and a camera preview fed from a background thread.
+
+Every widget a person can touch has an `ident` ("next", "field:mobile", "key:7"...), which
+the UI autopilot uses to find and tap it like a finger would.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from typing import Callable
+
+from kivy.clock import Clock
+from kivy.graphics import Color, Line, Rectangle
+from kivy.graphics.texture import Texture
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from kiosk.ui import theme as T
+
+
+class Panel(BoxLayout):
+    """A BoxLayout with a solid background colour."""
+
+    def __init__(self, color=T.PANEL, **kw):
+        super().__init__(**kw)
+        with self.canvas.before:
+            self._c = Color(*color)
+            self._r = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=self._sync, size=self._sync)
+
+    def set_color(self, color) -> None:
+        self._c.rgba = color
+
+    def _sync(self, *_):
+        self._r.pos, self._r.size = self.pos, self.size
+
+
+class BigButton(Button):
+    def __init__(self, text: str, ident: str, on_tap: Callable[[], None] | None = None,
+                 theme: T.Theme = T.Theme(), kind: str = "primary", **kw):
+        colors = {"primary": (T.PRIMARY, T.PRIMARY_TEXT), "secondary": (T.SECONDARY, T.TEXT),
+                  "danger": (T.DANGER, T.PRIMARY_TEXT), "ok": (T.OK, T.PRIMARY_TEXT)}
+        bg, fg = colors[kind]
+        kw.setdefault("size_hint_y", None)
+        kw.setdefault("height", theme.button_height)
+        super().__init__(text=text, font_size=kw.pop("font_size", theme.body), color=fg,
+                         background_normal="", background_color=bg, halign="center",
+                         valign="middle", **kw)
+        self.ident = ident
+        self.bind(size=lambda *_: setattr(self, "text_size", (self.width - 16, None)))
+        if on_tap:
+            self.bind(on_release=lambda *_: on_tap())
+
+
+def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bold=False,
+               theme: T.Theme = T.Theme(), **kw) -> Label:
+    """A label that wraps to its width and grows to its text's height."""
+    lbl = Label(text=text, font_size=font_size, color=color, halign=halign, valign="top",
+                bold=bold, size_hint_y=None, line_height=theme.line_height, **kw)
+    lbl.bind(width=lambda w, v: setattr(w, "text_size", (v, None)),
+             texture_size=lambda w, v: setattr(w, "height", v[1] + 8))
+    return lbl
+
+
+class Keypad(GridLayout):
+    """Digits (and optionally X, a decimal point, a dash) for numeric fields."""
+
+    def __init__(self, on_key: Callable[[str], None], extra: str = "", theme=T.Theme(), **kw):
+        super().__init__(cols=3, spacing=8, **kw)
+        keys = list("123456789") + [extra[:1] or "", "0", "←"]
+        for k in keys:
+            if not k:
+                self.add_widget(Widget())
+                continue
+            ident = "key:back" if k == "←" else f"key:{k}"
+            self.add_widget(BigButton(k, ident, lambda k=k: on_key(k), theme, kind="secondary",
+                                      font_size=theme.title, size_hint_y=1))
+        for k in extra[1:]:
+            self.add_widget(BigButton(k, f"key:{k}", lambda k=k: on_key(k), theme,
+                                      kind="secondary", font_size=theme.title, size_hint_y=1))
+
+
+class LetterKeyboard(BoxLayout):
+    """QWERTY letters; with `ime`, typed pinyin shows Chinese candidates to tap."""
+
+    ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+    def __init__(self, on_text: Callable[[str], None], on_back: Callable[[], None], ime=None,
+                 digits: bool = False, theme=T.Theme(), **kw):
+        super().__init__(orientation="vertical", spacing=6, **kw)
+        self.ime, self.on_text, self.on_back, self.theme = ime, on_text, on_back, theme
+        self.typed = ""
+        self.candidates = BoxLayout(spacing=6)
+        self.add_widget(self.candidates)
+        rows = (("1234567890",) if digits else ()) + self.ROWS
+        for row in rows:
+            line = BoxLayout(spacing=6)
+            for ch in row:
+                line.add_widget(BigButton(ch.upper() if digits else ch, f"key:{ch}",
+                                          lambda ch=ch: self._letter(ch), theme,
+                                          kind="secondary", size_hint_y=1))
+            self.add_widget(line)
+        bottom = BoxLayout(spacing=6)
+        bottom.add_widget(BigButton("←", "key:back", self._back, theme, kind="secondary",
+                                    size_hint_y=1))
+        if ime is not None:
+            bottom.add_widget(BigButton("空格 / space", "key:space", lambda: self._commit(" "),
+                                        theme, kind="secondary", size_hint_y=1))
+        self.add_widget(bottom)
+        self._refresh()
+
+    def _letter(self, ch: str) -> None:
+        if self.ime is None:
+            self.on_text(ch.upper())
+            return
+        self.typed += ch
+        self._refresh()
+
+    def _back(self) -> None:
+        if self.typed:
+            self.typed = self.typed[:-1]
+            self._refresh()
+        else:
+            self.on_back()
+
+    def _commit(self, text: str) -> None:
+        self.on_text(text)
+
+    def _choose(self, word: str) -> None:
+        self.typed = self.ime.consume(self.typed, word)
+        self.on_text(word)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.candidates.clear_widgets()
+        if self.ime is None:
+            return
+        self.candidates.add_widget(Label(text=self.typed or "拼音", color=T.MUTED,
+                                         font_size=self.theme.body, size_hint_x=None, width=160))
+        for word in self.ime.candidates(self.typed, limit=8) if self.typed else []:
+            self.candidates.add_widget(BigButton(word, f"cand:{word}",
+                                                 lambda w=word: self._choose(w), self.theme,
+                                                 kind="primary", size_hint_y=1))
+
+
+class SignaturePad(Widget):
+    """Draw with a finger; `png()` returns the strokes as a PNG, `empty` until touched."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.ident = "signature"
+        self.empty = True
+        with self.canvas.before:
+            Color(1, 1, 1, 1)
+            self._bg = Rectangle(pos=self.pos, size=self.size)
+            Color(*T.MUTED)
+            self._frame = Line(rectangle=(*self.pos, *self.size), width=1.5)
+        self.bind(pos=self._sync, size=self._sync)
+
+    def _sync(self, *_):
+        self._bg.pos, self._bg.size = self.pos, self.size
+        self._frame.rectangle = (*self.pos, *self.size)
+
+    def on_touch_down(self, touch):
+        if not self.collide_point(*touch.pos):
+            return False
+        with self.canvas:
+            Color(0, 0, 0, 1)
+            touch.ud["line"] = Line(points=touch.pos, width=2.5)
+        touch.grab(self)
+        self.empty = False
+        return True
+
+    def on_touch_move(self, touch):
+        if touch.grab_current is self and "line" in touch.ud:
+            touch.ud["line"].points += touch.pos
+            return True
+        return False
+
+    def on_touch_up(self, touch):
+        if touch.grab_current is self:
+            touch.ungrab(self)
+            return True
+        return False
+
+    def clear(self) -> None:
+        self.canvas.clear()
+        self.empty = True
+
+    def png(self) -> bytes:
+        buf = io.BytesIO()
+        self.export_as_image().save(buf, fmt="png")
+        return buf.getvalue()
+
+
+class CameraPreview(Image):
+    """Shows a camera's latest frame; frames are read in a background thread, never on the UI
+    thread, and only the newest one is turned into a texture (~10 fps)."""
+
+    def __init__(self, source_read: Callable[[], object], fps: float = 10.0, **kw):
+        super().__init__(fit_mode="contain", **kw)
+        self._read = source_read
+        self._interval = 1.0 / fps
+        self._stop = threading.Event()
+        self._latest = None
+        self._overlay: Callable[[object], object] | None = None
+        threading.Thread(target=self._grab, name="preview", daemon=True).start()
+        self._ev = Clock.schedule_interval(self._show, self._interval)
+
+    def set_overlay(self, fn) -> None:
+        self._overlay = fn
+
+    def _grab(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                frame = self._read()
+            except Exception:  # an unplugged camera shows the last frame; the session reports it
+                continue
+            if frame is not None and self._overlay is not None:
+                frame = self._overlay(frame)
+            self._latest = frame
+
+    def _show(self, *_):
+        frame, self._latest = self._latest, None
+        if frame is None:
+            return
+        h, w = frame.shape[:2]
+        if self.texture is None or self.texture.size != (w, h):
+            self.texture = Texture.create(size=(w, h), colorfmt="bgr")
+            self.texture.flip_vertical()
+        self.texture.blit_buffer(frame.tobytes(), colorfmt="bgr", bufferfmt="ubyte")
+        self.canvas.ask_update()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._ev.cancel()

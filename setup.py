@@ -25,9 +25,10 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["kiosk*", "devices*", "flows*", "voice*", "backoffice*"]),
     include_package_data=True,
+    data_files=[("share/gov-kiosk/config", ["config/default.toml"])],
     package_data={
         "flows": ["matters/*.yaml", "*.yaml"],
-        "kiosk": ["i18n/*.yaml"],
+        "devices": ["id_card/scenarios/*.yaml"],
         "backoffice": ["templates/*.html", "static/*"],
     },
     install_requires=CORE,

@@ -19,6 +19,7 @@ from typing import Protocol
 import uuid6
 
 from devices.interfaces import Receipt
+from devices.printer.receipt_layout import mask_id_number, mask_name
 from flows.catalog import Catalog
 from flows.engine import VisitPlan, VisitState, prefill
 
@@ -182,19 +183,6 @@ def build_small(kind: str, matter_code: str | None, case_number: str | None, **e
     """An evaluation or help-request manifest (no files)."""
     return {"format": FORMAT, "kind": kind, "case_number": case_number,
             "matter": {"code": matter_code} if matter_code else None, **extra}
-
-
-def mask_name(name: str) -> str:
-    """张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明; Latin names keep the first letter."""
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-def mask_id_number(value: str) -> str:
-    return value[:4] + "*" * (len(value) - 8) + value[-4:] if len(value) > 8 else "*" * len(value)
 
 
 def add_working_days(start: dt.date, days: int) -> dt.date:

@@ -42,10 +42,11 @@ def test_every_matter_headless(tmp_path):
     for r in results:
         assert r["outcome"] == "done", r
         m = check_packet(out, r["packet_id"], r["code"])
+        matter = CATALOG.get(r["code"])
         if matter.identity.face:   # declined, unless the match came before the answer
             assert m["face"]["declined"] or m["face"]["decision"] == "match", m["face"]
-        matter = CATALOG.get(r["code"])
-        assert ("receipt" in r["screens"]) == matter.receipt
+        if not matter.receipt:     # printed receipts are counted on the emulator's paper below
+            assert "receipt" not in r["screens"]
         if matter.kind == "bundle":
             assert m["matter"]["bundle_of"] == list(matter.bundle_of)
         case_numbers.add(m["case_number"])

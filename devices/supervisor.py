@@ -61,6 +61,9 @@ class DeviceSupervisor:
         self._backoff_min, self._backoff_max = backoff_s
         self._clock = clock
         self._lock = threading.RLock()
+        # One conversation with the device at a time: a health probe must never interleave its
+        # status request with a job in progress (it would steal the job's replies).
+        self._io_lock = threading.Lock()
         self._device = None
         self._fault: str | None = "device.unavailable"
         self._maintenance: str | None = None
@@ -133,6 +136,8 @@ class DeviceSupervisor:
         if dev is None:
             return
         self._next_probe = self._clock() + self._probe_every
+        if not self._io_lock.acquire(blocking=False):
+            return          # a call is talking to the device right now; it reports its own faults
         try:
             fault, maintenance = self._probe(dev)
         except DeviceUnavailable as exc:
@@ -140,6 +145,8 @@ class DeviceSupervisor:
             return
         except (DeviceError, OSError) as exc:
             fault, maintenance = getattr(exc, "reason_key", "device.failed"), None
+        finally:
+            self._io_lock.release()
         self._set(fault, maintenance)
 
     def mark_down(self, reason_key: str = "device.unavailable") -> None:
@@ -188,7 +195,8 @@ class DeviceSupervisor:
             raise DeviceUnavailable(f"{self.kind} is not available", self._fault or
                                     "device.unavailable")
         try:
-            return getattr(dev, name)(*args, **kwargs)
+            with self._io_lock:
+                return getattr(dev, name)(*args, **kwargs)
         except DeviceUnavailable as exc:
             self.mark_down(exc.reason_key)
             raise

@@ -197,6 +197,7 @@ def _health_writer(terminal, config, write_health, stop: threading.Event) -> Non
 def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, answers,
              screenshots, windowed, ime_factory, choose_card, switch_demo_card) -> int:
     from kiosk.cli_simulate import load_answers
+    from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce
     from kiosk.ui.app import KioskApp
     from kiosk.ui.maintenance import Maintenance
 
@@ -209,9 +210,14 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
     maintenance = Maintenance(lambda: app_box[0], terminal, config.maintenance.pin_hash,
                               outbox_status=terminal.sink.status)
     camera = terminal.supervisors["camera"].proxy
+    # systemd (Type=notify): READY once the attract screen is drawn; the Kivy clock ticks the
+    # watchdog (on_frame), so a frozen UI is restarted.
+    notifier = Notifier()
+    watchdog = MainLoopWatchdog(notifier, "UI main loop")
     app = KioskApp(terminal.session, catalog, config, speaker=speaker, camera_read=camera.read,
                    ime_factory=ime_factory, lockdown=not windowed, maintenance=maintenance,
-                   demo_cards=demo_cards, place_demo_card=place)
+                   demo_cards=demo_cards, place_demo_card=place, on_frame=watchdog.tick)
+    app.rendered_listeners.append(ReadyOnce(notifier, lambda snap, _name: snap.screen == "attract"))
     app_box.append(app)
     pilot = None
     if autopilot_code:
@@ -221,7 +227,12 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
         pilot = UiAutopilot(app, autopilot_code, load_answers(answers), screenshots,
                             demo_card=card)
         pilot.start()
-    app.run()
+    watchdog.start()
+    try:
+        app.run()
+    finally:
+        watchdog.stop()
+        notifier.stopping()
     if pilot is not None:
         log.info("autopilot screens=%s result=%s", pilot.screens, pilot.result)
         return pilot.result if pilot.result is not None else 2

@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import click
@@ -35,6 +36,7 @@ import nacl.public
 from kiosk import __version__
 from kiosk import packet as kp
 from kiosk.outbox import Outbox, UnknownPacket
+from kiosk.sdnotify import MainLoopWatchdog, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,7 @@ class Uploader:
         self.idle_poll_s = idle_poll_s
         self.http = http or httpx.Client(timeout=httpx.Timeout(timeout_s, connect=5))
         self._last_heartbeat = float("-inf")
+        self.tick: Callable[[], None] = lambda: None   # "still alive", for the systemd watchdog
 
     def _post(self, endpoint: str, body: bytes, content_type: str,
               extra: dict | None = None) -> httpx.Response:
@@ -178,6 +181,7 @@ class Uploader:
             if item is None:
                 break
             outcome = self.upload(item)
+            self.tick()
             if outcome == "sent":
                 result.sent += 1
             elif outcome == "duplicate":
@@ -227,6 +231,7 @@ class Uploader:
         """Drain and heartbeat until `stop_event` is set."""
         log.info("uploader started terminal=%s", self.terminal_id)
         while not stop_event.is_set():
+            self.tick()
             wait = self.idle_poll_s
             try:
                 if time.monotonic() - self._last_heartbeat >= self.heartbeat_s:
@@ -343,7 +348,16 @@ def main(state_dir: Path, backoffice_url: str, terminal_id: str, key_path: Path 
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        uploader.run(stop)
+        notifier = Notifier()
+        watchdog = MainLoopWatchdog(notifier, "uploader loop")
+        uploader.tick = watchdog.tick
+        watchdog.start()
+        notifier.ready("delivering")
+        try:
+            uploader.run(stop)
+        finally:
+            watchdog.stop()
+            notifier.stopping()
     finally:
         uploader.close()
         uploader.outbox.close()

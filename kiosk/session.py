@@ -60,6 +60,9 @@ class SessionSettings:
     max_face_attempts: int = 3
     progress_base_url: str = "https://backoffice.invalid"
     enabled: Callable[[str], bool] = field(default=lambda code: True)
+    is_open: Callable[[dt.datetime], bool] = field(default=lambda when: True)  # opening hours
+    next_opening: Callable[[dt.datetime], dt.datetime | None] = field(default=lambda when: None)
+    nearest_24h_station: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,17 @@ class _Progress:
     prompt_key: str
 
 
+@dataclass(frozen=True)
+class _WhenIdle:
+    task: Callable[["Session"], None]
+
+
 class Session:
     def __init__(self, catalog: Catalog, devices: Devices, sink: PacketSink,
                  settings: SessionSettings, health: Callable[[str], str | None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 today: Callable[[], dt.date] = dt.date.today):
+                 today: Callable[[], dt.date] = dt.date.today,
+                 now: Callable[[], dt.datetime] = dt.datetime.now):
         self.catalog = catalog
         self.devices = devices
         self.sink = sink
@@ -88,6 +97,7 @@ class Session:
         self._health = health or (lambda device: None)
         self._clock = clock
         self._today = today
+        self._now = now                  # local wall clock, for opening hours
         self._queue: queue.Queue = queue.Queue()
         self._listeners: list[Callable[[I.Snapshot], None]] = []
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
@@ -96,6 +106,7 @@ class Session:
         self._cancel_job = threading.Event()
         self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
         self._seq = 0
+        self._idle_tasks: list[Callable[["Session"], None]] = []
         self._handled = 0
         self._visit_no = 0
         self.snapshot: I.Snapshot | None = None
@@ -109,6 +120,16 @@ class Session:
 
     def send(self, intent) -> None:
         self._queue.put(intent)
+
+    def when_idle(self, task: Callable[["Session"], None]) -> None:
+        """Run `task(session)` in the session thread as soon as no visit is in progress (the
+        attract screen, no end screen pending). No visit can start while it runs."""
+        self._queue.put(_WhenIdle(task))
+
+    def replace_catalog(self, catalog: Catalog) -> None:
+        """Use another catalogue from the next visit on; only from a `when_idle` task."""
+        self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
+        self.catalog = catalog
 
     def start(self) -> "Session":
         self._thread = threading.Thread(target=self._run, name="session", daemon=True)
@@ -171,6 +192,9 @@ class Session:
             if item.visit == self._visit_no:
                 self._progress_key = item.prompt_key
                 self._publish()
+            return
+        if isinstance(item, _WhenIdle):
+            self._idle_tasks.append(item.task)
             return
         self._last_touch = self._clock()
         self._handled += 1
@@ -372,6 +396,8 @@ class Session:
         if matter is None or not self.settings.enabled(code):
             self._screen, self._reason = "attract", "visit.not_offered"
             return
+        if self._refused_out_of_hours(code):
+            return
         plan = self._plans[code]
         for cap in sorted(plan.capabilities):
             why = self.unavailable_reason(cap)
@@ -387,6 +413,22 @@ class Session:
         self._started_at = dt.datetime.now().astimezone()
         self._last_touch = self._clock()
         log.info("visit started matter=%s visit=%d", code, self._visit_no)
+
+    def _refused_out_of_hours(self, code: str) -> bool:
+        """Outside opening hours no visit starts (one already running may finish)."""
+        when = self._now()
+        if self.settings.is_open(when):
+            return False
+        opens = self.settings.next_opening(when)
+        self._screen, self._matter_code = "refused", code
+        self._params = {"when": opens.strftime("%m-%d %H:%M") if opens else "—",
+                        "opens_at": opens.isoformat(timespec="minutes") if opens else "",
+                        "place": self.settings.nearest_24h_station}
+        self._reason = "visit.out_of_hours_nearest" if self.settings.nearest_24h_station \
+            else "visit.out_of_hours"
+        self._end_until = self._clock() + self.settings.end_screen_s
+        log.info("visit refused at start matter=%s reason=out_of_hours", code)
+        return True
 
     def _help(self, reason: str) -> None:
         step = self._step_name()
@@ -456,6 +498,9 @@ class Session:
     def _tick(self) -> None:
         now = self._clock()
         changed = False
+        if self._idle_tasks and self.plan is None and self._screen == "attract":
+            self._run_idle_tasks()
+            changed = True
         if self.plan is None and self._end_until is not None:
             alerts = ("visit.forgotten_card",) if self._card_left() else ()
             if alerts != self._alerts:
@@ -475,6 +520,14 @@ class Session:
                 changed = self._countdown() != self._published_countdown
         if changed:
             self._publish()
+
+    def _run_idle_tasks(self) -> None:
+        tasks, self._idle_tasks = self._idle_tasks, []
+        for task in tasks:
+            try:
+                task(self)
+            except Exception:
+                log.exception("idle task failed")
 
     def _card_left(self) -> bool:
         reader = self.devices.id_card

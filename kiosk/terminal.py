@@ -53,15 +53,8 @@ class Terminal:
                           camera=self.supervisors["camera"].proxy, face=self.face_verifier,
                           scanner=self.supervisors["doc_camera"].proxy,
                           printer=self.supervisors["printer"].proxy)
-        site = config.site
-        settings = SessionSettings(
-            terminal_id=config.terminal_id, site_name=site.name.get("zh"), phone=site.phone,
-            language=config.language, idle_s=config.timeouts.idle_s,
-            idle_warning_s=config.timeouts.idle_warning_s,
-            card_read_s=config.timeouts.card_read_s, face_s=config.timeouts.face_s,
-            end_screen_s=config.timeouts.receipt_take_s, max_face_attempts=config.face.max_attempts,
-            progress_base_url=config.backoffice.url, enabled=site.matter_enabled)
-        self.session = Session(catalog, devices, sink, settings, health=self.fault_of)
+        self.session = Session(catalog, devices, sink, session_settings(config),
+                               health=self.fault_of)
 
     def _open(self, slot: str, url: str):
         if slot == "id_card" and self.config.devices.wlt_library:
@@ -90,6 +83,20 @@ class Terminal:
         for sup in self.supervisors.values():
             with contextlib.suppress(Exception):
                 sup.close()
+
+
+def session_settings(config: KioskConfig) -> SessionSettings:
+    """The session's settings from the configuration (also used when a site profile changes)."""
+    site = config.site
+    return SessionSettings(
+        terminal_id=config.terminal_id, site_name=site.name.get("zh"), phone=site.phone,
+        language=config.language, idle_s=config.timeouts.idle_s,
+        idle_warning_s=config.timeouts.idle_warning_s,
+        card_read_s=config.timeouts.card_read_s, face_s=config.timeouts.face_s,
+        end_screen_s=config.timeouts.receipt_take_s, max_face_attempts=config.face.max_attempts,
+        progress_base_url=config.backoffice.url, enabled=site.matter_enabled,
+        is_open=site.is_open, next_opening=site.next_opening,
+        nearest_24h_station=site.nearest_24h_station)
 
 
 def _make_verifier(config: KioskConfig):

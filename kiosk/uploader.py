@@ -35,7 +35,7 @@ import nacl.public
 
 from kiosk import __version__
 from kiosk import packet as kp
-from kiosk.outbox import Outbox, UnknownPacket
+from kiosk.outbox import BACKOFF_BASE_S, BACKOFF_CAP_S, Outbox, UnknownPacket
 from kiosk.sdnotify import MainLoopWatchdog, Notifier
 
 log = logging.getLogger(__name__)
@@ -300,14 +300,20 @@ def enrol(backoffice_url: str, token: str, terminal_id: str, key_dir: Path,
 
 def uploader_from_settings(state_dir: Path, backoffice_url: str, terminal_id: str,
                            signing_key_path: Path | None = None, heartbeat_s: float = 30,
-                           site_id: str = "") -> Uploader:
-    """An Uploader over the outbox in state_dir (keys default to state_dir/keys/)."""
+                           site_id: str = "", *, backoff_base_s: float = BACKOFF_BASE_S,
+                           backoff_cap_s: float = BACKOFF_CAP_S,
+                           idle_poll_s: float = 5) -> Uploader:
+    """An Uploader over the outbox in state_dir (keys default to state_dir/keys/).
+    Retries back off from `backoff_base_s` doubling up to `backoff_cap_s` (jittered); with
+    nothing due the loop looks for new packets every `idle_poll_s`."""
     state_dir = Path(state_dir)
     key_path = Path(signing_key_path) if signing_key_path else state_dir / "keys" / TERMINAL_KEY_FILE
     signing = kp.load_signing_key(key_path)
     outbox = Outbox(state_dir, terminal_id, site_id, signing,
-                    load_backoffice_public_key(key_path.parent))
-    return Uploader(outbox, backoffice_url, terminal_id, signing, state_dir, heartbeat_s)
+                    load_backoffice_public_key(key_path.parent),
+                    backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s)
+    return Uploader(outbox, backoffice_url, terminal_id, signing, state_dir, heartbeat_s,
+                    idle_poll_s=idle_poll_s)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -322,18 +328,32 @@ def uploader_from_settings(state_dir: Path, backoffice_url: str, terminal_id: st
               help="Terminal signing key (default STATE_DIR/keys/terminal.key).")
 @click.option("--heartbeat-s", default=30.0, show_default=True, type=click.FloatRange(1, 3600),
               help="Seconds between heartbeats.")
+@click.option("--backoff-base-s", envvar="KIOSK_UPLOADER_BACKOFF_BASE_S", default=BACKOFF_BASE_S,
+              show_default=True, type=click.FloatRange(0.05, 3600),
+              help="First retry delay after a failed upload; doubles each time (jittered).")
+@click.option("--backoff-cap-s", envvar="KIOSK_UPLOADER_BACKOFF_CAP_S", default=BACKOFF_CAP_S,
+              show_default=True, type=click.FloatRange(0.05, 86400),
+              help="Longest retry delay, however often an upload failed.")
+@click.option("--poll-s", envvar="KIOSK_UPLOADER_POLL_S", default=5.0, show_default=True,
+              type=click.FloatRange(0.05, 600),
+              help="With nothing due, how often to look for newly accepted packets.")
 @click.option("--once", is_flag=True,
               help="Send one heartbeat, upload everything due, print a JSON summary and exit "
                    "(exit 0 when nothing is left to deliver, 3 otherwise).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(state_dir: Path, backoffice_url: str, terminal_id: str, key_path: Path | None,
-         heartbeat_s: float, once: bool, verbose: int) -> None:
+         heartbeat_s: float, backoff_base_s: float, backoff_cap_s: float, poll_s: float,
+         once: bool, verbose: int) -> None:
     """Deliver the outbox's sealed packets to the back office, exactly once, and heartbeat."""
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     try:
+        if backoff_cap_s < backoff_base_s:
+            raise click.BadParameter("must not be below --backoff-base-s",
+                                     param_hint="--backoff-cap-s")
         uploader = uploader_from_settings(state_dir, backoffice_url, terminal_id, key_path,
-                                          heartbeat_s)
+                                          heartbeat_s, backoff_base_s=backoff_base_s,
+                                          backoff_cap_s=backoff_cap_s, idle_poll_s=poll_s)
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot start the uploader: {exc}") from exc
     try:

@@ -25,6 +25,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("kiosk.cli_devices:devices", "List, self-test and read from configured devices."),
     "face": ("devices.face.cli:face", "Face verification against an ID-card photo."),
     "outbox": ("kiosk.outbox_cli:outbox", "Inspect and retry the durable outbox of sealed packets."),
+    "doctor": ("kiosk.doctor:doctor", "Check devices, paper, disk, clock, back office, enrolment."),
     "provision": ("kiosk.provision:provision_command",
                   "Provision this terminal: devices, site, enrolment, services, self-test."),
 }

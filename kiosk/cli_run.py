@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -228,6 +229,8 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
                             demo_card=card)
         pilot.start()
     watchdog.start()
+    # systemctl stop: leave the Kivy loop cleanly, so STOPPING=1 is sent and devices close
+    signal.signal(signal.SIGTERM, lambda *_: app.stop())
     try:
         app.run()
     finally:

@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from kiosk import packet as kp
 from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce, watchdog_period
 
@@ -143,3 +145,28 @@ def test_the_real_uploader_reports_ready_pings_and_stopping(notify_socket, tmp_p
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs a display (run under xvfb-run)")
+def test_the_real_ui_is_ready_on_the_attract_screen_pings_and_stops(notify_socket, tmp_path):
+    """`kiosk run --demo` as systemd starts it: READY once the attract screen is drawn, pings
+    from the Kivy clock, STOPPING=1 on SIGTERM (systemctl stop)."""
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "4000000",
+           "HOME": str(tmp_path), "KIVY_HOME": str(tmp_path / "kivy")}
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([str(VENV_BIN / "kiosk"), "run", "--demo", "--windowed", "--no-voice"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ready = notify_socket.wait_for("READY", "1", timeout=120)
+        assert ready["STATUS"] == "serving"
+        assert proc.poll() is None
+        notify_socket.wait_for("WATCHDOG", "1")
+        notify_socket.wait_for("WATCHDOG", "1")
+        proc.send_signal(signal.SIGTERM)
+        notify_socket.wait_for("STOPPING", "1", timeout=30)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not any(m.get("WATCHDOG") == "trigger" for m in notify_socket.messages)

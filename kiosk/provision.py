@@ -432,17 +432,17 @@ def install_units(root: Path, systemd_dir: Path = SYSTEMD_DIR) -> list[str]:
         if src.name in TERMINAL_UNITS:
             dest = unit_dir / src.name
             installed.append(src.name)
-        elif src.suffix == ".conf" and "sysusers" in str(src.relative_to(systemd_dir)):
-            dest = _under(root, "/etc/sysusers.d") / src.name
-        elif src.suffix == ".conf" and "tmpfiles" in str(src.relative_to(systemd_dir)):
-            dest = _under(root, "/etc/tmpfiles.d") / src.name
+        elif src.name.endswith(".sysusers.conf"):     # kiosk.sysusers.conf -> sysusers.d/kiosk.conf
+            dest = _under(root, "/etc/sysusers.d") / src.name.replace(".sysusers", "")
+        elif src.name.endswith(".tmpfiles.conf"):
+            dest = _under(root, "/etc/tmpfiles.d") / src.name.replace(".tmpfiles", "")
         else:
             continue
         write_atomic(dest, src.read_bytes(), 0o644)
         done.append(f"installed {dest}")
-        if live and "sysusers" in str(dest):
+        if live and dest.parent.name == "sysusers.d":
             _systemctl(["systemd-sysusers", str(dest)])
-        if live and "tmpfiles" in str(dest):
+        if live and dest.parent.name == "tmpfiles.d":
             _systemctl(["systemd-tmpfiles", "--create", str(dest)])
     for name in installed:
         targets = _wanted_by((unit_dir / name).read_text("utf-8")) or [DEFAULT_TARGETS[name]]
@@ -468,14 +468,15 @@ def _systemctl(argv: list[str]) -> None:
         raise ProvisionError(f"{' '.join(argv)} failed: {proc.stderr.strip()[-500:]}")
 
 
-def _own_by_kiosk_user(config_path: Path, state_dir: Path) -> None:
-    """On a live system: the app's user reads the config and owns the state folder."""
+def _own_by_kiosk_user(config_dir: Path, state_dir: Path) -> None:
+    """On a live system: the app's user reads /etc/kiosk (root:kiosk) and owns the state."""
     try:
         user = pwd.getpwnam(KIOSK_USER)
     except KeyError:
         log.warning("provision: user %s does not exist; files stay owned by root", KIOSK_USER)
         return
-    os.chown(config_path, 0, user.pw_gid)
+    for path in (config_dir, *config_dir.iterdir()):
+        os.chown(path, 0, user.pw_gid)
     for folder, _, files in os.walk(state_dir):
         os.chown(folder, user.pw_uid, user.pw_gid)
         for name in files:
@@ -642,6 +643,11 @@ def provision(answers: dict, root: Path, reenrol: bool = False, interactive: boo
             raise ProvisionError(f"no {SLOT_NAMES[slot]} was found and devices.{slot} is not "
                                  "given; connect it or give its URL (see devices/registry.py)")
 
+    if not re.fullmatch(r"https?://[^\s/]+\S*", backoffice_url):
+        raise ProvisionError(f"backoffice.url: expected http(s)://host[:port], got "
+                             f"{backoffice_url!r}")
+    if root == Path("/") and state_dir != Path("/var/lib/kiosk"):
+        _say(f"  note: the systemd units use /var/lib/kiosk, not {state_dir}; adjust them")
     existing_pin_hash = ""
     if config_path.exists():
         with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
@@ -691,14 +697,18 @@ def provision(answers: dict, root: Path, reenrol: bool = False, interactive: boo
     draft["backoffice"]["public_key"] = public_key_text(load_backoffice_public_key(key_dir))
     text = to_toml(draft, header)
     config = validate(text)
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(config_path.parent, 0o750)              # as systemd/kiosk.tmpfiles.conf has it
     write_atomic(config_path, text.encode("utf-8"), 0o640)
-    os.chmod(state_dir, 0o750)
-    _say(f"  configuration written: {config_path}")
+    # what kiosk-uploader.service reads (EnvironmentFile=/etc/kiosk/uploader.env)
+    write_atomic(config_path.parent / "uploader.env", (
+        f"KIOSK_TERMINAL_ID={terminal_id}\nKIOSK_BACKOFFICE_URL={backoffice_url}\n"
+        f"KIOSK_STATE_DIR={state_dir}\n").encode("utf-8"), 0o640)
+    os.chmod(state_dir, 0o700)
+    _say(f"  configuration written: {config_path}, {config_path.parent / 'uploader.env'}")
 
     _say("5. Services")
     report.units = install_units(root)
-    if root == Path("/"):
-        _own_by_kiosk_user(config_path, state_dir)
     for line in report.units:
         _say(f"  {line}")
 
@@ -712,6 +722,8 @@ def provision(answers: dict, root: Path, reenrol: bool = False, interactive: boo
     write_atomic(state_dir / REPORT_FILE, json.dumps(
         {**asdict(report), "at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
          "version": __version__, "ok": all_ok}, ensure_ascii=False, indent=2).encode(), 0o640)
+    if root == Path("/"):              # last: the self-test created the outbox database
+        _own_by_kiosk_user(config_path.parent, state_dir)
     log.info("provision finished terminal=%s site=%s ok=%s", terminal_id, config.site.id, all_ok)
     return report, all_ok
 

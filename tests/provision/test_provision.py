@@ -17,6 +17,9 @@ import httpx
 import pytest
 
 from backoffice.settings import Settings
+from click.testing import CliRunner, Result
+
+from kiosk.cli import main
 from kiosk.config import load_config
 from kiosk.provision import SYSTEMD_DIR, detect_devices, parse_hours, propose_urls
 from kiosk.technician import check_pin
@@ -91,6 +94,12 @@ def kiosk(*args, timeout=240) -> subprocess.CompletedProcess:
                           env={**os.environ, "KIOSK_CONFIG": ""})
 
 
+def kiosk_here(*args) -> Result:
+    """The same command in this process (the back office and emulators run in threads here);
+    quicker than a subprocess for the runs that are not the main evidence."""
+    return CliRunner(mix_stderr=False).invoke(main, list(args), env={"KIOSK_CONFIG": ""})
+
+
 def files_under(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
 
@@ -146,6 +155,8 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
             assert (units / unit).read_bytes() == (SYSTEMD_DIR / unit).read_bytes()
             links = list(units.glob(f"*.target.wants/{unit}"))
             assert links and all(link.resolve() == (units / unit).resolve() for link in links)
+        assert (root / "etc" / "sysusers.d" / "kiosk.conf").exists()
+        assert (root / "etc" / "tmpfiles.d" / "kiosk.conf").exists()
 
     # a whole visit on exactly this configuration, into the terminal's real outbox
     devices.place_card(devices.card)
@@ -156,11 +167,15 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
     assert len(devices.printer.jobs) == pages_before + 2          # the citizen's receipt
     assert list((config.state_dir / "outbox").glob("*.kpkt"))
 
-    # the uploader as the service runs it delivers it; the back office has the case
-    upload = subprocess.run(
-        [sys.executable, "-m", "kiosk.uploader", "--state-dir", str(config.state_dir),
-         "--backoffice-url", config.backoffice.url, "--terminal-id", terminal_id, "--once"],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+    # the uploader, with the environment its unit reads from uploader.env, delivers it
+    env_file = root / "etc" / "kiosk" / "uploader.env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o640
+    unit_env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert unit_env == {"KIOSK_TERMINAL_ID": terminal_id, "KIOSK_STATE_DIR": str(config.state_dir),
+                        "KIOSK_BACKOFFICE_URL": backoffice.base_url}
+    upload = subprocess.run([sys.executable, "-m", "kiosk.uploader", "--once"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **unit_env})
     assert upload.returncode == 0, upload.stdout + upload.stderr
     assert json.loads(upload.stdout)["sent"] >= 1
     progress = httpx.get(f"{backoffice.base_url}/api/v1/cases/{result['case_number']}/progress")
@@ -170,8 +185,8 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
     key_before = (keys / "terminal.key").read_bytes()
     pin_hash_before = config.maintenance.pin_hash
     devices.place_card(devices.card)
-    again = kiosk("provision", "--answers", str(answers), "--root", str(root))
-    assert again.returncode == 0, again.stdout + again.stderr
+    again = kiosk_here("provision", "--answers", str(answers), "--root", str(root))
+    assert again.exit_code == 0, again.stdout + again.stderr
     assert "already enrolled" in again.stdout
     assert (keys / "terminal.key").read_bytes() == key_before
     assert load_config(config_path).maintenance.pin_hash == pin_hash_before
@@ -184,11 +199,10 @@ def test_refused_token_writes_nothing(tmp_path, backoffice, devices):
     before = files_under(root)
     answers = write_answers(tmp_path / "answers.yaml", "510104-BK-0002", backoffice.base_url,
                             "not-a-token-that-was-ever-issued", devices)
-    run = kiosk("provision", "--answers", str(answers), "--root", str(root))
-    assert run.returncode == 1
+    run = kiosk_here("provision", "--answers", str(answers), "--root", str(root))
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit)
     assert "enrolment" in run.stderr and "refused" in run.stderr and "token" in run.stderr
     assert "not-a-token-that-was-ever-issued" not in run.stdout + run.stderr
-    assert "Traceback" not in run.stderr
     assert files_under(root) == before
     assert not (root / "etc").exists() and not (root / "var").exists()
     assert "510104-BK-0002" not in {t.id for t in backoffice.services.fleet.terminals()}
@@ -202,16 +216,16 @@ def test_a_device_that_does_not_answer_is_reported(tmp_path, backoffice, devices
     data = json.loads(answers.read_text())
     data["devices"]["printer"] = "escpos+serial:///dev/ttyNOSUCHPRINTER"
     answers.write_text(json.dumps(data))
-    run = kiosk("provision", "--answers", str(answers), "--root", str(root))
-    assert run.returncode == 1 and "Traceback" not in run.stderr
+    run = kiosk_here("provision", "--answers", str(answers), "--root", str(root))
+    assert run.exit_code == 1 and isinstance(run.exception, SystemExit)
     assert "receipt printer (escpos+serial:///dev/ttyNOSUCHPRINTER) does not answer" in run.stderr
     assert "PROBLEM" in run.stdout and not (root / "etc").exists()
     # the token was not spent: the technician fixes the URL and runs again
     data["devices"].pop("printer")
     data["self_test"] = {"card_timeout_s": 0}
     answers.write_text(json.dumps(data))
-    fixed = kiosk("provision", "--answers", str(answers), "--root", str(root))
-    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    fixed = kiosk_here("provision", "--answers", str(answers), "--root", str(root))
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
 
 
 def test_detection_proposes_urls_from_device_nodes(tmp_path):

@@ -115,10 +115,11 @@ check_python() {
 
 install_user() {
   say "user kiosk, its groups, /var/lib/kiosk (0700) and /etc/kiosk"
-  run install -D -m 0644 "$SOURCE/systemd/kiosk.sysusers.conf" /etc/sysusers.d/kiosk.conf
-  run install -D -m 0644 "$SOURCE/systemd/kiosk.tmpfiles.conf" /etc/tmpfiles.d/kiosk.conf
-  run systemd-sysusers /etc/sysusers.d/kiosk.conf
-  run systemd-tmpfiles --create /etc/tmpfiles.d/kiosk.conf
+  # the same file names `kiosk provision` installs, so the two never leave duplicates
+  run install -D -m 0644 "$SOURCE/systemd/kiosk.sysusers.conf" /etc/sysusers.d/kiosk.sysusers.conf
+  run install -D -m 0644 "$SOURCE/systemd/kiosk.tmpfiles.conf" /etc/tmpfiles.d/kiosk.tmpfiles.conf
+  run systemd-sysusers /etc/sysusers.d/kiosk.sysusers.conf
+  run systemd-tmpfiles --create /etc/tmpfiles.d/kiosk.tmpfiles.conf
 }
 
 install_code() {

@@ -37,9 +37,9 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
     assert result.returncode == 0, result.stdout
     out = result.stdout
     steps = [
-        "+ install -D -m 0644 " + str(REPO / "systemd/kiosk.sysusers.conf") + " /etc/sysusers.d/kiosk.conf",
-        "+ systemd-sysusers /etc/sysusers.d/kiosk.conf",
-        "+ systemd-tmpfiles --create /etc/tmpfiles.d/kiosk.conf",
+        "+ install -D -m 0644 " + str(REPO / "systemd/kiosk.sysusers.conf") + " /etc/sysusers.d/kiosk.sysusers.conf",
+        "+ systemd-sysusers /etc/sysusers.d/kiosk.sysusers.conf",
+        "+ systemd-tmpfiles --create /etc/tmpfiles.d/kiosk.tmpfiles.conf",
         f"/ {prefix}/src/",                                            # rsync of the checkout
         f"-m venv {prefix}/venv",
         f"+ {prefix}/venv/bin/pip install -q -r {prefix}/src/requirements.txt",

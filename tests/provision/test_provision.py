@@ -220,12 +220,35 @@ def test_a_device_that_does_not_answer_is_reported(tmp_path, backoffice, devices
     assert run.exit_code == 1 and isinstance(run.exception, SystemExit)
     assert "receipt printer (escpos+serial:///dev/ttyNOSUCHPRINTER) does not answer" in run.stderr
     assert "PROBLEM" in run.stdout and not (root / "etc").exists()
-    # the token was not spent: the technician fixes the URL and runs again
-    data["devices"].pop("printer")
-    data["self_test"] = {"card_timeout_s": 0}
-    answers.write_text(json.dumps(data))
-    fixed = kiosk_here("provision", "--answers", str(answers), "--root", str(root))
-    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert "510104-BK-0003" not in {t.id for t in backoffice.services.fleet.terminals()}
+
+
+def test_interactive_technician_fixes_a_wrong_url_at_the_prompt(tmp_path, backoffice, devices):
+    """The prompts offer what was detected; a printer URL typed wrong is reported and the
+    technician types the right one at the problem prompt instead of starting over."""
+    root = make_root(tmp_path, devices)
+    token = backoffice.services.fleet.create_token("510104-ZZ-0009", "jinjiang-hall")
+    detected_printer = f"escpos+serial://{root}/dev/serial/by-id/{PRINTER_NAME}"
+    typed = [
+        "510104-ZZ-0009", "government_hall", "jinjiang-hall", "锦江区政务服务中心",
+        "Jinjiang Government Service Centre", "成都市锦江区东大街 1 号", "",
+        "", "", "", "*",                    # preset phone, no branding, 7x24, every matter
+        backoffice.base_url, token, PIN, PIN,
+        "",                                 # ID-card reader: the detected one
+        "escpos+serial:///dev/ttyWRONG",    # the technician mistypes the printer
+        devices.camera_url(devices.card), devices.urls["doc_camera"],
+        "c", detected_printer,              # PROBLEM -> change the URL -> OK
+    ]
+    run = CliRunner(mix_stderr=False).invoke(main, ["provision", "--root", str(root)],
+                                             input="\n".join(typed) + "\n",
+                                             env={"KIOSK_CONFIG": ""})
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "PROBLEM" in run.stdout and token not in run.stdout and PIN not in run.stdout
+    assert f"[idcard+serial://{root}/dev/serial/by-id/{READER_NAME}]" in run.stdout
+    config = load_config(root / "etc" / "kiosk" / "kiosk.toml")
+    assert config.devices.printer == detected_printer
+    assert config.site.kind == "government_hall" and config.site.opening_hours == ()
+    assert config.site.phone == "12345" and check_pin(PIN, config.maintenance.pin_hash)
 
 
 def test_detection_proposes_urls_from_device_nodes(tmp_path):

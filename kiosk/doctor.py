@@ -130,10 +130,12 @@ def device_checks(config, timeout: float) -> list[Check]:
 
     out = []
     deadline = time.monotonic() + timeout
-    probes = {slot: _Background(lambda slot=slot: _probe_device(slot, getattr(config.devices, slot)))
-              for slot in SLOTS}                # all at once: one slow device delays no other
+    # all at once: one slow device delays no other
+    urls = {slot: getattr(config.devices, slot) for slot in SLOTS}
+    probes = {slot: _Background(lambda slot=slot: _probe_device(slot, urls[slot]))
+              for slot in SLOTS}
     for slot, probe in probes.items():
-        url = getattr(config.devices, slot)
+        url = urls[slot]
         try:
             check = probe.result(deadline - time.monotonic())
         except ConfigurationError as exc:
@@ -181,7 +183,8 @@ def health_checks(health: dict) -> list[Check]:
         out.append(Check("paper", FAIL, "paper out (from the running app)",
                          "Load a new roll of 80 mm thermal paper and close the cover."))
     elif paper == "near_end":
-        out.append(Check("paper", WARN, "paper near end", "Replace the paper roll during this visit."))
+        out.append(Check("paper", WARN, "paper near end",
+                         "Replace the paper roll during this visit."))
     return out
 
 
@@ -287,13 +290,10 @@ def backoffice_checks(config, timeout: float, now: float | None = None) -> tuple
     if server_date:
         skew = (time.time() if now is None else now) - \
             email.utils.parsedate_to_datetime(server_date).timestamp()
-        advice = "Fix the time (NTP): signed requests more than 300 s off are refused."
-        if abs(skew) > MAX_SKEW_S:
-            checks.append(Check("clock skew", FAIL, f"{skew:+.0f} s against the back office", advice))
-        elif abs(skew) > WARN_SKEW_S:
-            checks.append(Check("clock skew", WARN, f"{skew:+.0f} s against the back office", advice))
-        else:
-            checks.append(Check("clock skew", OK, f"{skew:+.0f} s against the back office"))
+        status = FAIL if abs(skew) > MAX_SKEW_S else WARN if abs(skew) > WARN_SKEW_S else OK
+        checks.append(Check("clock skew", status, f"{skew:+.0f} s against the back office",
+                            "" if status == OK else "Fix the time (NTP): signed requests more "
+                            "than 300 s off are refused."))
     return checks, True
 
 

@@ -25,7 +25,8 @@ from typing import Callable, Mapping
 log = logging.getLogger(__name__)
 
 
-def watchdog_period(environ: Mapping[str, str] | None = None, pid: int | None = None) -> float | None:
+def watchdog_period(environ: Mapping[str, str] | None = None,
+                    pid: int | None = None) -> float | None:
     """WatchdogSec in seconds when systemd expects pings from this process, else None.
 
     Reads WATCHDOG_USEC; honours WATCHDOG_PID (set: the pings are expected from that pid only).
@@ -77,7 +78,8 @@ class Notifier:
         with self._lock:
             try:
                 if self._sock is None:
-                    self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                    self._sock = socket.socket(socket.AF_UNIX,
+                                               socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
                 self._sock.sendto(message, self._target())
                 return True
             except OSError as exc:

@@ -1,4 +1,4 @@
-"""scripts/install-terminal.sh: valid bash, shellcheck-clean, and a --dry-run that changes nothing."""
+"""scripts/install-terminal.sh: valid bash, shellcheck-clean, a --dry-run that changes nothing."""
 from __future__ import annotations
 
 import os
@@ -37,7 +37,8 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
     assert result.returncode == 0, result.stdout
     out = result.stdout
     steps = [
-        "+ install -D -m 0644 " + str(REPO / "systemd/kiosk.sysusers.conf") + " /etc/sysusers.d/kiosk.sysusers.conf",
+        f"+ install -D -m 0644 {REPO}/systemd/kiosk.sysusers.conf "
+        "/etc/sysusers.d/kiosk.sysusers.conf",
         "+ systemd-sysusers /etc/sysusers.d/kiosk.sysusers.conf",
         "+ systemd-tmpfiles --create /etc/tmpfiles.d/kiosk.tmpfiles.conf",
         f"/ {prefix}/src/",                                            # rsync of the checkout

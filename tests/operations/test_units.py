@@ -1,4 +1,4 @@
-"""The systemd units pass `systemd-analyze verify` and carry the watchdog and hardening they promise."""
+"""The systemd units pass `systemd-analyze verify` and carry the watchdog and hardening promised."""
 from __future__ import annotations
 
 import re

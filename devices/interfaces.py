@@ -180,6 +180,9 @@ class CapturedPage:
 class DocumentScanner(Protocol):
     def capture_page(self) -> CapturedPage: ...
 
+    def preview(self):
+        """A current frame (BGR ndarray) for the on-screen live preview, or None."""
+
     def close(self) -> None: ...
 
 

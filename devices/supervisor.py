@@ -48,6 +48,11 @@ def default_probe(kind: str):
     return {"printer": probe_printer}.get(kind, probe_none)
 
 
+# Methods a device promises are safe alongside any other call (they only look, e.g. the
+# document camera's live preview during a capture); everything else talks to the device alone.
+CONCURRENT_SAFE = frozenset({"preview"})
+
+
 class DeviceSupervisor:
     def __init__(self, kind: str, url: str, opener: Callable[[str], object],
                  probe: Callable[[object], tuple] | None = None, probe_every_s: float = 30.0,
@@ -195,6 +200,8 @@ class DeviceSupervisor:
             raise DeviceUnavailable(f"{self.kind} is not available", self._fault or
                                     "device.unavailable")
         try:
+            if name in CONCURRENT_SAFE:
+                return getattr(dev, name)(*args, **kwargs)
             with self._io_lock:
                 return getattr(dev, name)(*args, **kwargs)
         except DeviceUnavailable as exc:

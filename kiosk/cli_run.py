@@ -200,6 +200,7 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
     from kiosk.cli_simulate import load_answers
     from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce
     from kiosk.ui.app import KioskApp
+    from kiosk.ui.face_overlay import face_preview_reader
     from kiosk.ui.maintenance import Maintenance
 
     demo_cards, place = None, None
@@ -215,7 +216,13 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
     # watchdog (on_frame), so a frozen UI is restarted.
     notifier = Notifier()
     watchdog = MainLoopWatchdog(notifier, "UI main loop")
-    app = KioskApp(terminal.session, catalog, config, speaker=speaker, camera_read=camera.read,
+    def verifying() -> bool:
+        snap = app_box[0].snapshot if app_box else None
+        return snap is not None and snap.screen == "face" and snap.busy
+
+    face_read = face_preview_reader(terminal.face_verifier, camera.read, verifying)
+    app = KioskApp(terminal.session, catalog, config, speaker=speaker, camera_read=face_read,
+                   doc_read=terminal.supervisors["doc_camera"].proxy.preview,
                    ime_factory=ime_factory, lockdown=not windowed, maintenance=maintenance,
                    demo_cards=demo_cards, place_demo_card=place, on_frame=watchdog.tick)
     app.rendered_listeners.append(ReadyOnce(notifier, lambda snap, _name: snap.screen == "attract"))

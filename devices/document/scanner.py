@@ -18,6 +18,7 @@ URLs (registry scheme -> `open_from_url`):
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Callable
 
@@ -63,6 +64,21 @@ class DocCameraScanner:
         self._clock = clock
         self._last_scene: np.ndarray | None = None
         self._last_accepted = False
+        self._read_lock = threading.Lock()
+        self._capturing = threading.Event()
+        self._latest: np.ndarray | None = None
+
+    def _read(self) -> np.ndarray:
+        with self._read_lock:
+            self._latest = self.source.read()
+            return self._latest
+
+    def preview(self) -> np.ndarray | None:
+        """A frame for the live preview on screen (the page the citizen is placing). Safe to call
+        from another thread while a capture runs: then it is the frame the capture looked at."""
+        if self._capturing.is_set():
+            return self._latest
+        return self._read()
 
     def wait_for_still(self) -> tuple[np.ndarray | None, bool]:
         """(still frame, is_new_page); (None, False) if nothing held still in time.
@@ -74,7 +90,7 @@ class DocCameraScanner:
         run = 0
         last_still: np.ndarray | None = None
         for _ in range(self.max_frames):
-            frame = self.source.read()
+            frame = self._read()
             thumb = motion_thumb(frame)
             run = run + 1 if prev is not None and frame_difference(prev, thumb) < self.still_diff else 0
             prev = thumb
@@ -87,7 +103,11 @@ class DocCameraScanner:
         return last_still, False
 
     def capture_page(self) -> CapturedPage:
-        frame, is_new = self.wait_for_still()
+        self._capturing.set()
+        try:
+            frame, is_new = self.wait_for_still()
+        finally:
+            self._capturing.clear()
         if frame is None:
             log.info("doc_capture result=not_still")
             return reject("doc.not_still")

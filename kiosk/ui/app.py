@@ -22,7 +22,7 @@ from kivy.uix.widget import Widget
 from kiosk import intents as I
 from kiosk.ui import screens_browse, screens_visit
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import BigButton, Panel, text_label
+from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ class Ctx:
     def browse(self, **state) -> None:
         self.app.browse_state = state
         self.app.rerender()
+
+    def preview(self, kind: str, read: Callable[[], object], fps: float = 10.0, **layout):
+        """The live camera preview of `kind`, kept across redraws of the same screen."""
+        return self.app.preview(kind, read, fps, **layout)
 
     def on_leave(self, fn: Callable[[], None]) -> None:
         self.app.leave_hooks.append(fn)
@@ -94,6 +98,8 @@ class KioskApp(App):
         self.snapshot: I.Snapshot | None = None
         self.rendered_listeners: list[Callable[[I.Snapshot, str], None]] = []
         self.current_screen = ""
+        self._previews: dict[str, object] = {}
+        self._previews_used: set[str] = set()
         self.ime = None
         self._spoken: tuple = ()
         self._corner_taps: list[float] = []
@@ -128,6 +134,23 @@ class KioskApp(App):
     def place_demo_card(self, name: str) -> None:
         if self._place_demo_card:
             threading.Thread(target=self._place_demo_card, args=(name,), daemon=True).start()
+
+    def preview(self, kind: str, read: Callable[[], object], fps: float, **layout):
+        """A screen is redrawn on every snapshot (face guidance changes several times a second);
+        its camera preview must survive that, or it would flash empty at each redraw."""
+        widget = self._previews.get(kind)
+        if widget is None:
+            widget = self._previews[kind] = CameraPreview(read, fps=fps)
+        elif widget.parent is not None:
+            widget.parent.remove_widget(widget)
+        for name, value in layout.items():
+            setattr(widget, name, value)
+        self._previews_used.add(kind)
+        return widget
+
+    def _drop_unused_previews(self) -> None:
+        for kind in set(self._previews) - self._previews_used:
+            self._previews.pop(kind).stop()
 
     def text(self, key: str | None, lang: str, **params) -> str:
         if not key:
@@ -168,6 +191,7 @@ class KioskApp(App):
         for hook in self.leave_hooks:
             hook()
         self.leave_hooks = []
+        self._previews_used = set()
         ctx = Ctx(self, snap)
         name = self.screen_name(snap)
         if name == "attract":
@@ -188,6 +212,7 @@ class KioskApp(App):
         self.root_box.add_widget(content)
         if nav:
             self.root_box.add_widget(self._footer(ctx, nav))
+        self._drop_unused_previews()
         self.current_screen = name
         for listener in list(self.rendered_listeners):
             listener(snap, name)

@@ -24,6 +24,7 @@ from kiosk.autopilot import Autopilot
 
 log = logging.getLogger(__name__)
 STEP_S = 0.12
+LIVE_PREVIEW_SCREENS = {"face": 2.5, "materials": 1.2}   # seconds before the screenshot
 
 
 class UiAutopilot:
@@ -58,7 +59,8 @@ class UiAutopilot:
             if self.shots_dir is not None:
                 path = self.shots_dir / f"{len(self.saved) + 1:02d}-{name}.png"
                 self.saved.append(path)
-                Clock.schedule_once(lambda _dt, p=path: self._save(p), 0.25)
+                delay = LIVE_PREVIEW_SCREENS.get(name, 0.25)   # wait for the camera's frames
+                Clock.schedule_once(lambda _dt, p=path: self._save(p), delay)
         if snap.receipt_printed is not None:
             self._receipt_printed = snap.receipt_printed
 
@@ -79,6 +81,11 @@ class UiAutopilot:
             action()
             return
         snap = self.app.snapshot
+        self._ticks = getattr(self, "_ticks", 0) + 1
+        if self._ticks % 25 == 0:
+            log.debug("autopilot waiting snap=%s ime=%s current=%s sent=%d handled=%s",
+                      snap and snap.screen, self.app.ime is not None, self.app.current_screen,
+                      self.sent, snap and snap.handled)
         if snap is None:
             return
         if not self._started:
@@ -169,6 +176,9 @@ class UiAutopilot:
             return False
         parent = w.parent
         while parent is not None and not isinstance(parent, ScrollView):
+            if parent is Window or parent.parent is parent:
+                parent = None       # the window is its own parent: no scroll view around w
+                break
             parent = parent.parent
         if parent is not None:
             parent.scroll_to(w, padding=10, animate=False)

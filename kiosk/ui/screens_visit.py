@@ -14,7 +14,7 @@ from kivy.uix.widget import Widget
 from kiosk import intents as I
 from kiosk.guide import render_guide
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import (BigButton, CameraPreview, Keypad, LetterKeyboard, SignaturePad,
+from kiosk.ui.widgets import (BigButton, Keypad, LetterKeyboard, SignaturePad,
                               text_label)
 
 
@@ -81,8 +81,8 @@ def id_card(ctx, snap):
 
 def face(ctx, snap):
     th = ctx.theme
-    preview = CameraPreview(ctx.camera_read, size_hint=(1, 1)) if ctx.camera_read else Widget()
-    ctx.on_leave(getattr(preview, "stop", lambda: None))
+    preview = ctx.preview("camera", ctx.camera_read, size_hint=(1, 1)) if ctx.camera_read \
+        else Widget()
     side = BoxLayout(orientation="vertical", spacing=14, size_hint_x=0.45)
     side.add_widget(_instruction(ctx, snap))
     guidance = snap.progress_key if snap.busy and snap.progress_key else None
@@ -126,10 +126,7 @@ def form(ctx, snap):
     left.bind(minimum_height=left.setter("height"))
     for f in snap.fields:
         label = f.label_en if ctx.lang == "en" else f.label_zh
-        shown = fs["draft"] if f.key == fs.get("editing") else f.value
-        if f.type == "choice":
-            shown = next((c[2] if ctx.lang == "en" else c[1] for c in f.choices if c[0] == shown),
-                         shown)
+        shown = _shown_value(ctx, f, fs["draft"] if f.key == fs.get("editing") else f.value)
         mark = "" if f.prefilled else (f" {T.WARN_MARK}" if f.error_key else
                                        f" {T.OK_MARK}" if f.value else "")
         text = f"{label}{'' if f.required else ctx.t('ui.optional')}{mark}\n{shown or '—'}"
@@ -154,6 +151,18 @@ def form(ctx, snap):
     return main, ["back", "help", "cancel", "next"]
 
 
+YES_NO = (("yes", "是", "Yes"), ("no", "否", "No"))
+
+
+def _shown_value(ctx, f, value: str) -> str:
+    """What the applicant sees for a value: the label of a choice, never its code."""
+    if f.type in ("choice", "yes_no"):
+        for code, zh, en in f.choices or YES_NO:
+            if code == value:
+                return en if ctx.lang == "en" else zh
+    return value
+
+
 def _field_editor(ctx, f):
     th = ctx.theme
     fs = ctx.form_state
@@ -161,8 +170,7 @@ def _field_editor(ctx, f):
     box.add_widget(text_label((f.label_en if ctx.lang == "en" else f.label_zh) + "：",
                               th.body, T.MUTED, theme=th))
     if f.type in ("choice", "yes_no"):
-        choices = f.choices or (("yes", "是", "Yes"), ("no", "否", "No"))
-        for value, zh, en in choices:
+        for value, zh, en in f.choices or YES_NO:
             box.add_widget(BigButton(en if ctx.lang == "en" else zh, f"choice:{value}",
                                      lambda v=value: ctx.confirm_field(f.key, v), th,
                                      kind="primary" if f.value == value else "secondary"))
@@ -226,9 +234,7 @@ def materials(ctx, snap):
     box = BoxLayout(spacing=16, padding=th.padding)
     box.add_widget(side)
     if ctx.doc_read:
-        preview = CameraPreview(ctx.doc_read, fps=5, size_hint_x=0.45)
-        ctx.on_leave(preview.stop)
-        box.add_widget(preview)
+        box.add_widget(ctx.preview("doc_camera", ctx.doc_read, fps=5, size_hint_x=0.45))
     return box, ["back", "help", "cancel", "next"]
 
 
@@ -237,7 +243,7 @@ def review(ctx, snap):
     lines = [f"{ctx.t(k)}：{ctx.t(v) if v.startswith('role.') else v}" for k, v in snap.applicant]
     for f in snap.fields:
         label = f.label_en if ctx.lang == "en" else f.label_zh
-        lines.append(f"{label}：{f.value or '—'}")
+        lines.append(f"{label}：{_shown_value(ctx, f, f.value) or '—'}")
     lines.append("")
     for m in snap.materials:
         name = m.name_en if ctx.lang == "en" else m.name_zh

@@ -7,6 +7,7 @@ the UI autopilot uses to find and tap it like a finger would.
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from typing import Callable
 
@@ -21,6 +22,8 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui import theme as T
+
+log = logging.getLogger(__name__)
 
 
 class Panel(BoxLayout):
@@ -204,6 +207,7 @@ class CameraPreview(Image):
 
     def __init__(self, source_read: Callable[[], object], fps: float = 10.0, **kw):
         super().__init__(fit_mode="contain", **kw)
+        self.color = (0.16, 0.18, 0.22, 1)      # a dark box, not a white flash, until a frame
         self._read = source_read
         self._interval = 1.0 / fps
         self._stop = threading.Event()
@@ -216,10 +220,14 @@ class CameraPreview(Image):
         self._overlay = fn
 
     def _grab(self) -> None:
+        failed = False
         while not self._stop.wait(self._interval):
             try:
                 frame = self._read()
-            except Exception:  # an unplugged camera shows the last frame; the session reports it
+            except Exception as exc:  # an unplugged camera shows the last frame; the session
+                if not failed:        # reports it. One log line per preview, not one per frame.
+                    log.info("preview frame not read error=%s", type(exc).__name__)
+                failed = True
                 continue
             if frame is not None and self._overlay is not None:
                 frame = self._overlay(frame)
@@ -233,6 +241,7 @@ class CameraPreview(Image):
         if self.texture is None or self.texture.size != (w, h):
             self.texture = Texture.create(size=(w, h), colorfmt="bgr")
             self.texture.flip_vertical()
+            self.color = (1, 1, 1, 1)
         self.texture.blit_buffer(frame.tobytes(), colorfmt="bgr", bufferfmt="ubyte")
         self.canvas.ask_update()
 

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import http.server
 import json
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -228,3 +233,28 @@ def test_the_text_report_fits_a_screen_and_ends_with_the_counts():
     assert all(len(line) <= doctor.WIDTH for line in text.splitlines())
     assert text.splitlines()[-1] == "1 FAIL, 0 WARN, 1 OK"
     assert "-> Load a new roll" in text
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_an_untrusted_certificate_is_named_as_a_tls_problem(tmp_path, demo):
+    """A back office behind HTTPS whose certificate this terminal does not trust."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _, urls = demo
+        config = write_config(tmp_path, urls, f"https://127.0.0.1:{server.server_address[1]}")
+        code, checks = run_doctor(config, "--open-devices")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    assert checks["back office"]["status"] == "FAIL"
+    assert "TLS failed" in checks["back office"]["detail"], checks["back office"]
+    assert "certificate" in checks["back office"]["advice"]

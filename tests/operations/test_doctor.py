@@ -9,6 +9,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,11 +20,13 @@ from click.testing import CliRunner
 import flows.catalog
 
 from kiosk import doctor
+from kiosk import packet as kp
 from kiosk.cli import main
 from kiosk.cli_run import EmbeddedBackoffice
 from kiosk.outbox import Outbox
 from kiosk.terminal import DemoDevices
-from kiosk.uploader import enrol, write_health
+from kiosk.config import load_config
+from kiosk.uploader import enrol, load_backoffice_public_key, write_health
 
 _real_load_catalog = flows.catalog.load_catalog
 
@@ -258,3 +261,28 @@ def test_an_untrusted_certificate_is_named_as_a_tls_problem(tmp_path, demo):
     assert checks["back office"]["status"] == "FAIL"
     assert "TLS failed" in checks["back office"]["detail"], checks["back office"]
     assert "certificate" in checks["back office"]["advice"]
+
+
+def test_dead_and_long_waiting_packets_are_warnings_with_the_way_out(tmp_path, demo, backoffice):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "outbox"))
+    from outbox_testkit import application
+
+    _, urls = demo
+    config = write_config(tmp_path, urls, backoffice.url, "T-DOC-7")
+    state = enrolled_terminal(tmp_path, backoffice, "T-DOC-7")
+    keys = state / "keys"
+    with Outbox(state, "T-DOC-7", "site-doc", kp.load_signing_key(keys / "terminal.key"),
+                load_backoffice_public_key(keys), min_free_bytes=0) as box:
+        dead = box.accept(*application()).packet_id
+        box.mark_in_flight(dead)
+        box.mark_failed(dead, "http 422 backoffice.packet.invalid", permanent=True)
+        box.accept(*application())
+    code, checks = run_doctor(config, "--open-devices")
+    assert checks["outbox"]["status"] == "WARN"
+    assert checks["outbox"]["detail"].startswith("1 waiting, 1 dead")
+    assert "kiosk outbox retry" in checks["outbox"]["advice"]
+    with Outbox(state, "", "", None, None, recover=False) as box:
+        box.retry(dead)
+    later = doctor.outbox_check(load_config(str(config)), now=time.time() + 2 * 3600)
+    assert later.status == "WARN" and "oldest waits 120 min" in later.detail
+    assert "kiosk-uploader" in later.advice

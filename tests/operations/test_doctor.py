@@ -23,9 +23,9 @@ from kiosk import doctor
 from kiosk import packet as kp
 from kiosk.cli import main
 from kiosk.cli_run import EmbeddedBackoffice
+from kiosk.config import load_config
 from kiosk.outbox import Outbox
 from kiosk.terminal import DemoDevices
-from kiosk.config import load_config
 from kiosk.uploader import enrol, load_backoffice_public_key, write_health
 
 _real_load_catalog = flows.catalog.load_catalog

@@ -1,4 +1,5 @@
-"""The terminals' HTTP API (/api/v1): enrolment, packet intake, heartbeats, progress, lookup.
+"""The terminals' HTTP API (/api/v1): enrolment, packet intake, heartbeats, progress, lookup,
+signed updates (catalogue and site profile, see publishing.py).
 
 Every endpoint except enrolment and progress needs a signed request (see terminal_auth.py).
 `GET /api/v1/cases/{case_number}/progress` is PUBLIC: it is what the receipt's QR code opens,
@@ -30,6 +31,25 @@ class EnrolRequest(BaseModel):
 class EnrolResponse(BaseModel):
     terminal_id: str
     backoffice_public_key: str = Field(description="base64 X25519 public key to seal packets to")
+    publisher_public_key: str = Field(description="base64 Ed25519 key that signs catalogue and "
+                                                  "site-profile updates")
+
+
+class UpdateOffer(BaseModel):
+    version: int
+    site: str = Field(description='"" when published for all sites')
+    created_at: str
+    sha256: str = Field(description="SHA-256 of the bundle bytes")
+    bytes: int
+    url: str = Field(description="signed GET of the bundle (application/x-tar)")
+
+
+class UpdatesListing(BaseModel):
+    terminal_id: str
+    site: str
+    publisher_public_key: str
+    updates: dict[str, UpdateOffer | None] = Field(
+        description='the newest version per kind ("catalog", "site-profile") for this site')
 
 
 class IntakeResponse(BaseModel):
@@ -91,7 +111,37 @@ def build_router(services) -> APIRouter:
         except ApiError as error:
             return await refuse(error, payload.terminal_id, "enrol")
         return EnrolResponse(terminal_id=payload.terminal_id,
-                             backoffice_public_key=services.public_key_b64)
+                             backoffice_public_key=services.public_key_b64,
+                             publisher_public_key=services.publisher.public_key_b64)
+
+    @router.get("/updates", response_model=UpdatesListing, responses=ERRORS,
+                summary="Signed: the current catalogue and site-profile versions for this terminal")
+    async def updates(request: Request):
+        terminal_id = request.headers.get("x-terminal-id", "")
+        try:
+            terminal = await authenticated(request, b"")
+        except ApiError as error:
+            return await refuse(error, terminal_id, "updates")
+        offers = await run_in_threadpool(services.publisher.current_for, terminal.site)
+        return {"terminal_id": terminal.id, "site": terminal.site,
+                "publisher_public_key": services.publisher.public_key_b64,
+                "updates": {k: v.offer() if v else None for k, v in offers.items()}}
+
+    @router.get("/updates/{kind}/{version}", responses={
+        200: {"content": {"application/x-tar": {}}, "description": "the signed bundle"},
+        404: {"model": ErrorResponse}, **ERRORS},
+        summary="Signed: the bytes of one update bundle (kiosk-update/1)")
+    async def update_bundle(request: Request, kind: str, version: int):
+        terminal_id = request.headers.get("x-terminal-id", "")
+        try:
+            terminal = await authenticated(request, b"")
+        except ApiError as error:
+            return await refuse(error, terminal_id, "updates")
+        blob = await run_in_threadpool(services.publisher.bundle, kind, version, terminal.site)
+        if blob is None:
+            return JSONResponse({"error": "backoffice.update.unknown",
+                                 "detail": "no such update for this site"}, status_code=404)
+        return Response(blob, media_type="application/x-tar")
 
     @router.post("/packets", status_code=201, response_model=IntakeResponse, responses={
         200: {"model": IntakeResponse, "description": "duplicate of a packet already received"},

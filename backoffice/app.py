@@ -1,8 +1,9 @@
 """The back office's FastAPI application: `create_app(settings)` wires everything together.
 
 One `Services` object per app (no globals): database, vault and file store, the X25519 key
-(generated on first start with kiosk.packet's helper), fleet, terminal auth, packet intake
-and reviewers. The terminal API lives under /api/v1, the reviewers' console under /console.
+(generated on first start with kiosk.packet's helper), fleet, terminal auth, packet intake,
+reviewers and the publisher of signed updates (its Ed25519 key also generated on first start).
+The terminal API lives under /api/v1, the reviewers' console under /console.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from backoffice.console import build_console
 from backoffice.db import Database
 from backoffice.fleet import Fleet
 from backoffice.intake import PacketIntake
+from backoffice.publishing import Publisher, load_or_create_publisher_key
 from backoffice.reviewers import Reviewers
 from backoffice.settings import Settings
 from backoffice.terminal_auth import TerminalAuth
@@ -52,6 +54,7 @@ class Services:
     auth: TerminalAuth
     intake: PacketIntake
     reviewers: Reviewers
+    publisher: Publisher
 
     @property
     def public_key_b64(self) -> str:
@@ -69,7 +72,9 @@ class Services:
                    fleet=Fleet(db, settings.silent_after_s),
                    auth=TerminalAuth(db, settings.clock_skew_s),
                    intake=PacketIntake(db, store, vault, private_key),
-                   reviewers=Reviewers(db, settings.session_ttl_s))
+                   reviewers=Reviewers(db, settings.session_ttl_s),
+                   publisher=Publisher(db, settings.data_dir,
+                                       load_or_create_publisher_key(settings.publisher_key_path)))
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -5,6 +5,7 @@
   backoffice terminal list | terminal revoke T
   backoffice reviewer add NAME [--password P]   (prompts when --password is not given)
   backoffice openapi [--out docs/backoffice-openapi.json]
+  backoffice publish catalog DIR [--site S] | publish site-profile FILE --site S | publish list
 Every command takes --data-dir (default ./backoffice-data or $BACKOFFICE_DATA_DIR).
 """
 from __future__ import annotations
@@ -120,6 +121,51 @@ def reviewer_add(name: str, password: str, data_dir: Path):
     except ReviewerError as exc:
         raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
     click.echo(f"reviewer {name} added")
+
+
+@main.group()
+def publish():
+    """Signed catalogue and site-profile updates for the terminals (validated first)."""
+
+
+def _publish(data_dir: Path, how: str, *args) -> None:
+    from backoffice.publishing import PublishError
+    try:
+        view = getattr(_services(data_dir).publisher, how)(*args)
+    except PublishError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+    scope = view.site or "all sites"
+    click.echo(f"published {view.kind} version {view.version} for {scope}: {view.files} file(s), "
+               f"{view.bytes} bytes, sha256 {view.sha256}")
+
+
+@publish.command("catalog")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--site", default="", help="Only for this site (default: every site).")
+@DATA_DIR_OPTION
+def publish_catalog(directory: Path, site: str, data_dir: Path):
+    """Validate the catalogue in DIRECTORY (tree, materials, prompts, matters/) and publish it."""
+    _publish(data_dir, "publish_catalog", directory, site)
+
+
+@publish.command("site-profile")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--site", required=True, help="The site this profile is for (its [site] id).")
+@DATA_DIR_OPTION
+def publish_site_profile(file: Path, site: str, data_dir: Path):
+    """Validate a site profile (a TOML file with one [site] table) and publish it."""
+    _publish(data_dir, "publish_site_profile", file, site)
+
+
+@publish.command("list")
+@DATA_DIR_OPTION
+def publish_list(data_dir: Path):
+    """List every published update."""
+    views = _services(data_dir).publisher.list()
+    if not views:
+        click.echo("nothing published")
+    for v in views:
+        click.echo(f"{v.kind}\t{v.version}\t{v.site or '*'}\t{v.created_at}\t{v.files} files\t{v.sha256}")
 
 
 @main.command()

@@ -156,6 +156,21 @@ class HelpRequest(Base):
     handled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+class PublishedUpdate(Base):
+    """A signed catalogue or site-profile bundle (see kiosk/updates.py); `site` "" = all sites."""
+    __tablename__ = "published_updates"
+    __table_args__ = (UniqueConstraint("kind", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    site: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    files: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(200))
+
+
 class Rejection(Base):
     """A refused terminal request. No personal data: terminal id as claimed, endpoint, reason."""
     __tablename__ = "rejections"

@@ -97,7 +97,7 @@ class Fleet:
                            "heartbeat names another terminal")
         if payload.get("paper", "unknown") not in PAPER_STATES:
             raise ApiError(422, "backoffice.heartbeat.malformed", "unknown paper state")
-        for key in ("versions", "devices", "outbox"):
+        for key in ("versions", "devices", "outbox", "updates"):
             if not isinstance(payload.get(key, {}), dict):
                 raise ApiError(422, "backoffice.heartbeat.malformed", f"{key} must be an object")
         with self.db.write() as session:

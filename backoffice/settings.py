@@ -7,6 +7,7 @@
   not supported in this build and fails loudly at start);
 - key        `<data_dir>/backoffice.key` — the X25519 private key, generated on first start;
 - vault key `<data_dir>/vault.key` — encrypts stored manifests and files, keys the ID-number hash;
+- publisher `<data_dir>/publisher.key` — Ed25519, signs catalogue/site-profile updates (publishing.py);
 - silence    a terminal is SILENT after `missed_heartbeats` x `heartbeat_interval_s` seconds.
 Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override the URLs.
 """
@@ -41,6 +42,10 @@ class Settings:
     max_packet_bytes: int = 64 * 1024 * 1024
     cookie_secure: bool = False
     timezone: str = "Asia/Shanghai"
+
+    @property
+    def publisher_key_path(self) -> Path:
+        return self.data_dir / "publisher.key"
 
     @classmethod
     def for_data_dir(cls, data_dir: str | os.PathLike, **overrides) -> "Settings":

@@ -1,7 +1,9 @@
 """Layered kiosk configuration: packaged defaults, then the site file, validated at start.
 
 Order: `config/default.toml` (shipped), then the site file (`--config`, else `$KIOSK_CONFIG`,
-else `/etc/kiosk/kiosk.toml` if it exists). Tables merge key by key. The result is validated by
+else `/etc/kiosk/kiosk.toml` if it exists). Tables merge key by key. A site profile published
+by the back office and applied on this terminal (state_dir/site-profile/current/site.toml, see
+kiosk/updates.py) then replaces the whole [site] table. The result is validated by
 pydantic; a wrong value raises `ConfigInvalid` whose message names the file that set the key,
 the key, and what is allowed — the CLI prints it and exits, never a traceback.
 """
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 SITE_FILE = Path("/etc/kiosk/kiosk.toml")
+SITE_PROFILE = Path("site-profile") / "current" / "site.toml"   # see kiosk/updates.py
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -192,11 +195,24 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
         sources.append(str(site))
     if overrides:
         _merge(data, overrides, origin, "<command line>")
+    profile = _site_profile(data.get("state_dir"))
+    if profile is not None:     # a signed site-profile update in use replaces the [site] table
+        data["site"] = _read_toml(profile).get("site")
+        origin.update(_origins({"site": data["site"]}, str(profile)))
+        sources.append(str(profile))
     data["sources"] = tuple(sources)
     try:
         return KioskConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigInvalid("\n".join(_describe(err, origin) for err in exc.errors())) from None
+
+
+def _site_profile(state_dir) -> Path | None:
+    """state_dir/site-profile/current/site.toml when an applied update provides it."""
+    if not isinstance(state_dir, (str, os.PathLike)) or not os.path.isabs(state_dir):
+        return None
+    path = Path(state_dir) / SITE_PROFILE
+    return path if path.is_file() else None
 
 
 def _describe(err: dict, origin: dict) -> str:

@@ -9,7 +9,10 @@ packet id, so an upload repeated after a crash or restart is answered 200 and co
   anything else, network errors -> back off with jitter and try again later
 Heartbeats (every 30 s by default) carry device health from state_dir/health.json (written
 by the kiosk app with an atomic rename), outbox counts and free disk; nothing personal.
-`enrol(...)` registers the terminal's key with a one-time token (used by provisioning).
+`enrol(...)` registers the terminal's key with a one-time token (used by provisioning) and
+keeps the back office's keys (packet recipient, and the publisher key of signed updates).
+Every `update_check_s` (5 min) the loop also fetches, verifies and stages new catalogue and
+site-profile updates (kiosk/updates.py); heartbeats report the versions in use and failures.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import nacl.public
 
 from kiosk import __version__
 from kiosk import packet as kp
+from kiosk import updates as ku
 from kiosk.outbox import BACKOFF_BASE_S, BACKOFF_CAP_S, Outbox, UnknownPacket
 from kiosk.sdnotify import MainLoopWatchdog, Notifier
 
@@ -119,7 +123,8 @@ def write_health(state_dir: Path, devices: dict, paper: str = "unknown",
 class Uploader:
     def __init__(self, outbox: Outbox, backoffice_url: str, terminal_id: str, signing_key,
                  state_dir: Path | None = None, heartbeat_s: float = 30, *,
-                 http: httpx.Client | None = None, timeout_s: float = 30, idle_poll_s: float = 5):
+                 http: httpx.Client | None = None, timeout_s: float = 30, idle_poll_s: float = 5,
+                 updater: "ku.Updater | None" = None, update_check_s: float = 300):
         self.outbox = outbox
         self.base_url = backoffice_url.rstrip("/")
         self.terminal_id = terminal_id
@@ -129,7 +134,24 @@ class Uploader:
         self.idle_poll_s = idle_poll_s
         self.http = http or httpx.Client(timeout=httpx.Timeout(timeout_s, connect=5))
         self._last_heartbeat = float("-inf")
+        self.updater = updater
+        self.update_check_s = update_check_s
+        self._last_update_check = float("-inf")
         self.tick: Callable[[], None] = lambda: None   # "still alive", for the systemd watchdog
+
+    def get(self, path: str) -> httpx.Response:
+        """A signed GET of a back-office path (used by the updater)."""
+        headers = kp.sign_request(self.signing_key, self.terminal_id, "GET", path, b"")
+        return self.http.get(self.base_url + path, headers=headers)
+
+    def check_updates(self) -> "ku.CheckResult | None":
+        """Fetch, verify and stage new signed updates; None when the back office is not reached."""
+        self._last_update_check = time.monotonic()
+        try:
+            return self.updater.check()
+        except (httpx.HTTPError, ValueError, ku.UpdateRefused) as exc:
+            log.info("update check failed error=%s", getattr(exc, "reason_key", type(exc).__name__))
+            return None
 
     def _post(self, endpoint: str, body: bytes, content_type: str,
               extra: dict | None = None) -> httpx.Response:
@@ -204,13 +226,17 @@ class Uploader:
             disk_free = shutil.disk_usage(self.state_dir).free
         except OSError:
             disk_free = None
-        versions = {"app": __version__, "catalog": "unknown", **health["versions"]}
+        updates = ku.update_status(self.state_dir)
+        catalog = updates["catalog"]["version"]
+        versions = {"app": __version__,
+                    "catalog": str(catalog) if catalog is not None else "packaged",
+                    **health["versions"]}
         return {"terminal_id": self.terminal_id,
                 "at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                 "versions": versions, "devices": health["devices"], "paper": health["paper"],
                 "outbox": {k: status[k] for k in ("pending", "in_flight", "dead",
                                                   "oldest_pending_age_s")},
-                "disk_free_bytes": disk_free}
+                "disk_free_bytes": disk_free, "updates": updates}
 
     def send_heartbeat(self) -> bool:
         self._last_heartbeat = time.monotonic()
@@ -236,6 +262,9 @@ class Uploader:
             try:
                 if time.monotonic() - self._last_heartbeat >= self.heartbeat_s:
                     self.send_heartbeat()
+                if self.updater is not None and \
+                        time.monotonic() - self._last_update_check >= self.update_check_s:
+                    self.check_updates()
                 self.drain_once(stop_event)
                 until_due = self.outbox.seconds_until_due()
                 if until_due is not None:
@@ -290,8 +319,11 @@ def enrol(backoffice_url: str, token: str, terminal_id: str, key_dir: Path,
     if response.status_code != 201:
         raise EnrolmentFailed("uploader.enrol_refused", f"enrolment refused: {_error_of(response)}")
     try:
-        public = kp.public_key_from_text(response.json()["backoffice_public_key"])
-    except (ValueError, KeyError, TypeError) as exc:
+        answer = response.json()
+        public = kp.public_key_from_text(answer["backoffice_public_key"])
+        if answer.get("publisher_public_key"):     # absent from older back offices
+            ku.store_publisher_key(key_dir, answer["publisher_public_key"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise EnrolmentFailed("uploader.enrol_refused", "enrolment answer unreadable") from exc
     _write_public_key(key_dir / BACKOFFICE_PUBLIC_KEY_FILE, public)
     log.info("terminal enrolled terminal=%s", terminal_id)
@@ -312,8 +344,17 @@ def uploader_from_settings(state_dir: Path, backoffice_url: str, terminal_id: st
     outbox = Outbox(state_dir, terminal_id, site_id, signing,
                     load_backoffice_public_key(key_path.parent),
                     backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s)
-    return Uploader(outbox, backoffice_url, terminal_id, signing, state_dir, heartbeat_s,
-                    idle_poll_s=idle_poll_s)
+    uploader = Uploader(outbox, backoffice_url, terminal_id, signing, state_dir, heartbeat_s,
+                        idle_poll_s=idle_poll_s)
+    attach_updater(uploader, key_path.parent, site_id)
+    return uploader
+
+
+def attach_updater(uploader: Uploader, key_dir: Path, site_id: str = "") -> None:
+    """Let the uploader fetch signed updates when enrolment gave us a publisher key."""
+    publisher = ku.load_publisher_key(key_dir)
+    if publisher is not None:
+        uploader.updater = ku.Updater(uploader.state_dir, publisher, site_id or None, uploader.get)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

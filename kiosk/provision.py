@@ -419,7 +419,8 @@ def _wanted_by(unit_text: str) -> list[str]:
 
 
 def install_units(root: Path, systemd_dir: Path = SYSTEMD_DIR) -> list[str]:
-    """Copy the terminal's units (and sysusers/tmpfiles snippets) under root/etc and enable
+    """Copy the terminal's units (and sysusers/tmpfiles snippets) under root/etc unless already
+    there (scripts/install-terminal.sh puts them there, and keeps them up to date), and enable
     them with relative .wants symlinks; on a live system also ask systemd. Returns what was
     done, one line each."""
     done: list[str] = []
@@ -432,14 +433,17 @@ def install_units(root: Path, systemd_dir: Path = SYSTEMD_DIR) -> list[str]:
         if src.name in TERMINAL_UNITS:
             dest = unit_dir / src.name
             installed.append(src.name)
-        elif src.name.endswith(".sysusers.conf"):     # kiosk.sysusers.conf -> sysusers.d/kiosk.conf
-            dest = _under(root, "/etc/sysusers.d") / src.name.replace(".sysusers", "")
+        elif src.name.endswith(".sysusers.conf"):     # the names scripts/install-terminal.sh uses
+            dest = _under(root, "/etc/sysusers.d") / src.name
         elif src.name.endswith(".tmpfiles.conf"):
-            dest = _under(root, "/etc/tmpfiles.d") / src.name.replace(".tmpfiles", "")
+            dest = _under(root, "/etc/tmpfiles.d") / src.name
         else:
             continue
-        write_atomic(dest, src.read_bytes(), 0o644)
-        done.append(f"installed {dest}")
+        if dest.exists():       # installed by scripts/install-terminal.sh (maybe another prefix)
+            done.append(f"kept {dest}")
+        else:
+            write_atomic(dest, src.read_bytes(), 0o644)
+            done.append(f"installed {dest}")
         if live and dest.parent.name == "sysusers.d":
             _systemctl(["systemd-sysusers", str(dest)])
         if live and dest.parent.name == "tmpfiles.d":

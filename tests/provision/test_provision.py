@@ -155,8 +155,8 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
             assert (units / unit).read_bytes() == (SYSTEMD_DIR / unit).read_bytes()
             links = list(units.glob(f"*.target.wants/{unit}"))
             assert links and all(link.resolve() == (units / unit).resolve() for link in links)
-        assert (root / "etc" / "sysusers.d" / "kiosk.conf").exists()
-        assert (root / "etc" / "tmpfiles.d" / "kiosk.conf").exists()
+        assert (root / "etc" / "sysusers.d" / "kiosk.sysusers.conf").exists()
+        assert (root / "etc" / "tmpfiles.d" / "kiosk.tmpfiles.conf").exists()
 
     # a whole visit on exactly this configuration, into the terminal's real outbox
     devices.place_card(devices.card)
@@ -188,6 +188,8 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
     again = kiosk_here("provision", "--answers", str(answers), "--root", str(root))
     assert again.exit_code == 0, again.stdout + again.stderr
     assert "already enrolled" in again.stdout
+    if SYSTEMD_DIR.is_dir():
+        assert "kept" in again.stdout and "installed" not in again.stdout
     assert (keys / "terminal.key").read_bytes() == key_before
     assert load_config(config_path).maintenance.pin_hash == pin_hash_before
     fleet = {t.id: t for t in backoffice.services.fleet.terminals()}

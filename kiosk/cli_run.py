@@ -98,7 +98,6 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.ui.bootstrap import configure_kivy
     configure_kivy(1280, 800, fullscreen=not windowed)
 
-    from flows.catalog import load_catalog
     from kiosk import intents as I
     from kiosk.config import load_config
     from kiosk.outbox import Outbox
@@ -106,13 +105,15 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.pinyin_ime import PinyinIME
     from kiosk.technician import hash_pin
     from kiosk.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
-    from kiosk.uploader import Uploader, enrol, load_backoffice_public_key, write_health
+    from kiosk.updates import load_active_catalog, load_config_or_roll_back
+    from kiosk.uploader import (Uploader, attach_updater, enrol, load_backoffice_public_key,
+                                write_health)
 
-    catalog = load_catalog()
     stack = contextlib.ExitStack()
     demo_devices = None
     uploader_stop = threading.Event()
     config_path = (ctx.find_root().obj or {}).get("config_path")
+    overrides = None
     with stack:
         if demo:
             work = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
@@ -131,14 +132,15 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
                          "timeouts": {"receipt_take_s": 4}}
             if no_voice or _no_sound_card():
                 overrides["voice"] = {"audio_device": "null"}
-            config = load_config(config_path, overrides)
+            config = load_config_or_roll_back(load_config, config_path, overrides)
             keys = config.state_dir / "keys"
             enrol(backoffice.url, backoffice.token(config.terminal_id, config.site.id),
                   config.terminal_id, keys)
             log.info("demo terminal enrolled with the embedded back office url=%s", backoffice.url)
         else:
-            config = load_config(config_path)
+            config = load_config_or_roll_back(load_config, config_path)
             keys = config.state_dir / "keys"
+        catalog = load_active_catalog(config.state_dir)   # a signed update in use, else flows/
         signing = load_signing_key(keys / "terminal.key")
         outbox = Outbox(config.state_dir, config.terminal_id, config.site.id, signing,
                         load_backoffice_public_key(keys), config.outbox.retention_days,
@@ -146,6 +148,7 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
         if demo:
             uploader = Uploader(outbox, config.backoffice.url, config.terminal_id, signing,
                                 config.state_dir, heartbeat_s=10)
+            attach_updater(uploader, keys, config.site.id)
             t = threading.Thread(target=uploader.run, args=(uploader_stop,), daemon=True,
                                  name="uploader")
             t.start()
@@ -156,6 +159,8 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
         if speaker is not None:
             stack.callback(speaker.close)
         _health_writer(terminal, config, write_health, uploader_stop)
+        _update_applier(terminal, config, lambda: load_config(config_path, overrides),
+                        uploader_stop)
         if elder:
             terminal.session.send(I.SetElderMode(True))
         if language:
@@ -193,6 +198,36 @@ def _health_writer(terminal, config, write_health, stop: threading.Event) -> Non
             except OSError as exc:
                 log.warning("health file not written error=%s", type(exc).__name__)
     threading.Thread(target=loop, daemon=True, name="health").start()
+
+
+def _update_applier(terminal, config, reload_config, stop: threading.Event) -> None:
+    """Signed updates staged by the uploader go in between visits (see kiosk/updates.py); the
+    new catalogue or site profile is then handed to the screens on the Kivy thread."""
+    from kivy.app import App
+    from kivy.clock import Clock
+
+    from kiosk.updates import UpdateApplier
+
+    def to_screens(**attrs):
+        def assign(_dt):
+            app = App.get_running_app()
+            if app is not None:
+                for name, value in attrs.items():
+                    setattr(app, name, value)
+                app.rerender()
+        Clock.schedule_once(assign)
+
+    def new_catalog(catalog):
+        terminal.catalog = catalog
+        to_screens(catalog=catalog)
+
+    applier = UpdateApplier(config.state_dir, reload_config, on_catalog=new_catalog,
+                            on_profile=lambda cfg: to_screens(kiosk_config=cfg))
+
+    def loop():
+        while not stop.wait(10):
+            applier.poll(terminal.session)
+    threading.Thread(target=loop, daemon=True, name="updates").start()
 
 
 def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, answers,

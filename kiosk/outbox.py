@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 
 STATES = ("pending", "in_flight", "acknowledged", "dead")
 CASE_REFERENCING_KINDS = ("supplement", "evaluation")
+# A supplement or evaluation is not sent before the application of its case has left this
+# outbox: backoff jitter may make it due first, and the back office refuses (422) a packet
+# about a case it has not received yet.
+SENDABLE = ("state='pending' AND NOT (kind IN ('supplement', 'evaluation') AND EXISTS ("
+            "SELECT 1 FROM packets app WHERE app.kind='application' "
+            "AND app.case_number=packets.case_number AND app.state IN ('pending', 'in_flight')))")
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 900.0
 SUFFIX = ".kpkt"
@@ -306,12 +312,12 @@ class Outbox:
     # ---- the uploader's side --------------------------------------------------------------
 
     def next_due(self, now: float | None = None) -> QueuedPacket | None:
-        """The oldest pending packet whose backoff has passed, or None."""
+        """The oldest pending packet whose backoff has passed, or None (see SENDABLE)."""
         now = time.time() if now is None else now
         with self._lock:
             row = self._db.execute(
                 "SELECT packet_id, case_number, kind, file, attempts FROM packets "
-                "WHERE state='pending' AND next_attempt_at <= ? "
+                f"WHERE {SENDABLE} AND next_attempt_at <= ? "
                 "ORDER BY next_attempt_at, accepted_at LIMIT 1", (now,)).fetchone()
         if row is None:
             return None
@@ -323,7 +329,7 @@ class Outbox:
         now = time.time() if now is None else now
         with self._lock:
             row = self._db.execute("SELECT MIN(next_attempt_at) AS at FROM packets "
-                                   "WHERE state='pending'").fetchone()
+                                   f"WHERE {SENDABLE}").fetchone()
         return None if row["at"] is None else max(row["at"] - now, 0.0)
 
     def mark_in_flight(self, packet_id: str) -> None:

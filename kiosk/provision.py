@@ -178,16 +178,14 @@ def _opens(slot: str, url: str) -> tuple[bool, str]:
         reason = getattr(exc, "reason_key", "") or type(exc).__name__
         return False, f"does not answer ({reason}): {exc}"
     try:
-        if slot == "camera":
-            frame = device.read()
+        if slot in ("camera", "doc_camera"):
+            frame = (device.read() if slot == "camera" else device.source.read())
             detail = f"answers; frame {frame.shape[1]}x{frame.shape[0]}"
         elif slot == "printer":
             status = device.status()
             detail = f"answers; paper {status.paper.value}"
-        elif slot == "id_card":
-            detail = f"answers; SAM {device.sam_id()}"
         else:
-            detail = "opens"
+            detail = f"answers; SAM {device.sam_id()}"
         return True, detail
     except Exception as exc:  # noqa: BLE001
         return False, f"opens but fails ({getattr(exc, 'reason_key', type(exc).__name__)}): {exc}"
@@ -618,22 +616,8 @@ def check_devices(urls: dict[str, str], interactive: bool, go_on: bool,
     return urls, results
 
 
-def provision(answers: dict, root: Path, reenrol: bool = False, interactive: bool = False,
-              candidates: list[Candidate] | None = None) -> tuple[Report, bool]:
-    """Run the whole procedure; returns the report and whether every self-test passed."""
-    from kiosk.technician import check_pin, hash_pin
-    root = Path(root).resolve()
-    report = Report(terminal_id=str(answers.get("terminal_id") or ""))
-    terminal_id = report.terminal_id
-    backoffice_url = str((answers.get("backoffice") or {}).get("url") or "")
-    state_dir = _under(root, answers.get("state_dir") or "/var/lib/kiosk")
-    key_dir = state_dir / "keys"
-    config_path = _under(root, "/etc/kiosk/kiosk.toml")
-
-    _say("1. Devices")
-    candidates = detect_devices(root) if candidates is None else candidates
-    for c in candidates:
-        _say(f"  found {c.source} -> {c.slot or 'unknown serial device'}")
+def _device_urls(answers: dict, candidates: list[Candidate]) -> dict[str, str]:
+    """The answers' URLs, and what was detected for the slots they leave open."""
     given = answers.get("devices") or {}
     unknown = set(given) - set(SLOTS)
     if unknown:
@@ -646,69 +630,107 @@ def provision(answers: dict, root: Path, reenrol: bool = False, interactive: boo
         if not urls[slot]:
             raise ProvisionError(f"no {SLOT_NAMES[slot]} was found and devices.{slot} is not "
                                  "given; connect it or give its URL (see devices/registry.py)")
+    return urls
 
-    if not re.fullmatch(r"https?://[^\s/]+\S*", backoffice_url):
-        raise ProvisionError(f"backoffice.url: expected http(s)://host[:port], got "
-                             f"{backoffice_url!r}")
-    if root == Path("/") and state_dir != Path("/var/lib/kiosk"):
-        _say(f"  note: the systemd units use /var/lib/kiosk, not {state_dir}; adjust them")
-    existing_pin_hash = ""
+
+def _pin_hash(answers: dict, config_path: Path) -> str:
+    """The new PIN's hash; the existing hash when the PIN is unchanged or not given."""
+    from kiosk.technician import check_pin, hash_pin
+    existing = ""
     if config_path.exists():
-        with contextlib.suppress(OSError, tomllib.TOMLDecodeError):
-            existing_pin_hash = tomllib.loads(config_path.read_text("utf-8")).get(
+        with contextlib.suppress(OSError, tomllib.TOMLDecodeError, AttributeError):
+            existing = tomllib.loads(config_path.read_text("utf-8")).get(
                 "maintenance", {}).get("pin_hash", "")
     pin = str(answers.get("maintenance_pin") or os.environ.get(PIN_ENV) or "")
-    if pin and not re.fullmatch(r"\d{6,12}", pin):
+    if not pin:
+        return existing
+    if not re.fullmatch(r"\d{6,12}", pin):
         raise ProvisionError("maintenance_pin: 6 to 12 digits (the technician types it on the "
                              "touchscreen)")
-    pin_hash = existing_pin_hash if pin and existing_pin_hash and check_pin(
-        pin, existing_pin_hash) else hash_pin(pin) if pin else existing_pin_hash
+    return existing if existing and check_pin(pin, existing) else hash_pin(pin)
 
-    header = (f"Site configuration of terminal {terminal_id}, written by `kiosk provision` "
-              f"(kiosk {__version__}).\nKeys: see config/default.toml. Unknown keys are errors.")
-    public_key = ""
-    draft = build_config(answers, urls, state_dir, pin_hash, public_key)
-    config = validate(to_toml(draft, header))        # before anything is opened or written
-    report.site_id = config.site.id
-    _say(f"2. Site: {config.site.id} ({config.site.kind}) {config.site.name.get('zh')}")
 
-    _say("3. Checking devices")
-    go_on = answers.get("on_device_problem", "stop") == "continue"
-    if answers.get("on_device_problem", "stop") not in ("stop", "continue"):
+def _checked_options(answers: dict) -> tuple[str, bool, float]:
+    url = str((answers.get("backoffice") or {}).get("url") or "")
+    if not re.fullmatch(r"https?://[^\s/]+\S*", url):
+        raise ProvisionError(f"backoffice.url: expected http(s)://host[:port], got {url!r}")
+    problem = answers.get("on_device_problem", "stop")
+    if problem not in ("stop", "continue"):
         raise ProvisionError("on_device_problem: stop or continue")
-    urls, report.devices = check_devices(dict(urls), interactive, go_on)
-    draft["devices"] = {**draft["devices"], **urls}
+    try:
+        card_timeout = float((answers.get("self_test") or {}).get("card_timeout_s", 0))
+    except (TypeError, ValueError, AttributeError):
+        raise ProvisionError("self_test.card_timeout_s: a number of seconds") from None
+    return url, problem == "continue", card_timeout
 
-    _say("4. Enrolment")
-    from kiosk.uploader import load_backoffice_public_key
+
+def _enrol_if_needed(answers: dict, url: str, terminal_id: str, key_dir: Path,
+                     reenrol: bool) -> str:
     enrolled = enrolment_of(key_dir)
-    same = enrolled and enrolled.get("terminal_id") == terminal_id \
-        and enrolled.get("backoffice_url") == backoffice_url
-    if same and not reenrol:
-        report.enrolment = f"already enrolled at {enrolled.get('enrolled_at')}; key kept"
-    else:
-        token = str((answers.get("backoffice") or {}).get("token") or
-                    os.environ.get(TOKEN_ENV) or "")
-        if not token:
-            raise ProvisionError("no enrolment token: give backoffice.token in the answers "
-                                 f"file or ${TOKEN_ENV} (create one with `backoffice token "
-                                 f"create --terminal-id {terminal_id}`)")
-        enrol_terminal(backoffice_url, token, terminal_id, key_dir)
-        report.enrolment = "enrolled with a new token" + ("; existing key kept"
-                                                          if enrolled or reenrol else "")
-    _say(f"  {report.enrolment}")
-    from kiosk.packet import public_key_text
-    draft["backoffice"]["public_key"] = public_key_text(load_backoffice_public_key(key_dir))
-    text = to_toml(draft, header)
-    config = validate(text)
+    if enrolled and not reenrol and enrolled.get("terminal_id") == terminal_id \
+            and enrolled.get("backoffice_url") == url:
+        return f"already enrolled at {enrolled.get('enrolled_at')}; key kept"
+    token = str((answers.get("backoffice") or {}).get("token") or os.environ.get(TOKEN_ENV) or "")
+    if not token:
+        raise ProvisionError(f"no enrolment token: give backoffice.token in the answers file or "
+                             f"${TOKEN_ENV} (create one with `backoffice token create "
+                             f"--terminal-id {terminal_id}`)")
+    key_kept = (key_dir / "terminal.key").exists()
+    enrol_terminal(url, token, terminal_id, key_dir)
+    return "enrolled with the token" + ("; existing key kept" if key_kept else "; new key")
+
+
+def _write_site_files(config_path: Path, text: str, terminal_id: str, url: str,
+                      state_dir: Path) -> None:
     config_path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(config_path.parent, 0o750)              # as systemd/kiosk.tmpfiles.conf has it
     write_atomic(config_path, text.encode("utf-8"), 0o640)
     # what kiosk-uploader.service reads (EnvironmentFile=/etc/kiosk/uploader.env)
     write_atomic(config_path.parent / "uploader.env", (
-        f"KIOSK_TERMINAL_ID={terminal_id}\nKIOSK_BACKOFFICE_URL={backoffice_url}\n"
+        f"KIOSK_TERMINAL_ID={terminal_id}\nKIOSK_BACKOFFICE_URL={url}\n"
         f"KIOSK_STATE_DIR={state_dir}\n").encode("utf-8"), 0o640)
     os.chmod(state_dir, 0o700)
+
+
+def provision(answers: dict, root: Path, reenrol: bool = False, interactive: bool = False,
+              candidates: list[Candidate] | None = None) -> tuple[Report, bool]:
+    """Run the whole procedure; returns the report and whether every self-test passed."""
+    from kiosk.packet import public_key_text
+    from kiosk.uploader import load_backoffice_public_key
+    root = Path(root).resolve()
+    report = Report(terminal_id=str(answers.get("terminal_id") or ""))
+    terminal_id = report.terminal_id
+    backoffice_url, go_on, card_timeout = _checked_options(answers)
+    state_dir = _under(root, answers.get("state_dir") or "/var/lib/kiosk")
+    key_dir = state_dir / "keys"
+    config_path = _under(root, "/etc/kiosk/kiosk.toml")
+    if root == Path("/") and state_dir != Path("/var/lib/kiosk"):
+        _say(f"note: the systemd units use /var/lib/kiosk, not {state_dir}; adjust them")
+
+    _say("1. Devices")
+    candidates = detect_devices(root) if candidates is None else candidates
+    for c in candidates:
+        _say(f"  found {c.source} -> {c.slot or 'unknown serial device'}")
+    urls = _device_urls(answers, candidates)
+
+    header = (f"Site configuration of terminal {terminal_id}, written by `kiosk provision` "
+              f"(kiosk {__version__}).\nKeys: see config/default.toml. Unknown keys are errors.")
+    draft = build_config(answers, urls, state_dir, _pin_hash(answers, config_path), "")
+    config = validate(to_toml(draft, header))        # before anything is opened or written
+    report.site_id = config.site.id
+    _say(f"2. Site: {config.site.id} ({config.site.kind}) {config.site.name.get('zh')}")
+
+    _say("3. Checking devices")
+    urls, report.devices = check_devices(dict(urls), interactive, go_on)
+    draft["devices"] = {**draft["devices"], **urls}
+
+    _say("4. Enrolment")
+    report.enrolment = _enrol_if_needed(answers, backoffice_url, terminal_id, key_dir, reenrol)
+    _say(f"  {report.enrolment}")
+    draft["backoffice"]["public_key"] = public_key_text(load_backoffice_public_key(key_dir))
+    text = to_toml(draft, header)
+    config = validate(text)
+    _write_site_files(config_path, text, terminal_id, backoffice_url, state_dir)
     _say(f"  configuration written: {config_path}, {config_path.parent / 'uploader.env'}")
 
     _say("5. Services")
@@ -717,7 +739,6 @@ def provision(answers: dict, root: Path, reenrol: bool = False, interactive: boo
         _say(f"  {line}")
 
     _say("6. Self-test")
-    card_timeout = float((answers.get("self_test") or {}).get("card_timeout_s", 0))
     checks = self_test(config, card_timeout)
     report.self_test = [asdict(c) for c in checks]
     for c in checks:

@@ -2,7 +2,8 @@
 
 One `Services` object per app (no globals): database, vault and file store, the X25519 key
 (generated on first start with kiosk.packet's helper), fleet, terminal auth, packet intake,
-reviewers and the publisher of signed updates (its Ed25519 key also generated on first start).
+reviewers, the publisher of signed updates (its Ed25519 key also generated on first start)
+and the fleet alarms.
 The terminal API lives under /api/v1, the reviewers' console under /console.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from backoffice.alarms import Alarms
 from backoffice.api import build_router
 from backoffice.console import build_console
 from backoffice.db import Database
@@ -55,6 +57,7 @@ class Services:
     intake: PacketIntake
     reviewers: Reviewers
     publisher: Publisher
+    alarms: Alarms
 
     @property
     def public_key_b64(self) -> str:
@@ -68,13 +71,16 @@ class Services:
         vault = Vault.open_or_create(settings.vault_key_path)
         store = FileStore(settings.storage_url, vault)
         private_key = load_or_create_keypair(settings.key_path)
+        fleet = Fleet(db, settings.silent_after_s)
         return cls(settings=settings, db=db, vault=vault, store=store, private_key=private_key,
-                   fleet=Fleet(db, settings.silent_after_s),
+                   fleet=fleet,
                    auth=TerminalAuth(db, settings.clock_skew_s),
                    intake=PacketIntake(db, store, vault, private_key),
                    reviewers=Reviewers(db, settings.session_ttl_s),
                    publisher=Publisher(db, settings.data_dir,
-                                       load_or_create_publisher_key(settings.publisher_key_path)))
+                                       load_or_create_publisher_key(settings.publisher_key_path)),
+                   alarms=Alarms(db, fleet, settings.outbox_alarm_depth,
+                                 settings.outbox_rising_beats))
 
 
 def create_app(settings: Settings) -> FastAPI:

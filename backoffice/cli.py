@@ -6,12 +6,14 @@
   backoffice reviewer add NAME [--password P]   (prompts when --password is not given)
   backoffice openapi [--out docs/backoffice-openapi.json]
   backoffice publish catalog DIR [--site S] | publish site-profile FILE --site S | publish list
+  backoffice alarms [--json]        (exit 0: none, 1: warnings only, 2: a critical alarm)
 Every command takes --data-dir (default ./backoffice-data or $BACKOFFICE_DATA_DIR).
 """
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import click
@@ -91,6 +93,29 @@ def terminal_list(data_dir: Path):
         beat = t.last_heartbeat_at.isoformat(timespec="seconds") if t.last_heartbeat_at else "never"
         faults = "; ".join(t.faults) or "-"
         click.echo(f"{t.id}\t{t.site or '-'}\t{t.state}\tlast heartbeat {beat}\tfaults {faults}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: {at, alarms: [...]}.")
+@DATA_DIR_OPTION
+def alarms(as_json: bool, data_dir: Path):
+    """Fleet alarms (silent, paper, device faults, outbox, failed updates) and what to do.
+
+    Exit status 0 when there is none, 1 with warnings only, 2 with a critical alarm, so a
+    monitoring system can run it."""
+    import datetime as dt
+    found = _services(data_dir).alarms.current()
+    if as_json:
+        click.echo(json.dumps({"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                               "alarms": [a.as_dict() for a in found]}, ensure_ascii=False))
+    elif not found:
+        click.echo("no alarms")
+    for a in [] if as_json else found:
+        since = a.since.isoformat(timespec="seconds") if a.since else "-"
+        click.echo(f"{a.level.upper()}\t{a.terminal_id}\t{a.kind}\t{a.what_en}"
+                   f"{' (' + a.detail + ')' if a.detail else ''}\tsince {since}\n"
+                   f"\tdo: {a.action_en}")
+    sys.exit(2 if any(a.level == "critical" for a in found) else 1 if found else 0)
 
 
 @terminal.command("revoke")

@@ -1,4 +1,5 @@
-"""The reviewers' web console (/console): login, case list, fleet, help requests, rejections.
+"""The reviewers' web console (/console): login, case list, fleet and its alarms (also as
+JSON at /console/fleet/alarms.json), help requests, rejections.
 
 Server-rendered Jinja2, plain HTML/CSS, Chinese UI with English subtitles. A reviewer logs in
 (scrypt-hashed password) and gets a session cookie; every form carries the session's CSRF
@@ -14,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
@@ -151,8 +152,22 @@ def build_console(services) -> APIRouter:
     async def fleet_page(request: Request):
         who = await kit.reviewer(request)
         terminals = await run_in_threadpool(services.fleet.terminals)
-        return kit.render(request, "fleet.html", who, terminals=terminals,
+        alarms = await run_in_threadpool(services.alarms.current)
+        per_terminal: dict[str, list] = {}
+        for alarm in alarms:
+            per_terminal.setdefault(alarm.terminal_id, []).append(alarm)
+        return kit.render(request, "fleet.html", who, terminals=terminals, alarms=alarms,
+                          per_terminal=per_terminal,
                           silent_after_s=services.settings.silent_after_s, now=utcnow())
+
+    @router.get("/fleet/alarms.json")
+    async def fleet_alarms(request: Request):
+        """The same alarms for monitoring scripts (needs a reviewer's session cookie)."""
+        await kit.reviewer(request)
+        alarms = await run_in_threadpool(services.alarms.current)
+        return JSONResponse({"at": utcnow().isoformat(timespec="seconds"),
+                             "alarms": [a.as_dict() for a in alarms]},
+                            headers={"Cache-Control": "no-store"})
 
     @router.post("/fleet/{terminal_id}/revoke")
     async def revoke(request: Request, terminal_id: str):

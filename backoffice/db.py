@@ -171,6 +171,15 @@ class PublishedUpdate(Base):
     storage_key: Mapped[str] = mapped_column(String(200))
 
 
+class HeartbeatSample(Base):
+    """The outbox depth of a terminal's recent heartbeats (a short history, see alarms.py)."""
+    __tablename__ = "heartbeat_samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    pending: Mapped[int] = mapped_column(Integer)
+
+
 class Rejection(Base):
     """A refused terminal request. No personal data: terminal id as claimed, endpoint, reason."""
     __tablename__ = "rejections"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from backoffice.alarms import record_sample
 from backoffice.db import Database, EnrolmentToken, Terminal, utcnow
 from backoffice.terminal_auth import ApiError, verify_key_from_text
 
@@ -100,10 +101,13 @@ class Fleet:
         for key in ("versions", "devices", "outbox", "updates"):
             if not isinstance(payload.get(key, {}), dict):
                 raise ApiError(422, "backoffice.heartbeat.malformed", f"{key} must be an object")
+        pending = (payload.get("outbox") or {}).get("pending")
         with self.db.write() as session:
             terminal = session.get(Terminal, terminal_id)
             terminal.last_heartbeat = payload
             terminal.last_heartbeat_at = utcnow()
+            if isinstance(pending, int) and not isinstance(pending, bool):
+                record_sample(session, terminal_id, terminal.last_heartbeat_at, pending)
 
     def terminals(self, now: dt.datetime | None = None) -> list[TerminalView]:
         now = now or utcnow()

@@ -8,6 +8,8 @@
 - key        `<data_dir>/backoffice.key` — the X25519 private key, generated on first start;
 - vault key `<data_dir>/vault.key` — encrypts stored manifests and files, keys the ID-number hash;
 - publisher `<data_dir>/publisher.key` — Ed25519, signs catalogue/site-profile updates (publishing.py);
+- alarms    outbox depth of `outbox_alarm_depth` or more, or rising over the last
+  `outbox_rising_beats` heartbeats (alarms.py);
 - silence    a terminal is SILENT after `missed_heartbeats` x `heartbeat_interval_s` seconds.
 Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override the URLs.
 """
@@ -42,6 +44,8 @@ class Settings:
     max_packet_bytes: int = 64 * 1024 * 1024
     cookie_secure: bool = False
     timezone: str = "Asia/Shanghai"
+    outbox_alarm_depth: int = 50
+    outbox_rising_beats: int = 4
 
     @property
     def publisher_key_path(self) -> Path:

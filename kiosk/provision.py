@@ -755,6 +755,23 @@ def provision(answers: dict, root: Path, reenrol: bool = False, interactive: boo
 
 # ---- interactive --------------------------------------------------------------------------
 
+def answers_from_config(config_path: Path, root: Path) -> dict:
+    """Answers that would write the existing site file again: the prompts' defaults when a
+    provisioned terminal is provisioned again (the PIN and token are not in it)."""
+    try:
+        data = tomllib.loads(config_path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    site = dict(data.get("site") or {})
+    answers = {"terminal_id": data.get("terminal_id"), "site_preset": site.pop("kind", None),
+               "site": site, "backoffice": {"url": (data.get("backoffice") or {}).get("url")},
+               "devices": {k: v for k, v in (data.get("devices") or {}).items() if k in SLOTS}}
+    if data.get("state_dir"):
+        with contextlib.suppress(ValueError):
+            answers["state_dir"] = "/" + str(Path(data["state_dir"]).relative_to(root))
+    return {k: v for k, v in answers.items() if v}
+
+
 def ask(existing: dict, candidates: list[Candidate]) -> dict:
     """The technician's answers, with what was detected and found as the defaults."""
     a = dict(existing)
@@ -797,14 +814,18 @@ def ask(existing: dict, candidates: list[Candidate]) -> dict:
         show_default=False)
     a["backoffice"] = bo
     if not a.get("maintenance_pin") and not os.environ.get(PIN_ENV):
-        a["maintenance_pin"] = click.prompt("Technician PIN for the maintenance screen (6-12 "
-                                            "digits)", hide_input=True, confirmation_prompt=True)
+        a["maintenance_pin"] = click.prompt(
+            "Technician PIN for the maintenance screen (6-12 digits; empty: keep the current "
+            "one)", default="", show_default=False, hide_input=True, confirmation_prompt=True)
     proposed = propose_urls(candidates)
     devices = dict(a.get("devices") or {})
     for slot in SLOTS:
         default = devices.get(slot) or (proposed[slot].url if slot in proposed else None)
         devices[slot] = click.prompt(f"URL of the {SLOT_NAMES[slot]}", default=default)
     a["devices"] = devices
+    a["self_test"] = {"card_timeout_s": click.prompt(
+        "Self-test: seconds to wait for a test card on the reader (0: only check the reader)",
+        type=click.FloatRange(0, 300), default=20.0)}
     return a
 
 
@@ -840,7 +861,8 @@ def provision_command(answers_path: Path | None, root: Path | None, reenrol: boo
     answers = load_answers(answers_path) if answers_path else {}
     candidates = detect_devices(root)
     if answers_path is None:
-        answers = ask(answers, candidates)
+        answers = ask(answers_from_config(_under(root, "/etc/kiosk/kiosk.toml"), root),
+                      candidates)
     _, ok = provision(answers, root, reenrol=reenrol, interactive=answers_path is None,
                       candidates=candidates)
     if ok:

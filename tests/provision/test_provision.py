@@ -239,11 +239,15 @@ def test_interactive_technician_fixes_a_wrong_url_at_the_prompt(tmp_path, backof
         "",                                 # ID-card reader: the detected one
         "escpos+serial:///dev/ttyWRONG",    # the technician mistypes the printer
         devices.camera_url(devices.card), devices.urls["doc_camera"],
+        "0",                                # self-test: no test card at hand
         "c", detected_printer,              # PROBLEM -> change the URL -> OK
     ]
-    run = CliRunner(mix_stderr=False).invoke(main, ["provision", "--root", str(root)],
-                                             input="\n".join(typed) + "\n",
-                                             env={"KIOSK_CONFIG": ""})
+
+    def provision(lines):
+        return CliRunner(mix_stderr=False).invoke(main, ["provision", "--root", str(root)],
+                                                  input="\n".join(lines) + "\n",
+                                                  env={"KIOSK_CONFIG": ""})
+    run = provision(typed)
     assert run.exit_code == 0, run.stdout + run.stderr
     assert "PROBLEM" in run.stdout and token not in run.stdout and PIN not in run.stdout
     assert f"[idcard+serial://{root}/dev/serial/by-id/{READER_NAME}]" in run.stdout
@@ -251,6 +255,13 @@ def test_interactive_technician_fixes_a_wrong_url_at_the_prompt(tmp_path, backof
     assert config.devices.printer == detected_printer
     assert config.site.kind == "government_hall" and config.site.opening_hours == ()
     assert config.site.phone == "12345" and check_pin(PIN, config.maintenance.pin_hash)
+
+    # again, pressing Enter at every prompt: what is configured is offered and kept
+    again = provision([""] * 19 + ["0"])
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert "already enrolled" in again.stdout and "PROBLEM" not in again.stdout
+    assert f"[{detected_printer}]" in again.stdout
+    assert load_config(root / "etc" / "kiosk" / "kiosk.toml") == config
 
 
 def test_detection_proposes_urls_from_device_nodes(tmp_path):

@@ -17,7 +17,7 @@ Every switch is an atomic symlink replace. The uploader process fetches and stag
 (`UpdateApplier`, through `Session.when_idle`) and rolls back when the new content fails to
 load, then or at the next start (`load_active_catalog`, `load_config_or_roll_back`).
 A version not newer than the current, staged or last failed one is refused (no downgrade,
-no replay).
+no replay). `kiosk updates status|check` shows the state and asks the back office at once.
 """
 from __future__ import annotations
 
@@ -31,12 +31,14 @@ import os
 import re
 import secrets
 import shutil
+import sys
 import tarfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import click
 import nacl.exceptions
 import nacl.signing
 
@@ -108,6 +110,18 @@ def validate_site_profile(data: bytes, site: str | None = None):
         raise UpdateRefused("update.profile_invalid",
                             f"profile is for site {profile.id!r}, not {site!r}")
     return profile
+
+
+CATALOG_NAME = re.compile(r"^(tree|materials|prompts)\.yaml$|^matters/[A-Za-z0-9_\-]+\.yaml$")
+
+
+def check_names(kind: str, names) -> None:
+    """Only the files a catalogue or a site profile is made of: nothing else is unpacked."""
+    names = set(names)
+    wrong = sorted(n for n in names if not CATALOG_NAME.match(n)) if kind == "catalog" else \
+        sorted(names ^ {SITE_PROFILE_FILE})
+    if wrong:
+        raise UpdateRefused("update.unexpected_files", f"not part of a {kind}: {', '.join(wrong)}")
 
 
 def validate_unpacked(kind: str, root: Path, site: str | None):
@@ -285,6 +299,7 @@ class UpdateSlot:
 
     def stage(self, version: int, files: dict[str, bytes], site: str | None) -> Path:
         """Unpack verified files as versions/<version>, validate them, link `staged` to them."""
+        check_names(self.kind, files)
         self.versions.mkdir(parents=True, exist_ok=True)
         tmp = self.versions / f".tmp-{version}-{secrets.token_hex(4)}"
         try:
@@ -505,3 +520,70 @@ class UpdateApplier:
         session.settings = session_settings(config)
         if self.on_profile is not None:
             self.on_profile(config)
+
+
+# ---- `kiosk updates status|check` ---------------------------------------------------------
+
+@click.group("updates")
+def updates_command() -> None:
+    """Signed catalogue and site-profile updates on this terminal."""
+
+
+def _config(ctx: click.Context):
+    from kiosk.config import ConfigInvalid, load_config
+    try:
+        return load_config_or_roll_back(load_config, (ctx.find_root().obj or {}).get("config_path"))
+    except ConfigInvalid as exc:
+        raise click.ClickException(f"configuration invalid:\n{exc}") from None
+
+
+def _echo_status(status: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(status))
+        return
+    for kind, s in status.items():
+        version = "packaged" if kind == "catalog" and s["version"] is None else \
+            s["version"] if s["version"] is not None else "site file"
+        line = f"{kind:<13}in use {version}"
+        if s["staged"] is not None:
+            line += f", version {s['staged']} waits for a moment between visits"
+        if s["failed"]:
+            line += f", version {s['failed']['version']} refused: {s['failed']['reason_key']}"
+        click.echo(line)
+
+
+@updates_command.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (as in heartbeats).")
+@click.pass_context
+def status_command(ctx: click.Context, as_json: bool) -> None:
+    """Versions in use and staged, and the last refused one, per kind."""
+    _echo_status(update_status(_config(ctx).state_dir), as_json)
+
+
+@updates_command.command("check")
+@click.pass_context
+def check_command(ctx: click.Context) -> None:
+    """Ask the back office now and stage what is new (the UI applies it between visits).
+    Exit status 1 when the back office cannot be asked or an update is refused."""
+    from kiosk.uploader import uploader_from_settings
+    config = _config(ctx)
+    try:
+        uploader = uploader_from_settings(config.state_dir, config.backoffice.url,
+                                          config.terminal_id, site_id=config.site.id)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"not enrolled? {exc}") from None
+    try:
+        if uploader.updater is None:
+            raise click.ClickException("no publisher key: enrol this terminal again "
+                                       "(the back office's key for updates comes with enrolment)")
+        result = uploader.check_updates()
+    finally:
+        uploader.close()
+        uploader.outbox.close()
+    if result is None:
+        raise click.ClickException("the back office could not be asked (see the log with -v)")
+    for kind, version in result.staged.items():
+        click.echo(f"{kind}: version {version} verified and staged")
+    _echo_status(update_status(config.state_dir), False)
+    if result.refused:
+        sys.exit(1)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import tarfile
+import threading
 import time
 
 import httpx
@@ -174,6 +176,9 @@ def test_a_tampered_catalogue_update_is_refused_and_the_old_one_kept(server, kio
     beat = next(t for t in server.services.fleet.terminals() if t.id == kiosk.terminal_id).heartbeat
     assert beat["updates"]["catalog"]["failed"]["version"] == view.version
     assert beat["updates"]["catalog"]["failed"]["reason_key"] == result.refused["catalog"]
+    alarms = [a for a in server.services.alarms.current() if a.terminal_id == kiosk.terminal_id]
+    assert [a.kind for a in alarms] == ["update_failed"]     # on the fleet page
+    assert alarms[0].detail == f"catalog version {view.version}: {reason}"
 
 
 def test_wrong_publisher_key_is_refused(server, kiosk, packaged, tmp_path):
@@ -237,6 +242,41 @@ def test_a_signed_but_invalid_catalogue_is_refused(server, kiosk, tmp_path):
     assert slot.version() == view.version - 1 and slot.version("staged") is None
     assert slot.failure()["version"] == view.version
     assert "NP-OLD-ALLOWANCE.yaml" in slot.failure()["detail"]
+
+
+def test_a_signed_bundle_with_files_that_are_not_catalogue_is_refused(server, kiosk, tmp_path):
+    content = ku.catalog_files(catalog_copy(tmp_path, "B"))
+    with pytest.raises(ValueError):               # not even buildable: names are plain
+        server.services.publisher._publish("catalog", kiosk.site,
+                                           {**content, "matters/../../run.sh": b"x"})
+    server.services.publisher._publish("catalog", kiosk.site,
+                                       {**content, "hooks/post-apply.sh": b"rm -rf /"})
+    assert kiosk.uploader.check_updates().refused == {"catalog": "update.unexpected_files"}
+    assert not (kiosk.state_dir / "catalog" / "versions").exists() or \
+        not any((kiosk.state_dir / "catalog" / "versions").iterdir())
+
+
+def test_a_site_profile_that_fails_at_the_next_start_is_rolled_back(server, kiosk, tmp_path):
+    profile = tmp_path / "profile.toml"
+    text = (f'[site]\nid = "{kiosk.site}"\nkind = "bank_branch"\nname = {{ zh = "第一版" }}\n'
+            'phone = "028-1"\n')
+    for name in ("第一版", "第二版"):
+        profile.write_text(text.replace("第一版", name), encoding="utf-8")
+        server.services.publisher.publish_site_profile(profile, kiosk.site)
+        kiosk.uploader.check_updates()
+        ku.UpdateSlot(kiosk.state_dir, "site-profile").apply_staged()
+    slot = ku.UpdateSlot(kiosk.state_dir, "site-profile")
+    overrides = {"state_dir": str(kiosk.state_dir)}
+    assert ku.load_config_or_roll_back(load_config, None, overrides).site.name.zh == "第二版"
+    current = slot.path() / ku.SITE_PROFILE_FILE    # e.g. written by a newer schema
+    current.write_text(current.read_text(encoding="utf-8") + 'opening_hours = "always"\n',
+                       encoding="utf-8")
+    config = ku.load_config_or_roll_back(load_config, None, overrides)
+    assert config.site.name.zh == "第一版"
+    assert slot.failure()["reason_key"] == "update.rolled_back_at_start"
+    assert "opening_hours" in slot.failure()["detail"]
+    slot.roll_back("update.rolled_back_at_start")    # no previous: the site file's [site] again
+    assert ku.load_config_or_roll_back(load_config, None, overrides).site.kind == "government_hall"
 
 
 def test_a_catalogue_that_fails_at_apply_time_is_rolled_back(server, kiosk, packaged, tmp_path):
@@ -304,6 +344,24 @@ def test_applying_never_happens_mid_visit(server, kiosk, packaged, tmp_path):
         session.stop()
 
 
+def test_the_uploader_loop_checks_for_updates(server, kiosk, tmp_path):
+    view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
+    kiosk.uploader.update_check_s = 0.2
+    kiosk.uploader.idle_poll_s = 0.1
+    stop = threading.Event()
+    loop = threading.Thread(target=kiosk.uploader.run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
+        deadline = time.monotonic() + 20
+        while slot.version("staged") != view.version and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert slot.version("staged") == view.version
+    finally:
+        stop.set()
+        loop.join(10)
+
+
 def test_update_endpoints_are_for_enrolled_terminals_of_that_site(server, kiosk, tmp_path):
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
     anonymous = httpx.get(f"{server.base_url}/api/v1/updates")
@@ -321,3 +379,27 @@ def test_update_endpoints_are_for_enrolled_terminals_of_that_site(server, kiosk,
     finally:
         other.close()
         other.outbox.close()
+
+
+def test_kiosk_updates_check_and_status_for_a_technician(server, kiosk, tmp_path):
+    from click.testing import CliRunner
+
+    from kiosk.cli import main as kiosk_main
+    site_file = tmp_path / "kiosk.toml"
+    site_file.write_text(f'terminal_id = "{kiosk.terminal_id}"\nstate_dir = "{kiosk.state_dir}"\n'
+                         f'[site]\nid = "{kiosk.site}"\n[backoffice]\nurl = "{server.base_url}"\n',
+                         encoding="utf-8")
+    run = ["--config", str(site_file), "updates"]
+    assert "catalog      in use packaged" in CliRunner().invoke(kiosk_main, [*run, "status"]).output
+    view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
+    checked = CliRunner().invoke(kiosk_main, [*run, "check"])
+    assert checked.exit_code == 0, checked.output
+    assert f"catalog: version {view.version} verified and staged" in checked.output
+    assert f"version {view.version} waits for a moment between visits" in checked.output
+    server.services.publisher.publish_catalog(catalog_copy(tmp_path, "C"), kiosk.site)
+    flip(stored_bundle(server, "catalog", view.version + 1), 700)
+    refused = CliRunner().invoke(kiosk_main, [*run, "check"])
+    assert refused.exit_code == 1
+    assert f"version {view.version + 1} refused: update.bundle_hash_mismatch" in refused.output
+    status = json.loads(CliRunner().invoke(kiosk_main, [*run, "status", "--json"]).output)
+    assert status["catalog"]["staged"] == view.version and status["catalog"]["version"] is None

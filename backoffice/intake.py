@@ -182,6 +182,12 @@ class PacketIntake:
                 raise bad("backoffice.packet.malformed", "application without matter")
             if not isinstance(applicant, dict) or not applicant.get("id_number"):
                 raise bad("backoffice.packet.malformed", "application without applicant")
+        if manifest["kind"] == "supplement":    # the kiosk reads the applicant's card first
+            applicant = manifest.get("applicant")
+            if not isinstance(applicant, dict) or not applicant.get("id_number"):
+                raise bad("backoffice.packet.malformed", "supplement without applicant")
+            if not files:
+                raise bad("backoffice.packet.malformed", "supplement without materials")
         for name in files:
             if not FILE_NAME.match(name) or len(name) > 300:
                 raise bad("backoffice.packet.bad_file_name", "file name not allowed")
@@ -211,20 +217,22 @@ class PacketIntake:
             raise ApiError(422, "backoffice.case.unknown", "packet refers to an unknown case",
                            packet_id)
         elif kind == "supplement":
-            id_number = (manifest.get("applicant") or {}).get("id_number")
-            if id_number and self.vault.id_hash(id_number) != case.id_hash:
+            id_number = manifest["applicant"]["id_number"]
+            if self.vault.id_hash(id_number) != case.id_hash:
                 raise ApiError(422, "backoffice.case.applicant_mismatch",
                                "supplement from another applicant", packet_id)
             pending = open_supplement(case)
+            supplied = ", ".join(str(m.get("code")) for m in manifest.get("materials") or ()
+                                 if isinstance(m, dict))[:300]
             if case.status in CLOSED:
                 record(session, case, actor, "supplement_received", None,
-                       "supplement after the case was closed: " + packet_id)
+                       f"supplement after the case was closed: {packet_id} ({supplied})")
             else:
                 if pending is not None:
                     pending.fulfilled_at = utcnow()
                     pending.fulfilled_packet_id = packet_id
                 record(session, case, actor, "supplement_received", "received",
-                       "supplement packet " + packet_id)
+                       f"supplement packet {packet_id} ({supplied})")
         elif kind == "evaluation":
             evaluation = manifest.get("evaluation") or {}
             level = evaluation.get("level")

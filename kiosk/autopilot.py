@@ -123,12 +123,67 @@ class Autopilot:
         return []
 
 
+@dataclass
+class ReturningCitizen:
+    """A citizen back about an earlier case (办件查询, 补件): finds it by the receipt's case
+    number (typed, or the QR scanner's URL) or, with `case_number=None`, by the ID card; when a
+    case asks for materials and `supplement` is true, captures each requested page and submits.
+    Ends (and walks away with Cancel) on the progress result, or after the supplement."""
+    case_number: str | None = None
+    supplement: bool = True
+    finished: bool = False
+    outcome: str | None = None
+    case_number_done: str | None = None
+    reason_key: str | None = None
+    cases: tuple = ()
+    screens: list[str] = field(default_factory=list)
+    _asked: bool = False
+    _supplying: bool = False
+
+    def _finish(self, s: I.Snapshot, walk_away: bool = True) -> list:
+        self.finished, self.outcome, self.reason_key = True, s.screen, s.reason_key
+        return [I.Cancel()] if walk_away else []
+
+    def decide(self, s: I.Snapshot) -> list:
+        if not self.screens or self.screens[-1] != s.screen:
+            self.screens.append(s.screen)
+        if s.busy or s.screen in ("progress_card", "supplement_card", "supplement_submit"):
+            return []
+        if s.screen == "progress":
+            if self._asked:        # asked already and back here: offline, unknown number ...
+                return self._finish(s)
+            self._asked = True
+            return [I.EnterCaseNumber(self.case_number) if self.case_number
+                    else I.ReadCardForProgress()]
+        if s.screen == "progress_result":
+            self.cases = s.cases
+            wanted = next((c for c in s.cases if c.requested), None)
+            if self.supplement and wanted is not None and not self._supplying:
+                self._supplying = True
+                return [I.StartSupplement(wanted.case_number)]
+            return self._finish(s)
+        if s.screen == "supplement":
+            if s.reason_key and s.reason_key.startswith("outbox."):
+                return self._finish(s)
+            todo = next((m for m in s.materials if m.status == "todo"), None)
+            return [I.CapturePage(todo.code) if todo else I.Next()]
+        if s.screen in ("supplement_done", "refused", "help"):
+            self.case_number_done = s.case_number
+            return self._finish(s, walk_away=False)
+        return []
+
+
 def drive(session, pilot: Autopilot, matter_code: str, timeout: float = 120.0,
           on_snapshot=None) -> Autopilot:
-    """Run one visit headless: start `matter_code` and answer snapshots until it ends.
+    """Run one visit headless: start `matter_code` and answer snapshots until it ends."""
+    return drive_intent(session, pilot, I.StartVisit(matter_code), timeout, on_snapshot)
 
-    Acts only on a snapshot that reflects every intent sent so far, so a stale snapshot can
-    never make it press "next" twice. Raises TimeoutError naming the screen it got stuck on.
+
+def drive_intent(session, pilot, first, timeout: float = 120.0, on_snapshot=None):
+    """Send `first` (StartVisit, StartProgress) and let `pilot` answer snapshots until it is
+    finished. Acts only on a snapshot that reflects every intent sent so far, so a stale
+    snapshot can never make it press "next" twice. Raises TimeoutError naming the screen it
+    got stuck on.
     """
     import queue as _queue
     import time as _time
@@ -136,7 +191,7 @@ def drive(session, pilot: Autopilot, matter_code: str, timeout: float = 120.0,
     snaps: _queue.Queue = _queue.Queue()
     session.subscribe(snaps.put)
     sent = session.snapshot.handled if session.snapshot else 0
-    session.send(I.StartVisit(matter_code))
+    session.send(first)
     sent += 1
     deadline = _time.monotonic() + timeout
     latest = None

@@ -103,6 +103,7 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.outbox import Outbox
     from kiosk.packet import load_signing_key
     from kiosk.pinyin_ime import PinyinIME
+    from kiosk.progress import ProgressClient
     from kiosk.technician import hash_pin
     from kiosk.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
     from kiosk.updates import load_active_catalog, load_config_or_roll_back
@@ -153,7 +154,8 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
                                  name="uploader")
             t.start()
             stack.callback(uploader_stop.set)
-        terminal = Terminal(config, catalog, outbox).start()
+        progress = ProgressClient(config.backoffice.url, config.terminal_id, signing)
+        terminal = Terminal(config, catalog, outbox, progress=progress).start()
         stack.callback(terminal.close)
         speaker = _speaker(config, no_voice)
         if speaker is not None:

@@ -107,7 +107,42 @@ class Rate:
     comment: str = ""
 
 
+# 办件查询 / 补件: a citizen comes back about an earlier case (kiosk/progress.py)
+@dataclass(frozen=True)
+class StartProgress:
+    """From the attract screen: query progress, supplement materials."""
+
+
+@dataclass(frozen=True)
+class EnterCaseNumber:
+    """A case number typed, or what the QR scanner read from the receipt (its progress URL)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class ReadCardForProgress:
+    """Find my cases by my ID card."""
+
+
+@dataclass(frozen=True)
+class StartSupplement:
+    case_number: str
+
+
 # --- snapshots -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseView:
+    """One case on the progress screen (no personal data: the progress API has none)."""
+    case_number: str
+    matter_code: str
+    matter_zh: str
+    matter_en: str
+    status: str                      # received | accepted | needs_supplement | approved | ...
+    status_key: str                  # prompt key: progress.status.<status>
+    updated_at: str                  # "YYYY-MM-DDTHH:MM"
+    requested: tuple[tuple[str, str, str, str], ...] = ()   # (code, zh, en, reason) to supply
+
+
 @dataclass(frozen=True)
 class FieldView:
     key: str
@@ -140,7 +175,10 @@ class Snapshot:
     handled: int                     # intents the session has handled so far (for drivers)
     screen: str                      # attract | guide | consent | id_card | face | role | form |
                                      # materials | review | commitment | submit | receipt |
-                                     # evaluation | done | refused | help | out_of_service
+                                     # evaluation | done | refused | help | out_of_service |
+                                     # progress | progress_card | progress_result |
+                                     # supplement_card | supplement | supplement_submit |
+                                     # supplement_done
     language: str
     elder: bool
     matter_code: str | None = None
@@ -157,6 +195,7 @@ class Snapshot:
     receipt_printed: bool | None = None
     alerts: tuple[str, ...] = ()     # forgotten card / receipt call-outs (prompt keys)
     closed_matters: tuple[tuple[str, str], ...] = ()  # (matter code, reason prompt key)
+    cases: tuple[CaseView, ...] = ()  # progress screens (kiosk/progress.py)
     params: tuple[tuple[str, str], ...] = field(default=())  # placeholders for prompt text
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ from devices.interfaces import (DeviceError, DeviceUnavailable, DocumentScanner,
 from flows import engine as E
 from flows.catalog import Catalog
 from kiosk import intents as I
+from kiosk.progress import Job, ProgressVisit
 from kiosk.snapshot import build_snapshot
 from kiosk.visit_packet import PacketSink, build_application, build_receipt, build_small
 
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 DEVICE_OF_CAPABILITY = {"id_card.read": "id_card", "face.verify": "camera",
                         "doc.capture": "scanner", "receipt.print": "printer",
                         "outbox.submit": "sink"}
+END_SCREENS = ("done", "refused", "help", "supplement_done")   # shown briefly, then wiped
 DEVICE_PROMPT = {"id_card": "device.id_card", "camera": "device.face", "scanner": "device.doc",
                  "printer": "device.printer", "sink": "device.outbox"}
 
@@ -74,6 +76,16 @@ class _DeviceResult:
 
 
 @dataclass(frozen=True)
+class _ServiceResult:
+    """The result of a job of the progress/supplement service (kiosk/progress.py)."""
+    visit: int
+    job: int
+    name: str
+    value: object = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
 class _Progress:
     visit: int
     prompt_key: str
@@ -89,12 +101,13 @@ class Session:
                  settings: SessionSettings, health: Callable[[str], str | None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  today: Callable[[], dt.date] = dt.date.today,
-                 now: Callable[[], dt.datetime] = dt.datetime.now):
+                 now: Callable[[], dt.datetime] = dt.datetime.now, progress=None):
         self.catalog = catalog
         self.devices = devices
         self.sink = sink
         self.settings = settings
         self._health = health or (lambda device: None)
+        self.progress_client = progress   # kiosk.progress.ProgressClient: 办件查询 and 补件
         self._clock = clock
         self._today = today
         self._now = now                  # local wall clock, for opening hours
@@ -182,6 +195,12 @@ class Session:
                 self._end_visit("device.failed")
 
     def _handle(self, item) -> None:
+        if isinstance(item, _ServiceResult):
+            if item.visit == self._visit_no and self._service is not None \
+                    and item.job == self._service_job:
+                self._service_result(item)
+                self._publish()
+            return
         if isinstance(item, _DeviceResult):
             if item.visit == self._visit_no and self.plan is not None:
                 self._job = None
@@ -207,8 +226,12 @@ class Session:
             pass
         elif isinstance(item, I.StartVisit):
             self._start_visit(item.matter_code)
+        elif isinstance(item, I.StartProgress):
+            self._start_progress()
+        elif self._service is not None:
+            self._service_intent(item)
         elif self.plan is None:
-            if isinstance(item, (I.Next, I.Cancel)) and self._screen in ("refused", "help", "done"):
+            if isinstance(item, (I.Next, I.Cancel)) and self._screen in END_SCREENS:
                 self._wipe()
         elif isinstance(item, I.Cancel):
             self._end_visit("visit.cancelled")
@@ -308,8 +331,12 @@ class Session:
         self._job = self._pool.submit(run)
 
     def _job_read_card(self, visit: int):
+        return self._read_card_until(self._cancel_job)
+
+    def _read_card_until(self, cancel: threading.Event):
+        """A card within card_read_s, or None (also when cancelled or the visit ends)."""
         deadline = self._clock() + self.settings.card_read_s
-        while not self._cancel_job.is_set() and self._clock() < deadline:
+        while not cancel.is_set() and not self._cancel_job.is_set() and self._clock() < deadline:
             card = self.devices.id_card.read_card(timeout=1.0)
             if card is not None:
                 return card
@@ -388,6 +415,66 @@ class Session:
                 log.warning("receipt not printed reason=%s", err.reason_key)
             self._apply(E.ReceiptDone(err is None, err.reason_key if err else None))
 
+    # -- 办件查询 / 补件: a citizen back about an earlier case (kiosk/progress.py) ---------------
+    def _start_progress(self) -> None:
+        if self.plan is not None or self._service is not None:
+            return
+        self._visit_no += 1
+        self._cancel_job.clear()
+        self._matter_code, self._last_touch = None, self._clock()
+
+        def capture_unavailable():
+            return self.unavailable_reason("doc.capture") or self.unavailable_reason("outbox.submit")
+        self._service = ProgressVisit(
+            self.catalog, self.progress_client, read_card=self._service_read_card,
+            capture_page=lambda: self.devices.scanner.capture_page(), accept=self.sink.accept,
+            capture_unavailable=capture_unavailable)
+        log.info("progress service started visit=%d", self._visit_no)
+
+    def _service_read_card(self, cancel: threading.Event):
+        if self.unavailable_reason("id_card.read"):
+            raise DeviceUnavailable("card reader unavailable", "device.id_card")
+        return self._read_card_until(cancel)
+
+    def _service_intent(self, item) -> None:
+        if isinstance(item, I.Cancel):
+            self._end_visit("visit.cancelled")
+        elif isinstance(item, I.Help):
+            self._help(item.reason)
+        else:
+            job = self._service.on_intent(item)
+            if self._service.busy is None:
+                self._service_cancel.set()      # the citizen left a card read or query behind
+            self._launch_service(job)
+
+    def _launch_service(self, job: Job | None) -> None:
+        """Run a service job in the device worker; its result comes back as _ServiceResult."""
+        if job is None:
+            return
+        self._service_cancel.set()
+        cancel = self._service_cancel = threading.Event()
+        self._service_job += 1
+        visit, number = self._visit_no, self._service_job
+
+        def run():
+            try:
+                self._queue.put(_ServiceResult(visit, number, job.name, job.run(cancel)))
+            except BaseException as exc:  # delivered to the actor, which decides
+                self._queue.put(_ServiceResult(visit, number, job.name, error=exc))
+        self._pool.submit(run)
+
+    def _service_result(self, r: _ServiceResult) -> None:
+        if r.error is not None:
+            log.warning("progress job failed job=%s error=%s", r.name, type(r.error).__name__)
+        service = self._service
+        job = service.on_result(r.name, r.value, r.error)
+        if service.screen == "supplement_done":
+            self._case_number = service.accepted.case_number
+            log.info("supplement submitted packet=%s", service.accepted.packet_id)
+            self._end_visit(None, screen="supplement_done")
+            return
+        self._launch_service(job)
+
     # -- visit lifecycle -----------------------------------------------------------------------
     def _start_visit(self, code: str) -> None:
         if self.plan is not None:
@@ -457,6 +544,10 @@ class Session:
             self._wipe(reason_key)
 
     def _drop_applicant(self) -> None:
+        if self._service is not None:
+            self._service_cancel.set()
+            self._service.wipe()
+            self._service = None
         if self.state is not None and self.state.card is not None \
                 and self.state.card.photo_bgr is not None:
             self.state.card.photo_bgr.fill(0)
@@ -494,6 +585,9 @@ class Session:
         self._accepted_at = None
         self._last_touch = self._clock()
         self._alerts: tuple[str, ...] = ()
+        self._service: ProgressVisit | None = None
+        self._service_job = 0
+        self._service_cancel = threading.Event()
 
     def _tick(self) -> None:
         now = self._clock()
@@ -508,7 +602,7 @@ class Session:
             if now >= self._end_until and not alerts:
                 self._wipe()
                 changed = True
-        elif self.plan is not None:
+        elif self.plan is not None or self._service is not None:
             limit = self.settings.idle_s * (2 if self._elder else 1)
             idle = now - self._last_touch
             if idle >= limit and self._job is None or idle >= limit + 30:
@@ -532,19 +626,21 @@ class Session:
     def _card_left(self) -> bool:
         reader = self.devices.id_card
         try:
-            return bool(reader and self._screen in ("done", "refused", "help")
+            return bool(reader and self._screen in END_SCREENS
                         and reader.card_present())
         except DeviceError:
             return False
 
     def _countdown(self) -> int | None:
-        if self.plan is None:
+        if self.plan is None and self._service is None:
             return None
         limit = self.settings.idle_s * (2 if self._elder else 1)
         left = limit - (self._clock() - self._last_touch)
         return max(0, int(left + 0.999)) if left <= self.settings.idle_warning_s else None
 
     def _step_name(self) -> str:
+        if self._service is not None:
+            return self._service.screen
         return E.current_step(self.plan, self.state).value if self.plan else self._screen
 
     _published_countdown: int | None = None

@@ -38,7 +38,7 @@ def check_device_urls(config: KioskConfig) -> None:
 
 class Terminal:
     def __init__(self, config: KioskConfig, catalog: Catalog, sink: PacketSink,
-                 face_verifier=None, start_supervisors: bool = True):
+                 face_verifier=None, start_supervisors: bool = True, progress=None):
         check_device_urls(config)
         self.config, self.catalog, self.sink = config, catalog, sink
         self.supervisors: dict[str, DeviceSupervisor] = {}
@@ -54,7 +54,7 @@ class Terminal:
                           scanner=self.supervisors["doc_camera"].proxy,
                           printer=self.supervisors["printer"].proxy)
         self.session = Session(catalog, devices, sink, session_settings(config),
-                               health=self.fault_of)
+                               health=self.fault_of, progress=progress)
 
     def _open(self, slot: str, url: str):
         if slot == "id_card" and self.config.devices.wlt_library:
@@ -112,11 +112,13 @@ class DemoDevices:
     """All four devices emulated at the wire level, for the demo, `simulate` and tests."""
 
     def __init__(self, work_dir: Path | None = None, faces_dir: str | None = None,
-                 printer_state: str = "ok", doc_sequence: str = "clean"):
+                 printer_state: str = "ok", doc_sequence: str = "clean", scenario=None):
+        """`scenario`: an already loaded emulator scenario (default: the packaged one)."""
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="kiosk-demo-"))
         self.faces_dir = faces_dir
         self.printer_state = printer_state
         self.doc_sequence = doc_sequence
+        self.scenario = scenario
         self.id_card = None
         self.printer = None
         self.current_card: str | None = None
@@ -126,7 +128,7 @@ class DemoDevices:
         from devices.id_card.scenario import load_scenario
         from devices.printer.emulator import PrinterEmulator
 
-        self.scenario = load_scenario(None, self.faces_dir)
+        self.scenario = self.scenario or load_scenario(None, self.faces_dir)
         self.id_card = EmulatorServer(self.scenario)
         card_path = self.id_card.start_pty()
         self.id_card.remove_card()

@@ -1,0 +1,325 @@
+"""Test kit of the end-to-end tests: the real back office and uploader as processes, a kiosk
+on emulated devices wired to the real outbox, and checks of what the back office stored.
+
+- `BackofficeProcess`: `backoffice serve` on a loopback port, SQLite + files in a data dir;
+  `kill()` takes it down hard, `start()` brings it back on the same port.
+- `UploaderProcess`: `kiosk-uploader` over a terminal state dir, short backoff.
+- `Kiosk`: DemoDevices (wire-level emulators) + Terminal + Outbox enrolled with the back office,
+  driven by `kiosk.autopilot.drive` exactly as `kiosk simulate` drives it.
+- `stored_packets(...)`: every packet the back office holds, opened from ITS stored sealed copy
+  with its private key and the terminal key it registered, files compared through its vault.
+- `receipt_case_numbers(paper_dir)`: the case numbers in the QR codes of the printed receipts.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+TERMINAL_ID = "E2E-0001"
+SITE_ID = "e2e-site"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(step)
+
+
+class BackofficeProcess:
+    """`backoffice serve` as its own process on 127.0.0.1:<port>."""
+
+    def __init__(self, data_dir: Path, port: int | None = None):
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def create_token(self, terminal_id: str, site: str) -> str:
+        """A one-time enrolment token, as `backoffice token create` makes it."""
+        from backoffice.app import Services
+        from backoffice.settings import Settings
+        services = Services.start(Settings.for_data_dir(self.data_dir))
+        try:
+            return services.fleet.create_token(terminal_id, site, 1.0)
+        finally:
+            services.db.dispose()
+
+    def start(self) -> "BackofficeProcess":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "backoffice"), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--data-dir", str(self.data_dir), "--log-level", "warning"],
+                cwd=REPO, stdout=log, stderr=log)
+        wait_until(self._answers, 60, "the back office to answer")
+        return self
+
+    def _answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"backoffice serve exited: {self.log.read_text()[-2000:]}")
+        try:
+            r = httpx.get(f"{self.url}/api/v1/cases/NONE-20000101-000001/progress", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 404
+
+    def kill(self) -> None:
+        """Down hard (kill -9): the kiosk must notice only through failed uploads."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class UploaderProcess:
+    """`kiosk-uploader` over a terminal state dir, with a short backoff and poll."""
+
+    def __init__(self, state_dir: Path, backoffice_url: str, terminal_id: str = TERMINAL_ID):
+        self.args = [str(BIN / "kiosk-uploader"), "--state-dir", str(state_dir),
+                     "--backoffice-url", backoffice_url, "--terminal-id", terminal_id,
+                     "--heartbeat-s", "2", "--backoff-base-s", "0.2", "--backoff-cap-s", "1",
+                     "--poll-s", "0.1", "-v"]
+        self.log = Path(state_dir).parent / "uploader.log"
+        self.proc: subprocess.Popen | None = None
+        self.kills = 0
+
+    def start(self) -> "UploaderProcess":
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=log, stderr=log)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.kills += 1
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def outbox_status(state_dir: Path) -> dict:
+    """Counts by state, read without the start-up sweep (the uploader owns recovery)."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{Path(state_dir) / 'outbox.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        counts = dict(db.execute("SELECT state, COUNT(*) FROM packets GROUP BY state"))
+    finally:
+        db.close()
+    return {s: counts.get(s, 0) for s in ("pending", "in_flight", "acknowledged", "dead")}
+
+
+def outbox_rows(state_dir: Path) -> list[dict]:
+    import sqlite3
+    db = sqlite3.connect(f"file:{Path(state_dir) / 'outbox.db'}?mode=ro", uri=True, timeout=30)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT packet_id, case_number, kind, state, "
+                                            "attempts, last_error FROM packets")]
+    finally:
+        db.close()
+
+
+def wait_drained(state_dir: Path, timeout: float) -> dict:
+    def drained():
+        status = outbox_status(state_dir)
+        return status if status["pending"] + status["in_flight"] == 0 else None
+    return wait_until(drained, timeout, "the outbox to drain", step=0.2)
+
+
+# ---- what the back office holds ---------------------------------------------------------------
+
+@dataclass
+class StoredPacket:
+    packet_id: str
+    kind: str
+    case_number: str | None
+    manifest: dict
+    files: dict[str, bytes]
+
+
+def stored_packets(data_dir: Path, terminal_verify_key_b64: str,
+                   terminal_id: str = TERMINAL_ID) -> dict[str, StoredPacket]:
+    """Every packet in the back office, re-opened from its stored sealed copy and cross-checked
+    with what intake stored: the encrypted manifest, and each case file through the vault."""
+    from sqlalchemy import select
+
+    from backoffice.app import Services
+    from backoffice.db import CaseFile, Packet, Terminal
+    from backoffice.settings import Settings
+    from kiosk import packet as kp
+
+    services = Services.start(Settings.for_data_dir(data_dir))
+    out: dict[str, StoredPacket] = {}
+    try:
+        with services.db.read() as s:
+            terminal = s.get(Terminal, terminal_id)
+            assert terminal is not None and terminal.public_key == terminal_verify_key_b64, \
+                "the back office registered another key for the terminal"
+            verify_key = kp.verify_key_from_text(terminal.public_key)
+            for packet in s.scalars(select(Packet).where(Packet.terminal_id == terminal_id)
+                                    .order_by(Packet.id)):
+                sealed = (services.store.root / "raw" / f"{packet.packet_id}.sealed").read_bytes()
+                assert hashlib.sha256(sealed).hexdigest() == packet.sha256
+                # decrypts (back-office key), verifies (terminal signature), checks every hash
+                opened = kp.open_packet(sealed, services.private_key, verify_key)
+                manifest = opened.manifest
+                assert manifest["packet_id"] == packet.packet_id
+                assert manifest.get("case_number") == packet.case_number
+                stored_manifest = json.loads(services.vault.decrypt(packet.manifest_enc))
+                assert stored_manifest == manifest
+                described = {e["name"]: e for e in manifest.get("files", [])}
+                assert set(described) == set(opened.files), "manifest file list differs"
+                files = s.scalars(select(CaseFile).where(CaseFile.packet_id == packet.packet_id)).all()
+                assert sorted(f.path for f in files) == sorted(opened.files)
+                for f in files:
+                    data = services.store.get(f.storage_key)      # through the vault
+                    assert hashlib.sha256(data).hexdigest() == f.sha256 == \
+                        described[f.path]["sha256"]
+                    assert data == opened.files[f.path]
+                out[packet.packet_id] = StoredPacket(packet.packet_id, packet.kind,
+                                                     packet.case_number, manifest, opened.files)
+    finally:
+        services.db.dispose()
+    return out
+
+
+def case_rows(data_dir: Path) -> dict[str, dict]:
+    """case_number -> {status, matter_code, events: [(action, to_status, comment)], files}."""
+    from sqlalchemy import select
+
+    from backoffice.app import Services
+    from backoffice.db import Case
+    from backoffice.settings import Settings
+    services = Services.start(Settings.for_data_dir(data_dir))
+    try:
+        with services.db.read() as s:
+            return {c.case_number: {
+                "status": c.status, "matter_code": c.matter_code,
+                "events": [(e.action, e.to_status, e.comment) for e in c.events],
+                "files": [(f.packet_id, f.path) for f in c.files],
+                "supplements": [(r.materials, r.fulfilled_packet_id) for r in c.supplements]}
+                for c in s.scalars(select(Case))}
+    finally:
+        services.db.dispose()
+
+
+def receipt_qr_texts(paper_dir: Path) -> list[str]:
+    """Decode the progress QR code on every printed receipt (the emulator's paper), in order."""
+    import cv2
+    detector = cv2.QRCodeDetector()
+    texts = []
+    for png in sorted(Path(paper_dir).glob("*.png")):
+        image = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+        image = cv2.copyMakeBorder(image, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
+        text, _points, _ = detector.detectAndDecode(image)
+        assert text, f"no readable QR code on {png.name}"
+        texts.append(text)
+    return texts
+
+
+def receipt_case_numbers(paper_dir: Path) -> list[str]:
+    """The case number each printed receipt's QR code names (`<base>/progress/<case>`)."""
+    return [urlsplit(t).path.rstrip("/").rsplit("/", 1)[-1] for t in receipt_qr_texts(paper_dir)]
+
+
+# ---- a kiosk on emulated devices with the real outbox -------------------------------------------
+
+class Kiosk:
+    """One terminal: emulated devices at the wire level, the real session and outbox."""
+
+    def __init__(self, work: Path, backoffice: BackofficeProcess, face_verifier=None,
+                 progress_client_factory=None):
+        from flows.catalog import load_catalog
+        from kiosk.config import load_config
+        from kiosk.outbox import Outbox
+        from kiosk.packet import load_signing_key, public_key_text
+        from kiosk.terminal import DemoDevices, Terminal
+        from kiosk.uploader import enrol
+
+        self.work = Path(work)
+        self.catalog = load_catalog()
+        self.demo = DemoDevices(self.work / "devices")
+        urls = self.demo.start()
+        self.state_dir = self.work / "state"
+        self.config = load_config(None, {
+            "terminal_id": TERMINAL_ID, "state_dir": str(self.state_dir), "devices": urls,
+            "backoffice": {"url": backoffice.url},
+            "site": {"id": SITE_ID}, "timeouts": {"receipt_take_s": 1, "idle_s": 300}})
+        keys = self.state_dir / "keys"
+        public = enrol(backoffice.url, backoffice.create_token(TERMINAL_ID, SITE_ID),
+                       TERMINAL_ID, keys)
+        signing = load_signing_key(keys / "terminal.key")
+        self.verify_key_b64 = public_key_text(signing)
+        self.outbox = Outbox(self.state_dir, TERMINAL_ID, SITE_ID, signing, public,
+                             min_free_bytes=0)
+        extra = {}
+        if progress_client_factory is not None:
+            extra["progress"] = progress_client_factory(backoffice.url, TERMINAL_ID, signing)
+        self.terminal = Terminal(self.config, self.catalog, self.outbox,
+                                 face_verifier=face_verifier, **extra).start()
+        self.session = self.terminal.session
+
+    @property
+    def paper_dir(self) -> Path:
+        return self.work / "devices" / "paper"
+
+    def visit(self, code: str, answers: dict | None = None, timeout: float = 120):
+        """One whole visit by the scripted applicant; returns the autopilot (outcome, case)."""
+        from kiosk.autopilot import Autopilot, drive
+        from kiosk.terminal import choose_card, switch_demo_card
+        name = (answers or {}).get("card") or choose_card(self.catalog, code, self.demo.cards)
+        switch_demo_card(self.terminal, self.demo, name)
+        self.last_card = name
+        pilot = drive(self.session, Autopilot(dict(answers or {})), code, timeout=timeout)
+        self.demo.remove_card()
+        wait_until(lambda: self.session.snapshot.screen == "attract", 15, "the attract screen")
+        return pilot
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.terminal.close()
+        with contextlib.suppress(Exception):
+            self.demo.stop()
+        with contextlib.suppress(Exception):
+            self.outbox.close()

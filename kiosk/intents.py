@@ -139,7 +139,7 @@ class CaseView:
     matter_en: str
     status: str                      # received | accepted | needs_supplement | approved | ...
     status_key: str                  # prompt key: progress.status.<status>
-    updated_at: str                  # "YYYY-MM-DDTHH:MM"
+    updated_at: str                  # "YYYY-MM-DD HH:MM", terminal local time
     requested: tuple[tuple[str, str, str, str], ...] = ()   # (code, zh, en, reason) to supply
 
 

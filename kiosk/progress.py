@@ -437,7 +437,7 @@ class ProgressVisit:
                 case_number=c.case_number, matter_code=c.matter_code,
                 matter_zh=matter.name.zh if matter else c.matter_code,
                 matter_en=matter.name.en if matter else c.matter_code, status=c.status,
-                status_key=f"progress.status.{c.status}", updated_at=c.updated_at[:16],
+                status_key=f"progress.status.{c.status}", updated_at=_local_time(c.updated_at),
                 requested=tuple(requested)))
         return tuple(views)
 
@@ -462,6 +462,14 @@ class ProgressVisit:
         for m in self.materials:
             m.pages.clear()
         self.materials, self.cases, self.selected = [], (), None
+
+
+def _local_time(text: str) -> str:
+    """The back office answers in UTC; the citizen reads the terminal's local time."""
+    try:
+        return dt.datetime.fromisoformat(text).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return text[:16]
 
 
 def _ask(client: ProgressClient | None, method: str, arg):

@@ -20,7 +20,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
 from kiosk import intents as I
-from kiosk.ui import screens_browse, screens_visit
+from kiosk.ui import screens_browse, screens_progress, screens_visit
 from kiosk.ui import theme as T
 from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
 
@@ -204,7 +204,8 @@ class KioskApp(App):
         elif name == "maintenance":
             content, nav = self.maintenance.build(ctx)
         else:
-            content, nav = screens_visit.SCREENS[name](ctx, snap)
+            screen = screens_progress.SCREENS.get(name) or screens_visit.SCREENS[name]
+            content, nav = screen(ctx, snap)
         self.root_box.clear_widgets()
         self.root_box.add_widget(self._header(ctx, snap, name))
         for banner in self._banners(ctx, snap):

@@ -39,6 +39,11 @@ def attract(ctx, snap):
     row.add_widget(BigButton(ctx.t("ui.bundles"), "bundles", lambda: ctx.browse(bundles=True),
                              th, kind="secondary"))
     box.add_widget(row)
+    entry = ctx.t("ui.progress_entry")       # 查询办理进度 / 补件 Progress & supplements
+    if ctx.lang == "zh":
+        entry += "  " + ctx.app.text("ui.progress_entry", "en")
+    box.add_widget(BigButton(entry, "progress", lambda: ctx.send(I.StartProgress()), th,
+                             kind="secondary"))
     hours = ctx.t("ui.open_24h") if not site.opening_hours else ctx.t("ui.hours") + "  " + \
         "；".join(f"{h.days} {h.open}-{h.close}" for h in site.opening_hours)
     box.add_widget(text_label(hours + "    " + ctx.t("ui.phone", phone=site.phone), th.body,

@@ -1,0 +1,95 @@
+"""Screens of 办件查询 and 补件: a citizen back about an earlier case (session service mode).
+
+The session (kiosk/progress.py via kiosk/session.py) decides everything: which cases, their
+status, what a reviewer asked for, whether the card read owns the case. These screens only draw
+the snapshot and send intents. A receipt's QR code is read by a scanner that types like a
+keyboard (it "types" the progress URL and Enter); the case number can also be typed.
+"""
+from __future__ import annotations
+
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.widget import Widget
+
+from kiosk import intents as I
+from kiosk.ui import screens_visit as V
+from kiosk.ui import theme as T
+from kiosk.ui.widgets import BigButton, LetterKeyboard, text_label
+
+ENTER_KEYS = (13, 271)          # Enter, keypad Enter: a QR scanner ends its input with one
+
+
+def progress(ctx, snap):
+    """Scan the receipt's QR code or type its case number; or use the ID card."""
+    th = ctx.theme
+    draft = ctx.form_state.get("draft") or ""
+    submit = lambda: ctx.send(I.EnterCaseNumber(ctx.form_state.get("draft") or ""))  # noqa: E731
+    _listen_for_scanner(ctx, submit)
+    top = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height)
+    top.add_widget(text_label(draft or ctx.t("progress.case_number_hint"), th.title,
+                              T.TEXT if draft else T.MUTED, bold=bool(draft), theme=th))
+    top.add_widget(BigButton("-", "key:-", lambda: ctx.type_draft(draft + "-"), th,
+                             kind="secondary", size_hint_x=0.1, font_size=th.title))
+    top.add_widget(BigButton(ctx.t("progress.by_case_number"), "lookup_case", submit, th,
+                             kind="ok", size_hint_x=0.25, disabled=snap.busy or not draft))
+    keys = LetterKeyboard(lambda s: ctx.type_draft(draft + s.upper()),
+                          lambda: ctx.type_draft(draft[:-1]), digits=True, theme=th)
+    card = BigButton(ctx.t("progress.by_id_card"), "progress_by_card",
+                     lambda: ctx.send(I.ReadCardForProgress()), th, disabled=snap.busy)
+    return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), card, top,
+                     keys), ["cancel"]
+
+
+def _listen_for_scanner(ctx, submit) -> None:
+    """Text a keyboard-wedge QR scanner types goes into the draft; its Enter submits."""
+    def on_text(_window, text):
+        ctx.type_draft((ctx.form_state.get("draft") or "") + text)
+
+    def on_key(_window, key, *_args):
+        if key in ENTER_KEYS:
+            submit()
+    Window.bind(on_textinput=on_text, on_key_down=on_key)
+    ctx.on_leave(lambda: Window.unbind(on_textinput=on_text, on_key_down=on_key))
+
+
+def result(ctx, snap):
+    """Each case: matter, number, status in words; what to supply, with a button to do it."""
+    th = ctx.theme
+    rows = GridLayout(cols=1, spacing=12, size_hint_y=None)
+    rows.bind(minimum_height=rows.setter("height"))
+    for c in snap.cases:
+        matter = c.matter_en if ctx.lang == "en" else c.matter_zh
+        mark = T.WARN_MARK if c.requested else T.OK_MARK
+        rows.add_widget(text_label(f"{matter}\n{c.case_number}", th.body, bold=True, theme=th))
+        rows.add_widget(text_label(f"{mark} {ctx.t(c.status_key)} · "
+                                   f"{ctx.t('progress.updated', when=c.updated_at)}",
+                                   th.body, T.WARN if c.requested else T.OK, theme=th))
+        if c.requested:
+            wanted = "；".join(f"{en if ctx.lang == 'en' else zh}" + (f"（{why}）" if why else "")
+                              for _code, zh, en, why in c.requested)
+            rows.add_widget(text_label(ctx.t("progress.requested") + " " + wanted, th.body,
+                                       theme=th))
+            rows.add_widget(BigButton(ctx.t("progress.supplement_this"),
+                                      f"supplement:{c.case_number}",
+                                      lambda n=c.case_number: ctx.send(I.StartSupplement(n)),
+                                      th, kind="ok", disabled=snap.busy))
+    return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap),
+                     V._scroll(rows)), ["back", "help", "cancel"]
+
+
+def supplement_done(ctx, snap):
+    th = ctx.theme
+    col = V._column(ctx, Widget(), text_label(f"{T.OK_MARK} " + ctx.t("step.supplement_done"),
+                                              th.title, T.OK, "center", theme=th, bold=True))
+    if snap.case_number:
+        col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number), th.huge,
+                                  halign="center", theme=th, bold=True))
+    col.add_widget(Widget())
+    col.add_widget(BigButton(ctx.t("ui.home"), "home", lambda: ctx.send(I.Next()), th))
+    return col, []
+
+
+SCREENS = {"progress": progress, "progress_card": V.id_card, "progress_result": result,
+           "supplement_card": V.id_card, "supplement": V.materials,
+           "supplement_submit": V.waiting, "supplement_done": supplement_done}

@@ -417,7 +417,7 @@ class Session:
 
     # -- 办件查询 / 补件: a citizen back about an earlier case (kiosk/progress.py) ---------------
     def _start_progress(self) -> None:
-        if self.plan is not None or self._service is not None:
+        if self.plan is not None or self._service is not None or self._refused_out_of_hours(None):
             return
         self._visit_no += 1
         self._cancel_job.clear()
@@ -501,7 +501,7 @@ class Session:
         self._last_touch = self._clock()
         log.info("visit started matter=%s visit=%d", code, self._visit_no)
 
-    def _refused_out_of_hours(self, code: str) -> bool:
+    def _refused_out_of_hours(self, code: str | None) -> bool:
         """Outside opening hours no visit starts (one already running may finish)."""
         when = self._now()
         if self.settings.is_open(when):
@@ -592,7 +592,8 @@ class Session:
     def _tick(self) -> None:
         now = self._clock()
         changed = False
-        if self._idle_tasks and self.plan is None and self._screen == "attract":
+        if self._idle_tasks and self.plan is None and self._service is None \
+                and self._screen == "attract":
             self._run_idle_tasks()
             changed = True
         if self.plan is None and self._end_until is not None:

@@ -128,3 +128,18 @@ def test_inside_hours_and_without_hours_visits_start(mini_catalog, tmp_path):
         session.stop()
     always = session_settings(load_config(overrides={"state_dir": str(tmp_path / "s2")}))
     assert always.is_open(SUNDAY_1100) and always.next_opening(SUNDAY_1100) is None
+
+
+def test_outside_hours_a_progress_query_does_not_start_either(mini_catalog, tmp_path):
+    session = bank_session(mini_catalog, tmp_path, WallClock(SUNDAY_1100))
+    try:
+        session.send(I.StartProgress())
+        deadline = time.monotonic() + 5
+        while (session.snapshot is None or session.snapshot.screen != "refused") \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert session.snapshot.screen == "refused"
+        assert session.snapshot.reason_key == "visit.out_of_hours"
+        assert dict(session.snapshot.params)["when"] == "11-30 09:00"
+    finally:
+        session.stop()

@@ -403,3 +403,25 @@ def test_kiosk_updates_check_and_status_for_a_technician(server, kiosk, tmp_path
     assert f"version {view.version + 1} refused: update.bundle_hash_mismatch" in refused.output
     status = json.loads(CliRunner().invoke(kiosk_main, [*run, "status", "--json"]).output)
     assert status["catalog"]["staged"] == view.version and status["catalog"]["version"] is None
+
+
+def test_applying_waits_for_a_progress_query_to_end_too(packaged, tmp_path):
+    session = session_over(load_catalog(packaged), tmp_path)
+    ran = []
+    try:
+        session.send(I.StartProgress())
+        deadline = time.monotonic() + 5
+        while (session.snapshot is None or session.snapshot.screen == "attract") \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert session.snapshot.screen == "progress"
+        session.when_idle(ran.append)
+        time.sleep(0.5)
+        assert ran == []                      # a citizen is looking up a case
+        session.send(I.Cancel())
+        deadline = time.monotonic() + 10
+        while not ran and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ran == [session]
+    finally:
+        session.stop()

@@ -85,14 +85,19 @@ def terminal():
 @terminal.command("list")
 @DATA_DIR_OPTION
 def terminal_list(data_dir: Path):
-    """List terminals with their state (OK, SILENT, REVOKED) and last heartbeat."""
-    views = _services(data_dir).fleet.terminals()
+    """List terminals with their state (OK, SILENT, REVOKED), last heartbeat and alarms."""
+    services = _services(data_dir)
+    views = services.fleet.terminals()
     if not views:
         click.echo("no terminals enrolled")
+    raised: dict[str, list[str]] = {}
+    for alarm in services.alarms.current():
+        raised.setdefault(alarm.terminal_id, []).append(alarm.kind)
     for t in views:
         beat = t.last_heartbeat_at.isoformat(timespec="seconds") if t.last_heartbeat_at else "never"
         faults = "; ".join(t.faults) or "-"
-        click.echo(f"{t.id}\t{t.site or '-'}\t{t.state}\tlast heartbeat {beat}\tfaults {faults}")
+        click.echo(f"{t.id}\t{t.site or '-'}\t{t.state}\tlast heartbeat {beat}\tfaults {faults}"
+                   f"\talarms {', '.join(raised.get(t.id, [])) or '-'}")
 
 
 @main.command()

@@ -165,5 +165,8 @@ def test_the_cli_lists_alarms_with_a_monitoring_exit_status(server, new_terminal
     text = CliRunner().invoke(main, ["alarms", *data]).output
     assert f"CRITICAL\t{terminal.terminal_id}\tpaper_out\tReceipt paper out" in text
     assert "do: Load a new 80 mm thermal roll" in text
+    listed = CliRunner().invoke(main, ["terminal", "list", *data]).output.splitlines()
+    line = next(line for line in listed if line.startswith(f"{terminal.terminal_id}\t"))
+    assert line.startswith(f"{terminal.terminal_id}\tsite-1\tOK") and line.endswith("\talarms paper_out")
     empty = CliRunner().invoke(main, ["alarms", "--data-dir", str(tmp_path / "fresh")])
     assert empty.exit_code == 0 and "no alarms" in empty.output

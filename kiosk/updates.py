@@ -52,6 +52,7 @@ KINDS = ("catalog", "site-profile")
 PUBLISHER_PUBLIC_FILE = "publisher.pub"
 PUBLISHER_PUBLIC_LABEL = "kiosk-publisher-ed25519-public"
 SITE_PROFILE_FILE = "site.toml"
+MANIFEST_COPY = ".manifest.json"       # the verified manifest, kept next to the unpacked files
 MAX_BUNDLE_BYTES = 32 * 2**20
 MAX_FILES = 1000
 FILE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*$")
@@ -236,6 +237,14 @@ def load_publisher_key(key_dir: Path) -> nacl.signing.VerifyKey | None:
 
 # ---- the versioned directories of one kind ---------------------------------------------------
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _atomic_json(path: Path, value) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     tmp.write_text(json.dumps(value), "utf-8")
@@ -289,6 +298,7 @@ class UpdateSlot:
         tmp = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
         os.symlink(f"versions/{version}", tmp)
         os.replace(tmp, link)
+        _fsync_dir(self.root)
 
     def record_failure(self, version: int | None, reason_key: str, detail: str = "") -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -297,27 +307,53 @@ class UpdateSlot:
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
         log.warning("update refused kind=%s version=%s reason=%s", self.kind, version, reason_key)
 
-    def stage(self, version: int, files: dict[str, bytes], site: str | None) -> Path:
-        """Unpack verified files as versions/<version>, validate them, link `staged` to them."""
+    def stage(self, version: int, files: dict[str, bytes], site: str | None,
+              manifest: dict | None = None) -> Path:
+        """Unpack verified files as versions/<version> (durably, with the verified manifest as
+        `.manifest.json` for later checks), validate them, link `staged` to them."""
         check_names(self.kind, files)
         self.versions.mkdir(parents=True, exist_ok=True)
         tmp = self.versions / f".tmp-{version}-{secrets.token_hex(4)}"
         try:
-            for name, data in files.items():
+            extra = {MANIFEST_COPY: kp.canonical_json(manifest)} if manifest else {}
+            for name, data in {**files, **extra}.items():
                 target = tmp / name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                with open(target, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
             validate_unpacked(self.kind, tmp, site)
             final = self.versions / str(version)
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
+            _fsync_dir(self.versions)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         self._point("staged", version)
         log.info("update staged kind=%s version=%d", self.kind, version)
         return final
+
+    def verify_on_disk(self, name: str = "current") -> Path:
+        """The directory of link `name`, after checking its files against the manifest kept
+        at staging (power loss, a disk error, or a hand edit); UpdateRefused otherwise."""
+        path = self.path(name)
+        if path is None:
+            raise UpdateRefused("update.missing", f"no {name} version")
+        try:
+            entries = json.loads((path / MANIFEST_COPY).read_bytes())["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise UpdateRefused("update.changed_on_disk", "manifest copy missing") from None
+        for entry in entries:
+            try:
+                data = (path / entry["path"]).read_bytes()
+            except OSError:
+                raise UpdateRefused("update.changed_on_disk", f"{entry['path']} missing") from None
+            if _sha256(data) != entry["sha256"]:
+                raise UpdateRefused("update.changed_on_disk", f"{entry['path']} changed")
+        return path
 
     def apply_staged(self) -> int | None:
         """Make the staged version current (keeping the old one as `previous`); its number."""
@@ -422,7 +458,7 @@ class Updater:
             raise UpdateRefused("update.wrong_version", "bundle is not the version offered")
         if manifest["version"] <= slot.known_version():
             raise UpdateRefused("update.not_newer", "bundle is not newer than what is in use")
-        slot.stage(manifest["version"], files, self.site)
+        slot.stage(manifest["version"], files, self.site, manifest)
 
 
 # ---- the UI side: use it, apply between visits, roll back -----------------------------------
@@ -434,7 +470,7 @@ def load_active_catalog(state_dir: Path, packaged: Path | None = None):
     slot = UpdateSlot(state_dir, "catalog")
     while slot.path("current") is not None:
         try:
-            return validate_catalog(slot.path("current"))
+            return validate_catalog(slot.verify_on_disk("current"))
         except UpdateRefused as exc:
             slot.roll_back("update.rolled_back_at_start", exc.detail)
     return load_catalog(packaged or CATALOG_DIR)
@@ -494,7 +530,7 @@ class UpdateApplier:
         catalog_slot = UpdateSlot(self.state_dir, "catalog")
         if catalog_slot.apply_staged() is not None:
             try:
-                catalog = validate_catalog(catalog_slot.path("current"))
+                catalog = validate_catalog(catalog_slot.verify_on_disk("current"))
             except UpdateRefused as exc:
                 catalog_slot.roll_back("update.rolled_back", exc.detail)
             else:

@@ -284,7 +284,15 @@ def test_a_catalogue_that_fails_at_apply_time_is_rolled_back(server, kiosk, pack
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
     assert kiosk.uploader.check_updates().staged == {"catalog": view.version}
     staged = ku.UpdateSlot(kiosk.state_dir, "catalog").path("staged")
-    (staged / "tree.yaml").write_text("stages: [\n", encoding="utf-8")   # broken on disk
+    # content that matches its hashes but does not load (as after an app upgrade that
+    # changed the schema between staging and applying)
+    manifest = json.loads((staged / ku.MANIFEST_COPY).read_text())
+    broken = b"stages: [\n"
+    (staged / "tree.yaml").write_bytes(broken)
+    for entry in manifest["files"]:
+        if entry["path"] == "tree.yaml":
+            entry.update(sha256=hashlib.sha256(broken).hexdigest(), bytes=len(broken))
+    (staged / ku.MANIFEST_COPY).write_text(json.dumps(manifest))
     session = session_over(ku.load_active_catalog(kiosk.state_dir, packaged), tmp_path)
     try:
         apply_now(ku.UpdateApplier(kiosk.state_dir), session)
@@ -312,6 +320,21 @@ def test_a_catalogue_that_fails_at_the_next_start_is_rolled_back(server, kiosk, 
                                        "at": slot.failure()["at"]}
     slot.roll_back("update.rolled_back_at_start")             # A broken too: packaged one
     assert not_offered_text(ku.load_active_catalog(kiosk.state_dir, packaged)) == PACKAGED
+
+
+def test_a_catalogue_changed_on_disk_is_not_used_at_the_next_start(server, kiosk, packaged,
+                                                                   tmp_path):
+    first_version(server, kiosk, tmp_path)
+    view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
+    kiosk.uploader.check_updates()
+    slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
+    assert slot.apply_staged() == view.version
+    assert json.loads((slot.path() / ku.MANIFEST_COPY).read_text())["version"] == view.version
+    prompts = slot.path() / "prompts.yaml"        # still valid YAML, but not what was signed
+    prompts.write_text(prompts.read_text(encoding="utf-8").replace("(B).", "(edited)."),
+                       encoding="utf-8")
+    assert not_offered_text(ku.load_active_catalog(kiosk.state_dir, packaged)).endswith("(A).")
+    assert slot.failure()["detail"] == "prompts.yaml changed"
 
 
 def test_applying_never_happens_mid_visit(server, kiosk, packaged, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol, runtime_checkable
 
@@ -227,4 +228,5 @@ class FaceResult:
 class FaceVerifier(Protocol):
     def verify(self, card_photo_bgr: np.ndarray, camera: FrameSource,
                on_event: Callable[[FaceEvent], None] | None = None,
-               timeout: float = 30.0) -> FaceResult: ...
+               timeout: float = 30.0, cancel: threading.Event | None = None) -> FaceResult:
+        """Verify the live face; returns early (undecided, face.cancelled) once `cancel` is set."""

@@ -76,9 +76,11 @@ class Autopilot:
         if s.screen == "consent":
             return [I.Agree(bool(a.get("consent", True)))]
         if s.screen == "face":
+            if a.get("face") == "decline":      # may opt out while the camera is running
+                return [I.DeclineFace()]
             if s.busy:
                 return []
-            if a.get("face") == "decline" or s.reason_key in ("face.offer_alternative",):
+            if s.reason_key in ("face.offer_alternative",):
                 return [I.DeclineFace()]
             if s.face_attempts and s.reason_key:
                 return [I.RetryFace()]

@@ -35,6 +35,7 @@ class PinyinIME:
                 continue
             for r in readings.split(","):
                 chars[_plain(r)].add(ch)
+        self._freq = char_freq
         self._chars = {py: sorted(cs, key=lambda c: (-char_freq[c], c)) for py, cs in chars.items()}
         words: dict[str, list[str]] = defaultdict(list)
         initials: dict[str, list[str]] = defaultdict(list)
@@ -49,22 +50,26 @@ class PinyinIME:
         self._syllables = sorted(self._chars, key=len, reverse=True)
 
     def candidates(self, typed: str, limit: int = 12) -> list[str]:
-        """Candidates for what was typed so far: whole words first, then characters."""
+        """Candidates for what was typed so far, in this order: whole words by full pinyin; the
+        characters of a whole syllable ("ce" -> 测) or the commonest of a syllable being typed
+        ("zh" -> 中, 这, 张); words by initials ("cd"); then characters of the first syllable."""
         key = re.sub(r"[^a-z]", "", typed.lower().replace("ü", "v"))
         if not key:
             return []
-        out: list[str] = []
-        out += self._words.get(key, [])[:limit]
-        if len(key) <= 4:
-            out += [w for w in self._initials.get(key, [])[:limit] if w not in out]
+        out: list[str] = list(self._words.get(key, [])[:limit])
+
+        def add(items) -> None:
+            out.extend(c for c in items if c not in out)
         first = self._first_syllable(key)
+        if key in self._chars:
+            add(self._chars[key][:limit])
+        elif first is None:
+            pool = {c for syl, cs in self._chars.items() if syl.startswith(key) for c in cs}
+            add(sorted(pool, key=lambda c: (-self._freq[c], c))[:max(limit // 2, 6)])
+        if len(key) <= 4:
+            add(self._initials.get(key, [])[:limit])
         if first:
-            out += [c for c in self._chars[first] if c not in out]
-        elif key in self._chars:
-            out += self._chars[key]
-        else:  # a prefix of a syllable: "zh" -> characters of zha, zhang, ...
-            for syl in sorted(s for s in self._chars if s.startswith(key)):
-                out += [c for c in self._chars[syl][:3] if c not in out]
+            add(self._chars[first])
         return out[:limit]
 
     def _first_syllable(self, key: str) -> str | None:

@@ -73,6 +73,7 @@ class _DeviceResult:
     step: E.Step
     value: object = None
     error: BaseException | None = None
+    job: int = 0                # which launch this answers; a result of an abandoned job is dropped
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Session:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._cancel_job = threading.Event()
+        self._face_cancel = threading.Event()    # per face job: the applicant may opt out mid-way
+        self._job_no = 0
         self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
         self._seq = 0
         self._idle_tasks: list[Callable[["Session"], None]] = []
@@ -152,6 +155,7 @@ class Session:
     def stop(self) -> None:
         self._stop.set()
         self._cancel_job.set()
+        self._face_cancel.set()
         if self._thread:
             self._thread.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -202,7 +206,8 @@ class Session:
                 self._publish()
             return
         if isinstance(item, _DeviceResult):
-            if item.visit == self._visit_no and self.plan is not None:
+            if item.visit == self._visit_no and self.plan is not None \
+                    and item.job == self._job_no:
                 self._job = None
                 self._device_result(item)
                 self._publish()
@@ -262,7 +267,10 @@ class Session:
             event = E.Signed(item.png)
         elif isinstance(item, I.Rate):
             event = E.Evaluated(item.level, item.comment)
-        elif isinstance(item, I.DeclineFace) and step is E.Step.FACE and self._job is None:
+        elif isinstance(item, I.DeclineFace) and step is E.Step.FACE:
+            if self._job is not None:       # the applicant opts out while the camera is running:
+                self._face_cancel.set()     # stop it (within a frame) and forget its result
+                self._job, self._job_no = None, self._job_no + 1
             event = E.FaceDeclined()
         elif isinstance(item, I.RetryFace) and step is E.Step.FACE and self._job is None:
             if self.state.face_attempts < self.settings.max_face_attempts:
@@ -318,6 +326,10 @@ class Session:
             return
         self._cancel_job.clear()
         visit = self._visit_no
+        self._job_no += 1
+        job = self._job_no
+        if step is E.Step.FACE:
+            self._face_cancel = threading.Event()
         fn = {E.Step.ID_CARD: self._job_read_card, E.Step.FACE: self._job_face,
               E.Step.MATERIALS: self._job_capture, E.Step.SUBMIT: self._job_submit,
               E.Step.RECEIPT: self._job_receipt}[step]
@@ -325,9 +337,9 @@ class Session:
         def run():
             try:
                 value = fn(visit)
-                self._queue.put(_DeviceResult(visit, step, value))
+                self._queue.put(_DeviceResult(visit, step, value, job=job))
             except BaseException as exc:  # delivered to the actor, which decides
-                self._queue.put(_DeviceResult(visit, step, error=exc))
+                self._queue.put(_DeviceResult(visit, step, error=exc, job=job))
         self._job = self._pool.submit(run)
 
     def _job_read_card(self, visit: int):
@@ -350,7 +362,7 @@ class Session:
         def on_event(ev: FaceEvent):
             self._queue.put(_Progress(visit, ev.prompt_key))
         return self.devices.face.verify(card.photo_bgr, self.devices.camera, on_event,
-                                        timeout=self.settings.face_s)
+                                        timeout=self.settings.face_s, cancel=self._face_cancel)
 
     def _job_capture(self, visit: int):
         return self._capture_material, self.devices.scanner.capture_page()
@@ -533,6 +545,7 @@ class Session:
     def _end_visit(self, reason_key: str | None, screen: str = "attract", params=None) -> None:
         """Stop device work, leave the end screen up briefly, then wipe (see _tick)."""
         self._cancel_job.set()
+        self._face_cancel.set()
         if self.plan is not None and self.state is not None and self.state.outcome == "done":
             self._case_number = self.state.case_number
             self._receipt_printed = self.state.receipt_printed

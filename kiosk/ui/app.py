@@ -17,6 +17,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from kiosk import intents as I
@@ -206,6 +207,7 @@ class KioskApp(App):
         else:
             screen = screens_progress.SCREENS.get(name) or screens_visit.SCREENS[name]
             content, nav = screen(ctx, snap)
+        kept_scroll = self._scroll_positions() if name == self.current_screen else []
         self.root_box.clear_widgets()
         self.root_box.add_widget(self._header(ctx, snap, name))
         for banner in self._banners(ctx, snap):
@@ -214,9 +216,19 @@ class KioskApp(App):
         if nav:
             self.root_box.add_widget(self._footer(ctx, nav))
         self._drop_unused_previews()
+        if kept_scroll:     # a redraw of the same screen must not jump the lists back to the top
+            Clock.schedule_once(lambda _dt: self._restore_scroll(kept_scroll))
         self.current_screen = name
         for listener in list(self.rendered_listeners):
             listener(snap, name)
+
+    def _scroll_positions(self) -> list[float]:
+        return [w.scroll_y for w in self.root_box.walk(restrict=True) if isinstance(w, ScrollView)]
+
+    def _restore_scroll(self, positions: list[float]) -> None:
+        views = [w for w in self.root_box.walk(restrict=True) if isinstance(w, ScrollView)]
+        for view, scroll_y in zip(views, positions):
+            view.scroll_y = scroll_y
 
     def _header(self, ctx: Ctx, snap: I.Snapshot, name: str) -> Widget:
         th = ctx.theme

@@ -9,6 +9,7 @@ saved. `result` is set when the visit ends: the exit code is 0 only if a receipt
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from pathlib import Path
@@ -16,6 +17,8 @@ from pathlib import Path
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.tests.common import UnitTestTouch
+from kivy.uix.label import Label
+from kivy.uix.layout import Layout
 from kivy.uix.scrollview import ScrollView
 from pypinyin import lazy_pinyin
 
@@ -24,6 +27,7 @@ from kiosk.autopilot import Autopilot
 
 log = logging.getLogger(__name__)
 STEP_S = 0.12
+SETTLE_S = 0.2          # a screen redrawn this recently may not be laid out yet
 LIVE_PREVIEW_SCREENS = {"face": 2.5, "materials": 1.2}   # seconds before the screenshot
 
 
@@ -41,6 +45,8 @@ class UiAutopilot:
         self.result: int | None = None
         self.screens: list[str] = []
         self.saved: list[Path] = []
+        self.layout_problems: list[str] = []
+        self._last_render = 0.0
         self._last_saved = None
         self._receipt_printed = None
         self._started = False
@@ -54,15 +60,30 @@ class UiAutopilot:
 
     # -- observation ---------------------------------------------------------------------------
     def _rendered(self, snap: I.Snapshot, name: str) -> None:
+        self._last_render = Clock.get_time()
         if not self.screens or self.screens[-1] != name:
             self.screens.append(name)
+            path = None
             if self.shots_dir is not None:
                 path = self.shots_dir / f"{len(self.saved) + 1:02d}-{name}.png"
                 self.saved.append(path)
-                delay = LIVE_PREVIEW_SCREENS.get(name, 0.25)   # wait for the camera's frames
-                Clock.schedule_once(lambda _dt, p=path: self._save(p), delay)
+            delay = LIVE_PREVIEW_SCREENS.get(name, 0.25)   # wait for layout and camera frames
+            Clock.schedule_once(lambda _dt, p=path, n=name: self._look(n, p), delay)
         if snap.receipt_printed is not None:
             self._receipt_printed = snap.receipt_printed
+
+    def _look(self, name: str, path: Path | None, tries: int = 0) -> None:
+        """Check the drawn screen's layout (and save its picture) once it has settled."""
+        if self.app.current_screen == name and tries < 10 and \
+                Clock.get_time() - self._last_render < SETTLE_S:     # redrawn just now
+            Clock.schedule_once(lambda _dt: self._look(name, path, tries + 1), SETTLE_S / 2)
+            return
+        if self.app.current_screen == name:
+            for problem in layout_problems(self.app.root):
+                self.layout_problems.append(f"{name}: {problem}")
+                log.warning("autopilot layout problem screen=%s %s", name, problem)
+        if path is not None:
+            self._save(path)
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +177,7 @@ class UiAutopilot:
             for piece in _ime_pieces(intent.value, self.app.ime):
                 for letter in piece[0]:
                     add(lambda ch=letter: self.tap(f"key:{ch}"))
-                add(lambda word=piece[1]: self.tap(f"cand:{word}"))
+                add(lambda word=piece[1]: self._choose_candidate(word))
         else:
             for ch in intent.value.lower() if field.type == "credit_code" else intent.value:
                 add(lambda ch=ch: self.tap(f"key:{ch}"))
@@ -169,25 +190,41 @@ class UiAutopilot:
                 return w
         return None
 
-    def tap(self, ident: str) -> bool:
+    def tap(self, ident: str, scrolled: int = 0) -> bool:
+        """Touch the widget `ident` at its centre, as a finger would: first scroll it into view
+        (a finger cannot touch what is scrolled away), then touch on the next step, once the
+        scroll view has moved its content. True if the touch was made or is on its way."""
         w = self.find(ident)
         if w is None:
-            log.warning("autopilot: no widget %s on screen %s", ident, self.app.current_screen)
+            # The screen is not what the plan expected: drop the rest of the plan (typing on into
+            # the wrong screen would only make things worse) and decide again from what is shown.
+            log.warning("autopilot: no widget %s on screen %s; planning again", ident,
+                        self.app.current_screen)
+            self.actions.clear()
             return False
-        parent = w.parent
-        while parent is not None and not isinstance(parent, ScrollView):
-            if parent is Window or parent.parent is parent:
-                parent = None       # the window is its own parent: no scroll view around w
-                break
-            parent = parent.parent
-        if parent is not None:
-            parent.scroll_to(w, padding=10, animate=False)
-            parent._update_effect_bounds()
         x, y = w.to_window(w.center_x, w.center_y)
+        view = _scroll_view_around(w)
+        if view is not None and not _inside(view, x, y):
+            if scrolled >= 3:
+                log.warning("autopilot: %s stays out of view on screen %s; planning again",
+                            ident, self.app.current_screen)
+                self.actions.clear()
+                return False
+            view.scroll_to(w, padding=10, animate=False)
+            self.actions.appendleft(lambda: self.tap(ident, scrolled + 1))
+            return True
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         touch.touch_up()
         return True
+
+    def _choose_candidate(self, word: str, turns: int = 0) -> None:
+        """Tap `word` among the pinyin candidates, turning the candidate pages like a person."""
+        if self.find(f"cand:{word}") is None and turns < 8 and self.find("cand:next") is not None:
+            self.tap("cand:next")
+            self.actions.appendleft(lambda: self._choose_candidate(word, turns + 1))
+            return
+        self.tap(f"cand:{word}")
 
     def _scribble(self) -> None:
         pad = self.find("signature")
@@ -208,13 +245,78 @@ class UiAutopilot:
         ok = self.pilot.outcome == "done" and bool(printed)
         self.result = 0 if ok else 1
         log.info("autopilot finished outcome=%s receipt=%s", self.pilot.outcome, printed)
+        self._report()
         Clock.schedule_once(lambda _dt: self.app.stop(), 1.0)
+
+    def _report(self) -> None:
+        """autopilot.json beside the screenshots: what the tests and the contact sheet read."""
+        if self.shots_dir is None:
+            return
+        self.shots_dir.mkdir(parents=True, exist_ok=True)
+        (self.shots_dir / "autopilot.json").write_text(json.dumps({
+            "code": self.code, "result": self.result, "outcome": self.pilot.outcome,
+            "receipt_printed": self._receipt_printed, "screens": self.screens,
+            "saved": [p.name for p in self.saved], "layout_problems": self.layout_problems},
+            ensure_ascii=False, indent=1), encoding="utf-8")
 
     def _give_up(self, _dt) -> None:
         if self.result is None:
             log.error("autopilot timed out on screen %s", self.app.current_screen)
             self.result = 2
+            self._report()
             self.app.stop()
+
+
+def _scroll_view_around(w):
+    parent = w.parent
+    while parent is not None and not isinstance(parent, ScrollView):
+        if parent is Window or parent.parent is parent:
+            return None         # the window is its own parent: no scroll view around w
+        parent = parent.parent
+    return parent
+
+
+def _inside(w, x: float, y: float) -> bool:
+    """Whether the window point (x, y) lies on widget w as drawn."""
+    wx, wy = w.to_window(w.x, w.y)
+    return wx <= x <= wx + w.width and wy <= y <= wy + w.height
+
+
+def layout_problems(root) -> list[str]:
+    """What a reviewer would call broken on the drawn screen: text cut off inside its widget,
+    or a widget pushed outside its parent (a column too full for the screen). Widgets inside a
+    scroll view may lie outside it; that is what scrolling is for."""
+    problems: list[str] = []
+    for _ in range(3):      # finish any layout still pending from the last redraw, top down
+        for w in root.walk(restrict=True):
+            if isinstance(w, Label):
+                w.texture_update()
+            if isinstance(w, Layout):
+                w.do_layout()
+
+    def rect(w):
+        x, y = w.to_window(w.x, w.y)
+        return x, y, x + w.width, y + w.height
+
+    def visit(w, parent_rect, scrolled: bool) -> None:
+        if w.width <= 1 or w.height <= 1 or getattr(w, "opacity", 1) == 0:
+            return
+        r = rect(w)
+        what = type(w).__name__ + (f"[{w.ident}]" if getattr(w, "ident", None) else "")
+        if not scrolled and parent_rect is not None and (
+                r[0] < parent_rect[0] - 2 or r[1] < parent_rect[1] - 2 or
+                r[2] > parent_rect[2] + 2 or r[3] > parent_rect[3] + 2):
+            problems.append(f"{what} outside its parent {tuple(round(v) for v in r)} "
+                            f"not in {tuple(round(v) for v in parent_rect)}")
+        if isinstance(w, Label) and w.text and not getattr(w, "shorten", False):
+            tw, th = w.texture_size
+            if th > w.height + 2 or tw > w.width + 2:
+                problems.append(f"{what} text {tw}x{th} cut to {round(w.width)}x{round(w.height)}")
+        for child in w.children:
+            visit(child, r, scrolled or isinstance(w, ScrollView))
+
+    visit(root, None, False)
+    return problems
 
 
 def _ime_pieces(text: str, ime) -> list[tuple[str, str]]:

@@ -26,24 +26,22 @@ def attract(ctx, snap):
     if site.branding:
         box.add_widget(text_label(site.branding, th.body, T.MUTED, "center", theme=th))
     box.add_widget(text_label(ctx.t("step.attract"), th.title, T.PRIMARY, "center", theme=th))
-    trees = BoxLayout(spacing=24, size_hint_y=None, height=th.button_height * 2)
+    trees = BoxLayout(spacing=24, size_hint_y=None, height=th.button_height * 1.7)
     for key in ("natural", "legal"):
         tree = ctx.catalog.trees[key]
         trees.add_widget(BigButton(tree.name.get(ctx.lang), f"tree:{key}",
                                    lambda key=key: ctx.browse(tree=key), th, font_size=th.huge,
-                                   height=th.button_height * 2))
+                                   height=th.button_height * 1.7))
     box.add_widget(trees)
     row = BoxLayout(spacing=24, size_hint_y=None, height=th.button_height)
     row.add_widget(BigButton(ctx.t("ui.search"), "search", lambda: ctx.browse(search=""), th,
                              kind="secondary"))
     row.add_widget(BigButton(ctx.t("ui.bundles"), "bundles", lambda: ctx.browse(bundles=True),
                              th, kind="secondary"))
-    box.add_widget(row)
     entry = ctx.t("ui.progress_entry")       # 查询办理进度 / 补件 Progress & supplements
-    if ctx.lang == "zh":
-        entry += "  " + ctx.app.text("ui.progress_entry", "en")
-    box.add_widget(BigButton(entry, "progress", lambda: ctx.send(I.StartProgress()), th,
+    row.add_widget(BigButton(entry, "progress", lambda: ctx.send(I.StartProgress()), th,
                              kind="secondary"))
+    box.add_widget(row)
     hours = ctx.t("ui.open_24h") if not site.opening_hours else ctx.t("ui.hours") + "  " + \
         "；".join(f"{h.days} {h.open}-{h.close}" for h in site.opening_hours)
     box.add_widget(text_label(hours + "    " + ctx.t("ui.phone", phone=site.phone), th.body,

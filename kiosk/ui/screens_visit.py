@@ -68,7 +68,7 @@ def id_card(ctx, snap):
     col = _column(ctx, _instruction(ctx, snap), Widget(), card, _problem(ctx, snap), Widget())
     if ctx.app.demo_cards:   # demo only: put one of the emulator's test cards on the reader
         col.add_widget(text_label(ctx.t("ui.demo_cards"), th.small, T.MUTED, theme=th))
-        row = GridLayout(cols=3, spacing=8, size_hint_y=None)
+        row = GridLayout(cols=4, spacing=8, size_hint_y=None)
         row.bind(minimum_height=row.setter("height"))
         for name, label in ctx.app.demo_cards:
             row.add_widget(BigButton(label, f"democard:{name}",
@@ -96,7 +96,7 @@ def face(ctx, snap):
     side.add_widget(BigButton(ctx.t("ui.decline_face"), "decline_face",
                               lambda: ctx.send(I.DeclineFace()), th,
                               kind="ok" if snap.reason_key == "face.offer_alternative"
-                              else "secondary", disabled=snap.busy))
+                              else "secondary"))
     box = BoxLayout(spacing=20, padding=th.padding)
     box.add_widget(preview)
     box.add_widget(side)

@@ -93,11 +93,14 @@ class LetterKeyboard(BoxLayout):
 
     ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 
+    PAGE, PAGES = 6, 8          # candidates per row, rows one can page through
+
     def __init__(self, on_text: Callable[[str], None], on_back: Callable[[], None], ime=None,
                  digits: bool = False, theme=T.Theme(), **kw):
         super().__init__(orientation="vertical", spacing=6, **kw)
         self.ime, self.on_text, self.on_back, self.theme = ime, on_text, on_back, theme
         self.typed = ""
+        self.page = 0
         self.candidates = BoxLayout(spacing=6)
         self.add_widget(self.candidates)
         rows = (("1234567890",) if digits else ()) + self.ROWS
@@ -122,6 +125,7 @@ class LetterKeyboard(BoxLayout):
             self.on_text(ch.upper())
             return
         self.typed += ch
+        self.page = 0
         self._refresh()
 
     def _back(self) -> None:
@@ -136,6 +140,7 @@ class LetterKeyboard(BoxLayout):
 
     def _choose(self, word: str) -> None:
         self.typed = self.ime.consume(self.typed, word)
+        self.page = 0
         self.on_text(word)
         self._refresh()
 
@@ -145,10 +150,25 @@ class LetterKeyboard(BoxLayout):
             return
         self.candidates.add_widget(Label(text=self.typed or "拼音", color=T.MUTED,
                                          font_size=self.theme.body, size_hint_x=None, width=160))
-        for word in self.ime.candidates(self.typed, limit=8) if self.typed else []:
+        words = self.ime.candidates(self.typed, limit=self.PAGE * self.PAGES) if self.typed else []
+        pages = max(1, -(-len(words) // self.PAGE))
+        self.page = min(self.page, pages - 1)
+        if self.page > 0:
+            self.candidates.add_widget(self._turn("‹", "cand:prev", -1))
+        for word in words[self.page * self.PAGE:(self.page + 1) * self.PAGE]:
             self.candidates.add_widget(BigButton(word, f"cand:{word}",
                                                  lambda w=word: self._choose(w), self.theme,
                                                  kind="primary", size_hint_y=1))
+        if self.page < pages - 1:
+            self.candidates.add_widget(self._turn("›", "cand:next", +1))
+
+    def _turn(self, arrow: str, ident: str, step: int) -> BigButton:
+        """More candidates: a citizen looking for 试 among the many "shi" must be able to find it."""
+        def turn():
+            self.page += step
+            self._refresh()
+        return BigButton(arrow, ident, turn, self.theme, kind="secondary", size_hint_y=1,
+                         size_hint_x=None, width=70)
 
 
 class SignaturePad(Widget):

@@ -42,7 +42,7 @@ class FakeVerifier:
         self.decisions = list(decisions)
         self.wiped = 0
 
-    def verify(self, card_photo_bgr, camera, on_event=None, timeout=30.0):
+    def verify(self, card_photo_bgr, camera, on_event=None, timeout=30.0, cancel=None):
         assert card_photo_bgr.shape == (126, 102, 3)
         if on_event:
             from devices.interfaces import FaceEvent

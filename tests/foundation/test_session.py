@@ -204,3 +204,38 @@ def _wait(cond, timeout=5.0):
             return
         time.sleep(0.02)
     raise AssertionError("condition not reached")
+
+
+class WaitingVerifier(FakeVerifier):
+    """A verification that runs until it is cancelled (a citizen who will not look up)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cancelled = threading.Event()
+
+    def verify(self, card_photo_bgr, camera, on_event=None, timeout=30.0, cancel=None):
+        from devices.interfaces import FaceDecision, FaceResult, Liveness
+        if cancel is not None and cancel.wait(timeout):
+            self.cancelled.set()
+        return FaceResult(FaceDecision.UNDECIDED, None, 0.5, Liveness.NOT_CHECKED,
+                          reason_key="face.cancelled")
+
+
+def test_declining_the_face_check_while_the_camera_runs(mini_catalog, tmp_path):
+    """Opting out of face verification is the applicant's right at any moment: the running
+    check stops, its late result is dropped, and the visit goes on to a receipt."""
+    verifier = WaitingVerifier()
+    session, devices, sink = make_session(mini_catalog, tmp_path, verifier=verifier)
+    try:
+        started = time.monotonic()
+        pilot = drive(session, Autopilot({"face": "decline", "form": {"mobile": "13912345678"}}),
+                      "NP-OLD-ALLOWANCE", timeout=20)
+        took = time.monotonic() - started
+    finally:
+        session.stop()
+    assert pilot.outcome == "done", pilot.screens
+    assert verifier.cancelled.is_set()
+    assert took < 15, "the visit waited for the face check's own 30 s timeout"
+    app = [m for m in manifests(tmp_path / "s") if m["kind"] == "application"][0]
+    assert app["face"]["declined"] is True and app["face"]["decision"] != "match"
+    assert devices.printer.receipts[0].case_number == app["case_number"]

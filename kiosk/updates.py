@@ -43,6 +43,7 @@ import nacl.exceptions
 import nacl.signing
 
 from kiosk import packet as kp
+from kiosk.outbox import _fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -236,14 +237,6 @@ def load_publisher_key(key_dir: Path) -> nacl.signing.VerifyKey | None:
 
 
 # ---- the versioned directories of one kind ---------------------------------------------------
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def _atomic_json(path: Path, value) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")

@@ -25,6 +25,7 @@ from backoffice.console import build_console
 from backoffice.db import Database
 from backoffice.fleet import Fleet
 from backoffice.intake import PacketIntake
+from backoffice.progress_page import build_progress_page
 from backoffice.publishing import Publisher, load_or_create_publisher_key
 from backoffice.reviewers import Reviewers
 from backoffice.settings import Settings
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     app.include_router(build_router(services))
     app.include_router(build_console(services))
+    app.include_router(build_progress_page(services))   # the receipt's QR code
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -26,8 +26,8 @@ from kiosk.uploader import enrol
 
 CHILD = Path(__file__).resolve().parent / "session_child.py"
 TERMINAL = "E2E-CRASH"
-SESSION_KILLS = 8           # about 40 s on an idle 2-core machine
-UPLOADER_KILLS = 12         # each restart costs a cold interpreter: CPU the session needs
+SESSION_KILLS = 6           # about 30 s on an idle 2-core machine
+UPLOADER_KILLS = 10         # each restart costs a cold interpreter: CPU the session needs
 # where each session process dies: while it seals and stores its packet (or just after, while
 # the receipt prints), after its receipt (evaluation, wipe, the next visit), or anywhere
 KILL_POINTS = ("submit", "after_receipt", "submit", "anywhere")

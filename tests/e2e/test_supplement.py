@@ -54,6 +54,8 @@ def test_query_then_supplement_joins_the_case(world):
     wait_drained(kiosk.state_dir, 60)
     # ... but it failed, so the reviewer asks for the pages
     request_supplement(backoffice.data_dir, case, "户籍信息未能核验，请补交户口簿")
+    page = httpx.get(qr, timeout=10).text              # the citizen's phone, from the receipt
+    assert "需要补交" in page and "户口簿" in page
 
     other = next(n for n in ("wang_xiuying", "zhao_min_expired", "li_guoqiang") if n != owner)
     intruder = come_back(kiosk, qr, other)

@@ -1,0 +1,59 @@
+"""The session's progress service without a back office or emulators: what a citizen can do
+when nothing answers, walking away, going back during a card read, asking for help."""
+from __future__ import annotations
+
+import time
+
+from e2e_kit import free_port, wait_until
+from flows.catalog import load_catalog
+from kiosk import intents as I
+from kiosk.progress import ProgressClient
+from kiosk.session import Devices, Session, SessionSettings
+from kiosk.visit_packet import DirectorySink
+from tests.foundation.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier
+
+
+def session(tmp_path, idle_s=60.0):
+    import nacl.signing
+    devices = Devices(FakeReader(None), FakeCamera(), FakeVerifier(), FakeScanner(), FakePrinter())
+    sink = DirectorySink(tmp_path / "packets", "T-1", "site")
+    client = ProgressClient(f"http://127.0.0.1:{free_port()}", "T-1",
+                            nacl.signing.SigningKey.generate(), timeout_s=2)
+    s = Session(load_catalog(), devices, sink, SessionSettings(
+        terminal_id="T-1", site_name="站", phone="12345", idle_s=idle_s, idle_warning_s=0.5,
+        end_screen_s=0.3, card_read_s=30), progress=client).start()
+    return s, sink
+
+
+def screen(s, name, reason=None, busy=None):
+    def ok():
+        snap = s.snapshot
+        return snap.screen == name and (reason is None or snap.reason_key == reason) and \
+            (busy is None or snap.busy == busy)
+    wait_until(ok, 10, f"screen {name} {reason or ''}")
+    return s.snapshot
+
+
+def test_back_office_unreachable_back_during_card_read_help_and_idle(tmp_path):
+    s, sink = session(tmp_path, idle_s=3.0)
+    try:
+        s.send(I.StartProgress())
+        screen(s, "progress")
+        s.send(I.EnterCaseNumber("T-1-20260101-000001"))
+        snap = screen(s, "progress", "progress.offline", busy=False)
+        assert snap.cases == ()
+        s.send(I.ReadCardForProgress())              # no card on the reader: it waits
+        assert screen(s, "progress_card").busy
+        s.send(I.Back())                             # changed my mind: the read is cancelled
+        assert not screen(s, "progress", busy=False).busy
+        s.send(I.Help("could_not_finish"))
+        screen(s, "help")
+        assert [kind for kind, _a in sink.accepted] == ["help_request"]
+        screen(s, "attract")
+        s.send(I.StartProgress())
+        screen(s, "progress")
+        time.sleep(0.2)                              # nobody touches the screen any more
+        screen(s, "refused", "idle.cancelled")
+        screen(s, "attract")
+    finally:
+        s.stop()

@@ -139,8 +139,10 @@ def test_kill_9_session_and_uploader_at_random_points(backoffice, tmp_path):
         launcher.send(f"reap {pid}")
         assert launcher.until(f"reaped {pid}", 30) is not None
 
+    t0 = time.monotonic()
     try:
         assert launcher.until("ready", 180) == "ready"
+        t_ready = time.monotonic()
         killer.start()
         standby = prepare(0)
         while kills < SESSION_KILLS:
@@ -169,10 +171,8 @@ def test_kill_9_session_and_uploader_at_random_points(backoffice, tmp_path):
         launcher.close()
     assert at_submit == SESSION_KILLS // 2, "a visit never reached its submission"
     assert uploader.kills >= 5 and mid_upload[0] >= 3, (uploader.kills, mid_upload)
-    print(f"session kills {kills} (at submission {at_submit}), uploader kills {uploader.kills} "
-          f"(mid-upload {mid_upload[0]}), accepted reported {len(launcher.accepted)}, "
-          f"receipts {len(launcher.receipts)}")
 
+    t_loop = time.monotonic()
     final = UploaderProcess(state, backoffice.url, TERMINAL).start()   # recovers, drains
     try:
         wait_drained(state, 60)
@@ -201,3 +201,7 @@ def test_kill_9_session_and_uploader_at_random_points(backoffice, tmp_path):
         by_day.setdefault(day, []).append(int(seq))
     for seqs in by_day.values():
         assert sorted(seqs) == list(range(1, len(seqs) + 1)), "a kill consumed a case number"
+    print(f"session kills {kills} (at submission {at_submit}), uploader kills {uploader.kills} "
+          f"(mid-upload {mid_upload[0]}), accepted reported {len(launcher.accepted)}, "
+          f"receipts {len(launcher.receipts)}; launcher ready {t_ready - t0:.1f} s, kill loop "
+          f"{t_loop - t_ready:.1f} s, drain and checks {time.monotonic() - t_loop:.1f} s")

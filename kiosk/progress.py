@@ -187,6 +187,7 @@ class ProgressVisit:
         self.selected: CaseProgress | None = None
         self.materials: list[_Material] = []
         self._capturing: str | None = None
+        self._after_lookup = "progress_result"
         self.accepted = None
 
     # -- intents ----------------------------------------------------------------------------
@@ -310,7 +311,7 @@ class ProgressVisit:
             return self._lookup("supplement" if self.screen == "supplement_card"
                                 else "progress_result")
         if name == "lookup":
-            then = getattr(self, "_after_lookup", "progress_result")
+            then = self._after_lookup
             if error is not None:
                 self.reason_key = getattr(error, "reason_key", "progress.offline")
                 self.screen = "progress" if then == "progress_result" else "progress_result"
@@ -452,6 +453,7 @@ class ProgressVisit:
         return dict(screen=self.screen, prompt_key=f"step.{self.screen}",
                     reason_key=self.reason_key, busy=self.busy is not None,
                     cases=self.case_views(), materials=self.material_views(),
+                    params=tuple(sorted(self.params.items())),
                     case_number=self.selected.case_number if self.selected else None)
 
     def wipe(self) -> None:

@@ -15,7 +15,7 @@ def build_snapshot(s, seq: int, countdown: int | None) -> I.Snapshot:
     base = dict(seq=seq, handled=s._handled, language=s._language, elder=s._elder, idle_countdown=countdown,
                 params=tuple(sorted(s._params.items())), alerts=s._alerts)
     if s._service is not None:          # 办件查询 / 补件 (kiosk/progress.py)
-        return I.Snapshot(**s._service.snapshot_fields(), **base)
+        return I.Snapshot(**{**base, **s._service.snapshot_fields()})
     if s.plan is None:
         screen = s._screen
         return I.Snapshot(screen=screen, matter_code=s._matter_code,

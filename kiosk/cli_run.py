@@ -37,12 +37,17 @@ DEMO_PIN = "123456"
 @click.option("--no-voice", is_flag=True, help="Do not speak (voice is recorded by a null backend).")
 @click.option("--elder", is_flag=True, help="Start visits in elder mode (autopilot).")
 @click.option("--language", type=click.Choice(["zh", "en"]), help="Start language (autopilot).")
+@click.option("--naive-baseline", is_flag=True, hidden=True,
+              help="Autopilot, for benchmarks/ui_responsiveness.py: after the visit, do one page "
+                   "capture on the UI thread and measure the stall it causes.")
 @click.pass_context
-def run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, elder, language):
+def run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, elder, language,
+        naive_baseline):
     """Start the kiosk app."""
     from kiosk.config import ConfigInvalid
     if autopilot_code and not demo:
         raise click.UsageError("--autopilot needs --demo")
+    ctx.obj["naive_baseline"] = naive_baseline
     try:
         code = _run(ctx, demo, autopilot_code, answers, screenshots, windowed or bool(
             autopilot_code), no_voice, elder, language)
@@ -269,8 +274,11 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
         from kiosk.ui.autopilot import UiAutopilot
         catalog.get(autopilot_code)
         card = choose_card(catalog, autopilot_code, demo_devices.cards)
+        naive = None
+        if (click.get_current_context().find_root().obj or {}).get("naive_baseline"):
+            naive = terminal.supervisors["doc_camera"].proxy.capture_page
         pilot = UiAutopilot(app, autopilot_code, load_answers(answers), screenshots,
-                            demo_card=card)
+                            demo_card=card, naive_work=naive)
         pilot.start()
     watchdog.start()
     # systemctl stop: leave the Kivy loop cleanly, so STOPPING=1 is sent and devices close

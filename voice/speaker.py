@@ -99,7 +99,7 @@ class Speaker:
                                  f"{language}", "voice.unknown_voice")
         self.cache = WavCache(settings.cache_dir, settings.cache_max_bytes)
         self.stats = SpeakerStats()
-        self._listener = listener
+        self._listeners: list[Callable[[SpeechEvent], None]] = [listener] if listener else []
         self._cond = threading.Condition(threading.RLock())
         self._queue: deque[Utterance] = deque()
         self._pending = 0                 # queued + being said
@@ -232,6 +232,11 @@ class Speaker:
             self._prewarm_jobs.append(job)
         job.thread.start()
         return job
+
+    @property
+    def prewarming(self) -> bool:
+        """True while fixed prompts are still being synthesised into the cache."""
+        return any(job.thread is not None and job.thread.is_alive() for job in self._prewarm_jobs)
 
     def close(self, timeout: float = 5.0) -> None:
         with self._cond:
@@ -387,10 +392,13 @@ class Speaker:
                     reason_key, message)
         self._emit(SpeechEvent("error", u, reason_key=reason_key))
 
+    def add_listener(self, listener: Callable[[SpeechEvent], None]) -> None:
+        """Also tell `listener` (on the speech thread) when utterances start, end or fail."""
+        self._listeners.append(listener)
+
     def _emit(self, event: SpeechEvent) -> None:
-        if self._listener is None:
-            return
-        try:
-            self._listener(event)
-        except Exception as e:
-            log.warning("voice: listener raised %s", type(e).__name__)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as e:
+                log.warning("voice: listener raised %s", type(e).__name__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from typing import Callable
 
 from kivy.app import App
@@ -99,6 +100,7 @@ class KioskApp(App):
         self.snapshot: I.Snapshot | None = None
         self.rendered_listeners: list[Callable[[I.Snapshot, str], None]] = []
         self.current_screen = ""
+        self.screen_changed_at = 0.0
         self._previews: dict[str, object] = {}
         self._previews_used: set[str] = set()
         self.ime = None
@@ -169,6 +171,7 @@ class KioskApp(App):
     # -- rendering -----------------------------------------------------------------------------
     def _on_snapshot(self, snap: I.Snapshot) -> None:
         if self.snapshot is None or snap.screen != self.snapshot.screen:
+            self.screen_changed_at = time.perf_counter()   # for the screen -> voice benchmark
             self.form_state.update(editing=None, draft="")
             if snap.screen != "attract":
                 self.browse_state = {}
@@ -186,6 +189,13 @@ class KioskApp(App):
         return snap.screen
 
     def rerender(self) -> None:
+        started = time.perf_counter()
+        self._rerender()
+        took = time.perf_counter() - started
+        if took > 0.05:
+            log.info("screen drawn slowly screen=%s ms=%d", self.current_screen, took * 1000)
+
+    def _rerender(self) -> None:
         snap = self.snapshot
         if snap is None:
             return
@@ -328,7 +338,6 @@ class KioskApp(App):
 
     # -- technician entry: five taps on the top-left corner within three seconds ----------------
     def _corner_tap(self) -> None:
-        import time
         now = time.monotonic()
         self._corner_taps = [t for t in self._corner_taps if now - t < 3] + [now]
         if len(self._corner_taps) >= 5 and self.maintenance is not None and \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import deque
 from pathlib import Path
 
@@ -34,7 +35,7 @@ LIVE_PREVIEW_SCREENS = {"face": 2.5, "materials": 1.2}   # seconds before the sc
 class UiAutopilot:
     def __init__(self, app, matter_code: str, answers: dict | None = None,
                  screenshots: Path | None = None, timeout_s: float = 240.0,
-                 demo_card: str | None = None):
+                 demo_card: str | None = None, naive_work=None):
         self.app = app
         self.code = matter_code
         self.pilot = Autopilot(answers or {})
@@ -51,18 +52,42 @@ class UiAutopilot:
         self._receipt_printed = None
         self._started = False
         self.demo_card = demo_card
+        # measurements for benchmarks/ui_responsiveness.py
+        self.frame_gaps: list[float] = []           # seconds between frames during the visit
+        self.screen_changes: list[float] = []       # perf_counter() of each screen change
+        self.speech: list[tuple[float, float]] = []  # (say() time, latency to first audio)
+        self.naive_work = naive_work
+        self.naive_stall: float | None = None
+        self._own_work = False
         self._card_placed = False
 
     def start(self) -> None:
         self.app.rendered_listeners.append(self._rendered)
+        Clock.schedule_interval(self._frame, 0)
+        if self.app.speaker is not None:
+            self.app.speaker.add_listener(self._spoken)
         Clock.schedule_interval(self._step, STEP_S)
         Clock.schedule_once(self._give_up, self.timeout_s)
 
     # -- observation ---------------------------------------------------------------------------
+    def _frame(self, dt: float) -> None:
+        if self._own_work:          # the autopilot's own screenshot and layout check: not the app's
+            self._own_work = False
+        elif self._started and self.result is None:
+            self.frame_gaps.append(dt)
+            if dt > 0.1:
+                log.info("autopilot: main loop stalled ms=%d screen=%s", dt * 1000,
+                         self.app.current_screen)
+
+    def _spoken(self, event) -> None:       # on the speech thread
+        if event.kind in ("finished", "interrupted") and event.latency_s is not None:
+            self.speech.append((event.utterance.requested_at, event.latency_s))
+
     def _rendered(self, snap: I.Snapshot, name: str) -> None:
         self._last_render = Clock.get_time()
         if not self.screens or self.screens[-1] != name:
             self.screens.append(name)
+            self.screen_changes.append(self.app.screen_changed_at)
             path = None
             if self.shots_dir is not None:
                 path = self.shots_dir / f"{len(self.saved) + 1:02d}-{name}.png"
@@ -74,6 +99,7 @@ class UiAutopilot:
 
     def _look(self, name: str, path: Path | None, tries: int = 0) -> None:
         """Check the drawn screen's layout (and save its picture) once it has settled."""
+        self._own_work = True
         if self.app.current_screen == name and tries < 10 and \
                 Clock.get_time() - self._last_render < SETTLE_S:     # redrawn just now
             Clock.schedule_once(lambda _dt: self._look(name, path, tries + 1), SETTLE_S / 2)
@@ -112,6 +138,9 @@ class UiAutopilot:
         if not self._started:
             if self.app.ime is None:   # the pinyin keyboard is still being built
                 return
+            speaker = self.app.speaker
+            if speaker is not None and speaker.prewarming:
+                return  # a terminal's voice cache is warm long before a citizen comes; so here
             if snap.screen == "attract" and self.app.current_screen == "attract":
                 self._plan_start()
             return
@@ -245,8 +274,39 @@ class UiAutopilot:
         ok = self.pilot.outcome == "done" and bool(printed)
         self.result = 0 if ok else 1
         log.info("autopilot finished outcome=%s receipt=%s", self.pilot.outcome, printed)
+        if self.naive_work is not None:
+            Clock.schedule_once(self._naive, 0.5)
+            return
         self._report()
         Clock.schedule_once(lambda _dt: self.app.stop(), 1.0)
+
+    def _naive(self, _dt) -> None:
+        """The baseline: what one device call made on the UI thread would freeze it for."""
+        started = time.perf_counter()
+        try:
+            self.naive_work()
+        except Exception as exc:  # noqa: BLE001 - the stall is measured either way
+            log.info("naive baseline call failed error=%s", type(exc).__name__)
+        self.naive_stall = time.perf_counter() - started
+        self._report()
+        Clock.schedule_once(lambda _dt: self.app.stop(), 1.0)
+
+    def measurements(self) -> dict:
+        gaps = sorted(g * 1000 for g in self.frame_gaps)
+        voice = []
+        for i, changed in enumerate(self.screen_changes):
+            until = self.screen_changes[i + 1] if i + 1 < len(self.screen_changes) else 1e18
+            first = [(at, lat) for at, lat in self.speech if changed - 0.005 <= at < until]
+            if first:
+                at, lat = min(first)
+                voice.append(round((at + lat - changed) * 1000, 1))
+        return {"frames": len(gaps),
+                "frame_gap_ms": {"median": round(gaps[len(gaps) // 2], 1) if gaps else None,
+                                 "p99": round(gaps[int(len(gaps) * 0.99)], 1) if gaps else None,
+                                 "max": round(gaps[-1], 1) if gaps else None},
+                "screen_to_voice_ms": voice,
+                "naive_stall_ms": None if self.naive_stall is None
+                else round(self.naive_stall * 1000, 1)}
 
     def _report(self) -> None:
         """autopilot.json beside the screenshots: what the tests and the contact sheet read."""
@@ -256,7 +316,8 @@ class UiAutopilot:
         (self.shots_dir / "autopilot.json").write_text(json.dumps({
             "code": self.code, "result": self.result, "outcome": self.pilot.outcome,
             "receipt_printed": self._receipt_printed, "screens": self.screens,
-            "saved": [p.name for p in self.saved], "layout_problems": self.layout_problems},
+            "saved": [p.name for p in self.saved], "layout_problems": self.layout_problems,
+            "measurements": self.measurements()},
             ensure_ascii=False, indent=1), encoding="utf-8")
 
     def _give_up(self, _dt) -> None:

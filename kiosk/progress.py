@@ -168,8 +168,14 @@ class ProgressVisit:
 
     def __init__(self, catalog, client: ProgressClient | None, read_card: Callable,
                  capture_page: Callable, accept: Callable, capture_unavailable: Callable,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone()):
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
+                 print_receipt: Callable | None = None, receipt_context: dict | None = None):
+        """`print_receipt(Receipt)` prints the 补件回执 (None: no printer now);
+        `receipt_context`: site_name, terminal_id, phone, progress_base_url."""
         self.catalog = catalog
+        self._print_receipt = print_receipt
+        self._receipt_context = receipt_context or {}
+        self.printed: bool | None = None
         self.client = client
         self._read_card = read_card              # (cancel_event) -> CardRecord | None
         self._capture_page = capture_page        # () -> CapturedPage
@@ -351,7 +357,14 @@ class ProgressVisit:
                 self.screen = "supplement"
                 self.reason_key = getattr(error, "reason_key", None) or "outbox.error"
                 return None
-            self.accepted, self.screen = value, "supplement_done"
+            self.accepted = value
+            if self._print_receipt is None:
+                self.screen, self.printed = "supplement_done", False
+                return None
+            receipt = self.supplement_receipt()
+            return Job("print", lambda cancel: self._print_receipt(receipt))
+        if name == "print":
+            self.screen, self.printed = "supplement_done", error is None
             return None
         return None
 
@@ -423,6 +436,24 @@ class ProgressVisit:
                       for n, d in files.items()],
         }
         return manifest, files
+
+    def supplement_receipt(self):
+        """The 补件回执: which case, what was supplied, when; the case's progress QR code."""
+        from devices.interfaces import Receipt
+        from devices.printer.receipt_layout import mask_id_number, mask_name
+        ctx, case, card = self._receipt_context, self.selected, self.card
+        matter = self.catalog.matters.get(case.matter_code)
+        base = str(ctx.get("progress_base_url", "")).rstrip("/")
+        return Receipt(
+            title="补件回执 / Supplement receipt", site_name=ctx.get("site_name", ""),
+            terminal_id=ctx.get("terminal_id", ""), issued_at=self.accepted.accepted_at,
+            case_number=case.case_number,
+            matter_name=matter.name.zh if matter else case.matter_code,
+            applicant_masked=mask_name(card.name), id_number_masked=mask_id_number(card.id_number),
+            materials_received=tuple(f"{m.name_zh}（{len(m.pages)}页）" for m in self.materials),
+            materials_missing=(), promised_date=None,
+            progress_url=f"{base}/progress/{case.case_number}", phone=ctx.get("phone", ""),
+            notes=("补交材料已提交，审批部门将继续办理 / Supplied; the office continues with the case",))
 
     # -- what the screen shows --------------------------------------------------------------
     def case_views(self) -> tuple[I.CaseView, ...]:

@@ -437,10 +437,15 @@ class Session:
 
         def capture_unavailable():
             return self.unavailable_reason("doc.capture") or self.unavailable_reason("outbox.submit")
+        printer = None if self.unavailable_reason("receipt.print") else \
+            self.devices.printer.print_receipt
+        st = self.settings
         self._service = ProgressVisit(
             self.catalog, self.progress_client, read_card=self._service_read_card,
             capture_page=lambda: self.devices.scanner.capture_page(), accept=self.sink.accept,
-            capture_unavailable=capture_unavailable)
+            capture_unavailable=capture_unavailable, print_receipt=printer,
+            receipt_context={"site_name": st.site_name, "terminal_id": st.terminal_id,
+                             "phone": st.phone, "progress_base_url": st.progress_base_url})
         log.info("progress service started visit=%d", self._visit_no)
 
     def _service_read_card(self, cancel: threading.Event):
@@ -482,8 +487,11 @@ class Session:
         job = service.on_result(r.name, r.value, r.error)
         if service.screen == "supplement_done":
             self._case_number = service.accepted.case_number
-            log.info("supplement submitted packet=%s", service.accepted.packet_id)
-            self._end_visit(None, screen="supplement_done")
+            self._receipt_printed = service.printed
+            log.info("supplement submitted packet=%s receipt=%s", service.accepted.packet_id,
+                     service.printed)
+            self._end_visit(None if service.printed else "supplement.receipt_not_printed",
+                            screen="supplement_done")
             return
         self._launch_service(job)
 

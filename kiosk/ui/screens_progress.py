@@ -81,7 +81,8 @@ def result(ctx, snap):
 def supplement_done(ctx, snap):
     th = ctx.theme
     col = V._column(ctx, Widget(), text_label(f"{T.OK_MARK} " + ctx.t("step.supplement_done"),
-                                              th.title, T.OK, "center", theme=th, bold=True))
+                                              th.title, T.OK, "center", theme=th, bold=True),
+                    V._problem(ctx, snap))
     if snap.case_number:
         col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number), th.huge,
                                   halign="center", theme=th, bold=True))

@@ -65,9 +65,11 @@ def test_query_then_supplement_joins_the_case(world):
     assert (seen.case_number, seen.status) == (case, "needs_supplement")
     assert [r[0] for r in seen.requested] == [MATERIAL] and "户口簿" in seen.requested[0][3]
 
+    printed = len(receipt_qr_texts(kiosk.paper_dir))
     citizen = come_back(kiosk, qr, owner)                 # the QR scanner types the URL
     assert citizen.outcome == "supplement_done", (citizen.screens, citizen.reason_key)
-    assert citizen.case_number_done == case
+    assert citizen.case_number_done == case and citizen.reason_key is None
+    assert receipt_qr_texts(kiosk.paper_dir)[printed:] == [qr]    # 补件回执, same case
     assert citizen.screens[:5] == ["progress", "progress_result", "supplement_card",
                                    "supplement", "supplement_submit"]
 

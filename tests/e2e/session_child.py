@@ -81,8 +81,10 @@ def session_process(n: int, go_fd: int, state_dir: Path, work: Path, url: str, c
                 say(f"accepted {snap.case_number} {accepted[0]['packet_id']}")
         card = choose_card(catalog, code, demo.cards)
         switch_demo_card(terminal, demo, card)
-        pilot = drive(terminal.session, Autopilot({"evaluation": None}), code, timeout=120,
-                      on_snapshot=watch)
+        # staff check instead of the face match: the face step is covered by test_end_to_end,
+        # and here every second goes to getting more processes killed while they submit
+        pilot = drive(terminal.session, Autopilot({"evaluation": None, "face": "decline"}), code,
+                      timeout=120, on_snapshot=watch)
         demo.remove_card()
         if pilot.outcome == "done" and pilot.case_number:
             say(f"receipt {pilot.case_number}")

@@ -76,9 +76,13 @@ class DocCameraScanner:
     def preview(self) -> np.ndarray | None:
         """A frame for the live preview on screen (the page the citizen is placing). Safe to call
         from another thread while a capture runs: then it is the frame the capture looked at."""
-        if self._capturing.is_set():
+        if self._capturing.is_set() or not self._read_lock.acquire(blocking=False):
             return self._latest
-        return self._read()
+        try:
+            self._latest = self.source.read()
+            return self._latest
+        finally:
+            self._read_lock.release()
 
     def wait_for_still(self) -> tuple[np.ndarray | None, bool]:
         """(still frame, is_new_page); (None, False) if nothing held still in time.

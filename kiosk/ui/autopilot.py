@@ -25,11 +25,12 @@ from pypinyin import lazy_pinyin
 
 from kiosk import intents as I
 from kiosk.autopilot import Autopilot
+from kiosk.ui.widgets import CameraPreview
 
 log = logging.getLogger(__name__)
 STEP_S = 0.12
 SETTLE_S = 0.2          # a screen redrawn this recently may not be laid out yet
-LIVE_PREVIEW_SCREENS = {"face": 2.5, "materials": 1.2}   # seconds before the screenshot
+LIVE_PREVIEW_SCREENS = ("face", "materials")   # looked at once the camera picture shows
 
 
 class UiAutopilot:
@@ -47,6 +48,9 @@ class UiAutopilot:
         self.screens: list[str] = []
         self.saved: list[Path] = []
         self.layout_problems: list[str] = []
+        self.transient: list[str] = []      # screens that went by too fast to be drawn and checked
+        self._looks_pending = 0             # a finger waits until the new screen has been seen
+        self._picture_since: float | None = None
         self._last_render = 0.0
         self._last_saved = None
         self._receipt_printed = None
@@ -90,9 +94,10 @@ class UiAutopilot:
             self.screen_changes.append(self.app.screen_changed_at)
             path = None
             if self.shots_dir is not None:
-                path = self.shots_dir / f"{len(self.saved) + 1:02d}-{name}.png"
+                path = self.shots_dir / f"{len(self.screens):02d}-{name}.png"
                 self.saved.append(path)
-            delay = LIVE_PREVIEW_SCREENS.get(name, 0.25)   # wait for layout and camera frames
+            delay = 0.08                        # the next frame
+            self._looks_pending += 1
             Clock.schedule_once(lambda _dt, p=path, n=name: self._look(n, p), delay)
         if snap.receipt_printed is not None:
             self._receipt_printed = snap.receipt_printed
@@ -100,16 +105,34 @@ class UiAutopilot:
     def _look(self, name: str, path: Path | None, tries: int = 0) -> None:
         """Check the drawn screen's layout (and save its picture) once it has settled."""
         self._own_work = True
-        if self.app.current_screen == name and tries < 10 and \
-                Clock.get_time() - self._last_render < SETTLE_S:     # redrawn just now
+        if self.app.current_screen == name and tries < 25 and (
+                Clock.get_time() - self._last_render < SETTLE_S       # redrawn just now
+                or (name in LIVE_PREVIEW_SCREENS and not self._camera_picture_shown())):
             Clock.schedule_once(lambda _dt: self._look(name, path, tries + 1), SETTLE_S / 2)
             return
-        if self.app.current_screen == name:
-            for problem in layout_problems(self.app.root):
-                self.layout_problems.append(f"{name}: {problem}")
-                log.warning("autopilot layout problem screen=%s %s", name, problem)
+        self._looks_pending -= 1
+        if self.app.current_screen != name:     # gone before it could be looked at (a
+            self.transient.append(name)         # submission into the local outbox is quick)
+            if path is not None:
+                self.saved.remove(path)
+            return
+        for problem in layout_problems(self.app.root):
+            self.layout_problems.append(f"{name}: {problem}")
+            log.warning("autopilot layout problem screen=%s %s", name, problem)
         if path is not None:
             self._save(path)
+
+    def _camera_picture_shown(self) -> bool:
+        """A camera frame has been on screen for a frame or two (so it is in the framebuffer)."""
+        shown = any(isinstance(w, CameraPreview) and w.texture is not None
+                    for w in self.app.root.walk(restrict=True))
+        if not shown:
+            self._picture_since = None
+            return False
+        now = Clock.get_time()
+        if self._picture_since is None:
+            self._picture_since = now
+        return now - self._picture_since >= 0.1
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +145,8 @@ class UiAutopilot:
     # -- acting --------------------------------------------------------------------------------
     def _step(self, _dt) -> None:
         if self.result is not None:
+            return
+        if self._looks_pending and self._started:
             return
         if self.actions:
             action = self.actions.popleft()
@@ -316,7 +341,8 @@ class UiAutopilot:
         (self.shots_dir / "autopilot.json").write_text(json.dumps({
             "code": self.code, "result": self.result, "outcome": self.pilot.outcome,
             "receipt_printed": self._receipt_printed, "screens": self.screens,
-            "saved": [p.name for p in self.saved], "layout_problems": self.layout_problems,
+            "saved": [p.name for p in self.saved], "transient": self.transient,
+            "layout_problems": self.layout_problems,
             "measurements": self.measurements()},
             ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -83,6 +83,10 @@ class Terminal:
         for sup in self.supervisors.values():
             with contextlib.suppress(Exception):
                 sup.close()
+        close_verifier = getattr(self.face_verifier, "close", None)
+        if close_verifier is not None:      # the face worker process
+            with contextlib.suppress(Exception):
+                close_verifier()
 
 
 def session_settings(config: KioskConfig) -> SessionSettings:
@@ -104,7 +108,7 @@ def _make_verifier(config: KioskConfig):
         from devices.face import make_verifier
     except ImportError as exc:
         raise ConfigurationError(f"face verification is not installed: {exc}") from exc
-    return make_verifier(threshold=config.face.threshold)
+    return make_verifier(threshold=config.face.threshold, isolated=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """1:1 face verification against the ID-card photo, with a blink liveness challenge.
 
 Public entry points:
-    make_verifier(threshold=DEFAULT_THRESHOLD, **options) -> LiveFaceVerifier   (FaceVerifier)
+    make_verifier(threshold=DEFAULT_THRESHOLD, isolated=False, **options)   (FaceVerifier;
+        isolated=True: ProcessFaceVerifier, the same in a child process)
     FaceVerificationJob(verifier, card_photo_bgr, camera, on_event, on_done, timeout)
     FaceAttempts(max_attempts=3)
     encode_card_photo(bgr) -> np.ndarray(128)
@@ -17,7 +18,13 @@ __all__ = ["DEFAULT_THRESHOLD", "FaceAttempts", "FaceVerificationJob", "LiveFace
            "LivePreview", "as_card_photo", "encode_card_photo", "is_success", "make_verifier"]
 
 
-def make_verifier(threshold: float | None = None, **options) -> LiveFaceVerifier:
-    """The verifier the kiosk wires for `face.verify` (threshold from configuration)."""
-    return LiveFaceVerifier(threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                            **options)
+def make_verifier(threshold: float | None = None, isolated: bool = False, **options):
+    """The verifier the kiosk wires for `face.verify` (threshold from configuration).
+
+    isolated: run it in its own process (`ProcessFaceVerifier`), as the app does, so dlib
+    holding the GIL never stalls the UI; otherwise a `LiveFaceVerifier` in this process."""
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if isolated:
+        from devices.face.process import ProcessFaceVerifier
+        return ProcessFaceVerifier(threshold, **options)
+    return LiveFaceVerifier(threshold=threshold, **options)

@@ -69,8 +69,17 @@ class Ctx:
         self.app.rerender()
 
     def type_draft(self, text: str) -> None:
+        """A key typed into the field being edited: only the widgets showing the draft change
+        (rebuilding the whole form with its keyboard for every key would lag behind a finger)."""
         self.app.form_state["draft"] = text[:60]
-        self.app.rerender()
+        if not self.app.draft_views:
+            self.app.rerender()
+        for widget, render in self.app.draft_views:
+            widget.text = render(self.app.form_state["draft"])
+
+    def draft_view(self, widget, render: Callable[[str], str]) -> None:
+        """`widget.text` shows the draft being typed, as `render(draft)`."""
+        self.app.draft_views.append((widget, render))
 
     def confirm_field(self, key: str, value: str) -> None:
         self.app.form_state.update(editing=None, draft="")
@@ -101,6 +110,7 @@ class KioskApp(App):
         self.rendered_listeners: list[Callable[[I.Snapshot, str], None]] = []
         self.current_screen = ""
         self.screen_changed_at = 0.0
+        self.draft_views: list[tuple[object, Callable[[str], str]]] = []
         self._previews: dict[str, object] = {}
         self._previews_used: set[str] = set()
         self.ime = None
@@ -202,6 +212,7 @@ class KioskApp(App):
         for hook in self.leave_hooks:
             hook()
         self.leave_hooks = []
+        self.draft_views = []
         self._previews_used = set()
         ctx = Ctx(self, snap)
         name = self.screen_name(snap)

@@ -126,13 +126,17 @@ def form(ctx, snap):
     left.bind(minimum_height=left.setter("height"))
     for f in snap.fields:
         label = f.label_en if ctx.lang == "en" else f.label_zh
-        shown = _shown_value(ctx, f, fs["draft"] if f.key == fs.get("editing") else f.value)
         mark = "" if f.prefilled else (f" {T.WARN_MARK}" if f.error_key else
                                        f" {T.OK_MARK}" if f.value else "")
-        text = f"{label}{'' if f.required else ctx.t('ui.optional')}{mark}\n{shown or '—'}"
-        btn = BigButton(text, f"field:{f.key}", lambda k=f.key, v=f.value: ctx.edit_field(k, v),
-                        th, kind="primary" if f.key == fs.get("editing") else "secondary",
+        head = f"{label}{'' if f.required else ctx.t('ui.optional')}{mark}\n"
+        editing = f.key == fs.get("editing")
+        shown = _shown_value(ctx, f, fs["draft"] if editing else f.value)
+        btn = BigButton(head + (shown or "—"), f"field:{f.key}",
+                        lambda k=f.key, v=f.value: ctx.edit_field(k, v),
+                        th, kind="primary" if editing else "secondary",
                         disabled=f.prefilled, height=th.button_height * 1.1)
+        if editing:
+            ctx.draft_view(btn, lambda d, f=f, head=head: head + (_shown_value(ctx, f, d) or "—"))
         left.add_widget(btn)
         if f.error_key:
             left.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(f.error_key)}", th.small, T.WARN,
@@ -176,7 +180,9 @@ def _field_editor(ctx, f):
                                      kind="primary" if f.value == value else "secondary"))
         box.add_widget(Widget())
         return box
-    box.add_widget(text_label(fs["draft"] or " ", th.title, bold=True, theme=th))
+    draft = text_label(fs["draft"] or " ", th.title, bold=True, theme=th)
+    ctx.draft_view(draft, lambda d: d or " ")
+    box.add_widget(draft)
     type_key = lambda s: ctx.type_draft(fs["draft"] + s)  # noqa: E731
     back = lambda: ctx.type_draft(fs["draft"][:-1])       # noqa: E731
     if f.type in ("mobile", "integer"):

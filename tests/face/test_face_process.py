@@ -1,0 +1,78 @@
+"""Face verification in its own process (what the app uses): same results as in-process,
+guidance and preview cross the pipe, cancel works, a dead worker is reported and replaced."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+
+import pytest
+
+from devices.face import make_verifier
+from devices.face.liveness import BlinkSettings
+from devices.interfaces import DeviceUnavailable, FaceDecision, FaceVerifier, Liveness
+from devices.registry import open_device
+
+SHORT = BlinkSettings(window_s=3.0, blinks=(1,), delay_s=(0.3, 0.6))
+
+
+@pytest.fixture(scope="module")
+def worker():
+    v = make_verifier(isolated=True, blink=SHORT, rng=random.Random(5))
+    yield v
+    v.close()
+
+
+def test_matches_in_the_worker_with_guidance_and_preview(worker, card_photo, emulator_url):
+    assert isinstance(worker, FaceVerifier)
+    events = []
+    cam = open_device(emulator_url(photo="obama_2.jpg", blink=1, seed=2))
+    result = worker.verify(card_photo("obama_1"), cam, events.append, timeout=20)
+    assert result.decision is FaceDecision.MATCH and result.liveness is Liveness.PASSED, result
+    assert "face.blink" in [e.prompt_key for e in events]
+    live = worker.preview()
+    assert live is not None and live.frame_bgr.shape == (480, 640, 3) and live.box is not None
+    worker.wipe()
+    assert worker.preview() is None
+
+
+def test_another_person_does_not_match(worker, card_photo, emulator_url):
+    cam = open_device(emulator_url(photo="biden_2.jpg", blink=1))
+    result = worker.verify(card_photo("obama_1"), cam, timeout=20)
+    assert result.decision is not FaceDecision.MATCH
+    worker.wipe()
+
+
+def test_cancel_stops_the_attempt(worker, card_photo, emulator_url):
+    cancel = threading.Event()
+    cam = open_device(emulator_url(photo="leslie_2.jpg", static=1))
+    threading.Timer(1.0, cancel.set).start()
+    result = worker.verify(card_photo("leslie_1"), cam, timeout=60, cancel=cancel)
+    assert result.decision is FaceDecision.UNDECIDED and result.reason_key == "face.cancelled"
+    worker.wipe()
+
+
+def test_camera_unplugged_mid_check_is_reported_and_the_worker_goes_on(worker, card_photo,
+                                                                      emulator_url):
+    cam = open_device(emulator_url(photo="obama_2.jpg", static=1))
+    threading.Timer(1.0, cam.close).start()
+    with pytest.raises(DeviceUnavailable):
+        worker.verify(card_photo("obama_1"), cam, timeout=20)
+    cam = open_device(emulator_url(photo="obama_2.jpg", blink=1, seed=2))
+    assert worker.verify(card_photo("obama_1"), cam, timeout=20).decision is FaceDecision.MATCH
+    worker.wipe()
+
+
+def test_a_dead_worker_is_reported_then_replaced(card_photo, emulator_url):
+    v = make_verifier(isolated=True, blink=SHORT, rng=random.Random(5))
+    try:
+        cam = open_device(emulator_url(photo="obama_2.jpg", static=1))   # runs until killed
+        threading.Timer(1.0, os.kill, (v._proc.pid, signal.SIGKILL)).start()
+        with pytest.raises(DeviceUnavailable) as err:
+            v.verify(card_photo("obama_1"), cam, timeout=30)
+        assert err.value.reason_key == "face.unavailable"
+        cam = open_device(emulator_url(photo="obama_2.jpg", blink=1, seed=2))
+        assert v.verify(card_photo("obama_1"), cam, timeout=20).decision is FaceDecision.MATCH
+    finally:
+        v.close()

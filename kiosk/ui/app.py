@@ -293,7 +293,7 @@ class KioskApp(App):
             out.append(b)
         for alert in snap.alerts:
             b = Panel(color=T.BANNER, size_hint_y=None, height=th.button_height, padding=8)
-            b.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(alert)}", th.title, T.DANGER,
+            b.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(alert)}", th.instruction, T.DANGER,
                                     "center", theme=th, bold=True))
             out.append(b)
         return out

@@ -19,19 +19,22 @@ from kiosk.ui.widgets import BigButton, LetterKeyboard, text_label
 
 def attract(ctx, snap):
     th = ctx.theme
-    box = BoxLayout(orientation="vertical", spacing=16, padding=th.padding)
+    box = BoxLayout(orientation="vertical", spacing=8 if th.elder else 16, padding=th.padding)
     site = ctx.config.site
-    box.add_widget(text_label(site.name.get(ctx.lang), th.huge, bold=True, halign="center",
+    box.add_widget(text_label(site.name.get(ctx.lang), th.title if th.elder else th.huge,
+                              bold=True, halign="center",
                               theme=th))
     if site.branding:
         box.add_widget(text_label(site.branding, th.body, T.MUTED, "center", theme=th))
-    box.add_widget(text_label(ctx.t("step.attract"), th.title, T.PRIMARY, "center", theme=th))
-    trees = BoxLayout(spacing=24, size_hint_y=None, height=th.button_height * 1.7)
+    box.add_widget(text_label(ctx.t("step.attract"), th.instruction, T.PRIMARY, "center",
+                              theme=th))
+    tall = th.button_height * (1.0 if th.elder else 1.7)
+    trees = BoxLayout(spacing=24, size_hint_y=None, height=tall)
     for key in ("natural", "legal"):
         tree = ctx.catalog.trees[key]
         trees.add_widget(BigButton(tree.name.get(ctx.lang), f"tree:{key}",
                                    lambda key=key: ctx.browse(tree=key), th, font_size=th.huge,
-                                   height=th.button_height * 1.7))
+                                   height=tall))
     box.add_widget(trees)
     row = BoxLayout(spacing=24, size_hint_y=None, height=th.button_height)
     row.add_widget(BigButton(ctx.t("ui.search"), "search", lambda: ctx.browse(search=""), th,

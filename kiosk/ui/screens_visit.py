@@ -33,7 +33,7 @@ def _scroll(widget):
 
 def _instruction(ctx, snap):
     th = ctx.theme
-    return text_label(ctx.t(snap.prompt_key), th.title, T.PRIMARY, theme=th, bold=True)
+    return text_label(ctx.t(snap.prompt_key), th.instruction, T.PRIMARY, theme=th, bold=True)
 
 
 def _problem(ctx, snap, key=None):
@@ -64,7 +64,8 @@ def consent(ctx, snap):
 
 def id_card(ctx, snap):
     th = ctx.theme
-    card = text_label("⬇\n" + ctx.t("ui.card_here"), th.huge, T.MUTED, "center", theme=th)
+    card = text_label("⬇\n" + ctx.t("ui.card_here"), th.instruction if th.elder else th.huge,
+                      T.MUTED, "center", theme=th)
     col = _column(ctx, _instruction(ctx, snap), Widget(), card, _problem(ctx, snap), Widget())
     if ctx.app.demo_cards:   # demo only: put one of the emulator's test cards on the reader
         col.add_widget(text_label(ctx.t("ui.demo_cards"), th.small, T.MUTED, theme=th))
@@ -74,7 +75,7 @@ def id_card(ctx, snap):
             row.add_widget(BigButton(label, f"democard:{name}",
                                      lambda n=name: ctx.app.place_demo_card(n), th,
                                      kind="secondary", font_size=th.small,
-                                     height=th.button_height * 0.7))
+                                     height=th.button_height * (0.5 if th.elder else 0.7)))
         col.add_widget(row)
     return col, ["help", "cancel"]
 
@@ -83,11 +84,12 @@ def face(ctx, snap):
     th = ctx.theme
     preview = ctx.preview("camera", ctx.camera_read, size_hint=(1, 1)) if ctx.camera_read \
         else Widget()
-    side = BoxLayout(orientation="vertical", spacing=14, size_hint_x=0.45)
+    side = BoxLayout(orientation="vertical", spacing=14, size_hint_x=0.6 if th.elder else 0.45)
     side.add_widget(_instruction(ctx, snap))
     guidance = snap.progress_key if snap.busy and snap.progress_key else None
     if guidance:
-        side.add_widget(text_label(ctx.t(guidance), th.title, T.OK, theme=th, bold=True))
+        side.add_widget(text_label(ctx.t(guidance), th.body if th.elder else th.instruction,
+                                   T.OK, theme=th, bold=True))
     side.add_widget(_problem(ctx, snap) if not snap.busy else Widget(size_hint_y=None, height=4))
     if not snap.busy and snap.face_attempts and snap.reason_key != "face.offer_alternative":
         side.add_widget(BigButton(ctx.t("ui.try_again"), "retry_face",
@@ -96,7 +98,7 @@ def face(ctx, snap):
     side.add_widget(BigButton(ctx.t("ui.decline_face"), "decline_face",
                               lambda: ctx.send(I.DeclineFace()), th,
                               kind="ok" if snap.reason_key == "face.offer_alternative"
-                              else "secondary"))
+                              else "secondary", height=th.button_height * (0.8 if th.elder else 1)))
     box = BoxLayout(spacing=20, padding=th.padding)
     box.add_widget(preview)
     box.add_widget(side)
@@ -180,7 +182,7 @@ def _field_editor(ctx, f):
                                      kind="primary" if f.value == value else "secondary"))
         box.add_widget(Widget())
         return box
-    draft = text_label(fs["draft"] or " ", th.title, bold=True, theme=th)
+    draft = text_label(fs["draft"] or " ", th.instruction, bold=True, theme=th)
     ctx.draft_view(draft, lambda d: d or " ")
     box.add_widget(draft)
     type_key = lambda s: ctx.type_draft(fs["draft"] + s)  # noqa: E731
@@ -198,7 +200,8 @@ def _field_editor(ctx, f):
     else:
         box.add_widget(LetterKeyboard(type_key, back, ime=ctx.ime, theme=th))
     box.add_widget(BigButton(ctx.t("ui.confirm_field"), "confirm_field",
-                             lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok"))
+                             lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok",
+                             height=th.button_height * (0.7 if th.elder else 1)))
     return box
 
 
@@ -213,8 +216,10 @@ def materials(ctx, snap):
                   "optional": ctx.t("ui.optional"),
                   "todo": f"{T.WARN_MARK} " + ctx.t("ui.pages_todo")}[m.status]
         line = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
-        line.add_widget(text_label(f"{name}\n{m.pages_have}/{m.pages_needed} · {status}",
-                                   th.body, theme=th))
+        what = text_label(f"{name}\n{m.pages_have}/{m.pages_needed} · {status}", th.body, theme=th)
+        what.bind(height=lambda _w, h, line=line: setattr(line, "height",
+                                                          max(th.button_height, h)))
+        line.add_widget(what)
         if m.status in ("todo", "optional"):
             line.add_widget(BigButton(ctx.t("ui.capture"), f"capture:{m.code}",
                                       lambda c=m.code: ctx.send(I.CapturePage(c)), th,
@@ -225,7 +230,8 @@ def materials(ctx, snap):
                                           f"missing:{m.code}",
                                           lambda c=m.code: ctx.send(I.MarkMissing(c)), th,
                                           kind="secondary", size_hint_x=0.35,
-                                          disabled=snap.busy))
+                                          disabled=snap.busy, font_size=th.small,
+                                          size_hint_y=1))
         else:
             line.add_widget(BigButton(ctx.t("ui.retake"), f"retake:{m.code}",
                                       lambda c=m.code: ctx.send(I.Retake(c)), th,
@@ -304,11 +310,12 @@ def evaluation(ctx, snap):
 def done(ctx, snap):
     th = ctx.theme
     col = _column(ctx, Widget(),
-                  text_label(f"{T.OK_MARK} " + ctx.t("step.done"), th.title, T.OK, "center",
-                             theme=th, bold=True))
+                  text_label(f"{T.OK_MARK} " + ctx.t("step.done"), th.instruction, T.OK,
+                             "center", theme=th, bold=True))
     if snap.case_number:
-        col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number), th.huge,
-                                  halign="center", theme=th, bold=True))
+        col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number),
+                                  th.title if th.elder else th.huge, halign="center", theme=th,
+                                  bold=True))
     col.add_widget(Widget())
     return col, ["home"]
 

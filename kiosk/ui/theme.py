@@ -50,6 +50,17 @@ class Theme:
         return self.font(48)
 
     @property
+    def instruction(self) -> str:
+        """The one instruction at the top of a screen: large, a little less so in elder mode,
+        where everything is larger and a long English sentence must still fit a column."""
+        return self.font(26 if self.elder else 34)
+
+    @property
+    def key(self) -> str:
+        """Digits and letters on the on-screen keyboards."""
+        return self.font(26 if self.elder else 34)
+
+    @property
     def line_height(self) -> float:
         return 1.4 if self.elder else 1.2
 

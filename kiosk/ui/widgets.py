@@ -82,10 +82,10 @@ class Keypad(GridLayout):
                 continue
             ident = "key:back" if k == "←" else f"key:{k}"
             self.add_widget(BigButton(k, ident, lambda k=k: on_key(k), theme, kind="secondary",
-                                      font_size=theme.title, size_hint_y=1))
+                                      font_size=theme.key, size_hint_y=1))
         for k in extra[1:]:
             self.add_widget(BigButton(k, f"key:{k}", lambda k=k: on_key(k), theme,
-                                      kind="secondary", font_size=theme.title, size_hint_y=1))
+                                      kind="secondary", font_size=theme.key, size_hint_y=1))
 
 
 class LetterKeyboard(BoxLayout):

@@ -50,3 +50,13 @@ def test_whole_visit_by_touch(code, tmp_path):
     face = Image.open(next(tmp_path.glob("*-face.png"))).convert("RGB")
     preview = face.crop((40, 130, 800, 640))     # the live camera picture, left of the guidance
     assert max(ImageStat.Stat(preview).stddev) > 25, "the face screen shows no camera picture"
+
+
+@pytest.mark.timeout(450)
+def test_elder_mode_in_english_fits_every_screen(tmp_path):
+    """Larger text (x1.35, line spacing 1.4) and the longer English sentences: every screen of
+    a visit must still draw without clipped text or a column pushed over the header."""
+    report = run_autopilot("NP-WORK-NO-CRIME", tmp_path, "--elder", "--language", "en")
+    assert report["outcome"] == "done" and report["receipt_printed"] is True
+    assert report["screens"] == expected_screens("NP-WORK-NO-CRIME")
+    assert report["layout_problems"] == []

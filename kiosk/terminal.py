@@ -59,6 +59,8 @@ class Terminal:
     def _open(self, slot: str, url: str):
         if slot == "id_card" and self.config.devices.wlt_library:
             os.environ.setdefault("KIOSK_WLT_LIB", self.config.devices.wlt_library)
+        if slot == "printer" and "width=" not in url:      # the site's paper, unless the URL says
+            url += ("&" if "?" in url else "?") + f"width={self.config.devices.printer_width_dots}"
         return open_device(url, expected_kind=slot)
 
     def fault_of(self, device: str) -> str | None:

@@ -8,7 +8,9 @@ speech all run in their own threads; nothing here waits on them.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import gc
 import logging
 import threading
 import time
@@ -118,8 +120,17 @@ class KioskApp(App):
         self._corner_taps: list[float] = []
         self.technician_exit = False
         if ime_factory:
-            threading.Thread(target=lambda: setattr(self, "ime", ime_factory()),
-                             name="ime", daemon=True).start()
+            threading.Thread(target=self._build_ime, args=(ime_factory,), name="ime",
+                             daemon=True).start()
+
+    def _build_ime(self, ime_factory) -> None:
+        ime = ime_factory()
+        # The input method's index (and the models and caches loaded at start) are millions of
+        # long-lived objects; left to the cyclic GC, every full collection walks them all and
+        # freezes the screen for hundreds of milliseconds while a screen is being built.
+        gc.collect()
+        gc.freeze()
+        self.ime = ime
 
     # -- lifecycle -----------------------------------------------------------------------------
     def build(self):
@@ -180,6 +191,10 @@ class KioskApp(App):
 
     # -- rendering -----------------------------------------------------------------------------
     def _on_snapshot(self, snap: I.Snapshot) -> None:
+        old = self.snapshot
+        if old is not None and dataclasses.replace(snap, seq=old.seq, handled=old.handled) == old:
+            self.snapshot = snap    # nothing to show has changed: no rebuild (it costs 50-400 ms
+            return                  # on a Pi-class CPU and holds up speech and touches meanwhile)
         if self.snapshot is None or snap.screen != self.snapshot.screen:
             self.screen_changed_at = time.perf_counter()   # for the screen -> voice benchmark
             self.form_state.update(editing=None, draft="")

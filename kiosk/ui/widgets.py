@@ -11,6 +11,7 @@ import logging
 import threading
 from typing import Callable
 
+import cv2
 from kivy.clock import Clock
 from kivy.graphics import Color, Line, Rectangle
 from kivy.graphics.texture import Texture
@@ -24,6 +25,7 @@ from kivy.uix.widget import Widget
 from kiosk.ui import theme as T
 
 log = logging.getLogger(__name__)
+PREVIEW_MAX_WIDTH = 640       # px of camera picture handed to the screen; plenty for a preview
 
 
 class Panel(BoxLayout):
@@ -251,6 +253,10 @@ class CameraPreview(Image):
                 continue
             if frame is not None and self._overlay is not None:
                 frame = self._overlay(frame)
+            if frame is not None and frame.shape[1] > PREVIEW_MAX_WIDTH:   # scaled here, so the
+                scale = PREVIEW_MAX_WIDTH / frame.shape[1]                 # UI thread uploads a
+                frame = cv2.resize(frame, None, fx=scale, fy=scale,        # quarter of the bytes
+                                   interpolation=cv2.INTER_AREA)
             self._latest = frame
 
     def _show(self, *_):

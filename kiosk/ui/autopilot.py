@@ -52,7 +52,7 @@ class UiAutopilot:
         self._looks_pending = 0             # a finger waits until the new screen has been seen
         self._picture_since: float | None = None
         self._last_render = 0.0
-        self._last_saved = None
+        self._ticks = 0
         self._receipt_printed = None
         self._started = False
         self.demo_card = demo_card
@@ -104,7 +104,6 @@ class UiAutopilot:
 
     def _look(self, name: str, path: Path | None, tries: int = 0) -> None:
         """Check the drawn screen's layout (and save its picture) once it has settled."""
-        self._own_work = True
         if self.app.current_screen == name and tries < 25 and (
                 Clock.get_time() - self._last_render < SETTLE_S       # redrawn just now
                 or (name in LIVE_PREVIEW_SCREENS and not self._camera_picture_shown())):
@@ -116,6 +115,7 @@ class UiAutopilot:
             if path is not None:
                 self.saved.remove(path)
             return
+        self._own_work = True           # this frame's check and screenshot are not the app's
         for problem in layout_problems(self.app.root):
             self.layout_problems.append(f"{name}: {problem}")
             log.warning("autopilot layout problem screen=%s %s", name, problem)
@@ -153,7 +153,7 @@ class UiAutopilot:
             action()
             return
         snap = self.app.snapshot
-        self._ticks = getattr(self, "_ticks", 0) + 1
+        self._ticks += 1
         if self._ticks % 25 == 0:
             log.debug("autopilot waiting snap=%s ime=%s current=%s sent=%d handled=%s",
                       snap and snap.screen, self.app.ime is not None, self.app.current_screen,

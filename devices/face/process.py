@@ -181,7 +181,10 @@ class _PipeCamera:
 
 def _child_main(conn, threshold: float, options: dict) -> None:   # runs in the face worker
     from devices.face.verifier import LiveFaceVerifier
-    import face_recognition  # noqa: F401  dlib and its models, loaded before the first citizen
+    import face_recognition  # dlib and its models, loaded and run once before the first citizen,
+    blank = np.full((160, 160, 3), 128, np.uint8)   # whose blink must not fall into a slow first
+    face_recognition.face_locations(blank)          # frame of a cold detector and encoder
+    face_recognition.face_encodings(blank, known_face_locations=[(20, 140, 140, 20)])
     verifier = LiveFaceVerifier(threshold=threshold, **options)
     verifier._set_preview = lambda frame, a: conn.send(("preview", a.box, a.prompt_key))
     conn.send(("ready",))

@@ -20,7 +20,8 @@
   "Audio saved to <path>" on stdout from that callback; calls are serialised with a
   process-wide lock and the print is silenced.
 
-`EspeakCliBackend` does the same with `espeak-ng -v VOICE -s RATE -w out.wav --stdin` (the text
+The app runs this class inside a worker process (`voice.worker.WorkerSynthesizer`), never in
+its own. `EspeakCliBackend` does the same with `espeak-ng -v VOICE -s RATE -w out.wav --stdin` (the text
 goes through stdin, never onto a command line other processes can read); it is the fallback
 when pyttsx3 is missing or fails to start.
 """
@@ -196,9 +197,14 @@ class EspeakCliBackend:
 
 
 def default_synthesizer() -> Synthesizer:
-    """pyttsx3 + espeak-ng if it starts, else the espeak-ng command."""
+    """pyttsx3 + espeak-ng in a worker process if it starts, else the espeak-ng command.
+
+    Never in the app's own process: libespeak-ng is C fed with arbitrary text, and a fault in it
+    must cost one utterance, not the citizen's visit (see `voice.worker`).
+    """
+    from voice.worker import WorkerSynthesizer
     try:
-        return Pyttsx3Backend()
+        return WorkerSynthesizer()
     except VoiceError as e:
         log.warning("voice: pyttsx3 unavailable (%s); using espeak-ng command", e)
         return EspeakCliBackend()

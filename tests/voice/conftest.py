@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from voice import PromptBook, Pyttsx3Backend, VoiceSettings
+from voice import PromptBook, VoiceSettings, WorkerSynthesizer
 
 
 class CountingSynth:
@@ -30,7 +30,10 @@ class CountingSynth:
 
 @pytest.fixture(scope="session")
 def espeak():
-    return Pyttsx3Backend()
+    """pyttsx3 + libespeak-ng as the app runs it: in a worker process, never in pytest's."""
+    synth = WorkerSynthesizer()
+    yield synth
+    synth.close()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Voice guidance for the kiosk: speak the prompts of `flows/prompts.yaml` in Mandarin or English.
 
 The UI calls a `Speaker` on every screen change (`say(prompt_key, ...)`); the speaker's worker
-thread turns text into a WAV with espeak-ng (through pyttsx3 in a worker process, or the `espeak-ng` command as a
-fallback), keeps fixed prompts in a bounded on-disk WAV cache so the first word follows the
+thread turns text into a WAV with espeak-ng (through pyttsx3 in a worker process, or the
+`espeak-ng` command as a fallback), keeps fixed prompts in a bounded on-disk WAV cache so the first word follows the
 screen at once, scales the volume and hands the samples to `aplay`. `interrupt()` cuts the
 current utterance when the screen changes. Nothing here imports `kiosk` or `kivy`.
 """

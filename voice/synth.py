@@ -21,8 +21,8 @@
   process-wide lock and the print is silenced.
 
 The app runs this class inside a worker process (`voice.worker.WorkerSynthesizer`), never in
-its own. `EspeakCliBackend` does the same with `espeak-ng -v VOICE -s RATE -w out.wav --stdin` (the text
-goes through stdin, never onto a command line other processes can read); it is the fallback
+its own. `EspeakCliBackend` does the same with `espeak-ng -v VOICE -s RATE -w out.wav --stdin`
+(the text goes through stdin, never onto a command line other processes can read); it is the fallback
 when pyttsx3 is missing or fails to start.
 """
 from __future__ import annotations

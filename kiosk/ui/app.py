@@ -14,6 +14,7 @@ import gc
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Callable
 
 from kivy.app import App
@@ -29,6 +30,7 @@ from kiosk.ui import theme as T
 from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
 
 log = logging.getLogger(__name__)
+KEPT_WIDGETS_MAX = 48       # headers, footers, keyboards kept for reuse (least recent dropped)
 
 NAV = {"back": ("nav.back", "secondary"), "help": ("nav.help", "secondary"),
        "cancel": ("nav.cancel", "danger"), "next": ("nav.next", "primary"),
@@ -62,6 +64,10 @@ class Ctx:
     def preview(self, kind: str, read: Callable[[], object], fps: float = 10.0, **layout):
         """The live camera preview of `kind`, kept across redraws of the same screen."""
         return self.app.preview(kind, read, fps, **layout)
+
+    def kept(self, key: tuple, build: Callable[[], Widget], owner: object) -> Widget:
+        """See `KioskApp.kept`; `key` should include everything `build` depends on."""
+        return self.app.kept((self.theme.elder,) + key, build, owner)
 
     def on_leave(self, fn: Callable[[], None]) -> None:
         self.app.leave_hooks.append(fn)
@@ -114,6 +120,7 @@ class KioskApp(App):
         self.screen_changed_at = 0.0
         self.draft_views: list[tuple[object, Callable[[str], str]]] = []
         self._previews: dict[str, object] = {}
+        self.kept_widgets: OrderedDict[tuple, Widget] = OrderedDict()
         self._previews_used: set[str] = set()
         self.ime = None
         self._spoken: tuple = ()
@@ -172,6 +179,24 @@ class KioskApp(App):
         self._previews_used.add(kind)
         return widget
 
+    def kept(self, key: tuple, build: Callable[[], Widget], owner: object) -> Widget:
+        """A widget built once and reused by every redraw that asks for `key`: a keyboard is
+        40-odd buttons, and building them anew costs 100-300 ms of frozen screen on a Pi-class
+        CPU. Whatever it holds (half-typed pinyin) is forgotten when its `owner` changes."""
+        widget = self.kept_widgets.get(key)
+        if widget is None:
+            widget = self.kept_widgets[key] = build()
+            while len(self.kept_widgets) > KEPT_WIDGETS_MAX:     # least recently used first
+                self.kept_widgets.popitem(last=False)
+        self.kept_widgets.move_to_end(key)
+        if widget.parent is not None:
+            widget.parent.remove_widget(widget)
+        if getattr(widget, "kept_owner", None) != owner:
+            if hasattr(widget, "reset"):
+                widget.reset()
+            widget.kept_owner = owner
+        return widget
+
     def _drop_unused_previews(self) -> None:
         for kind in set(self._previews) - self._previews_used:
             self._previews.pop(kind).stop()
@@ -197,7 +222,10 @@ class KioskApp(App):
             return                  # on a Pi-class CPU and holds up speech and touches meanwhile)
         if self.snapshot is None or snap.screen != self.snapshot.screen:
             self.screen_changed_at = time.perf_counter()   # for the screen -> voice benchmark
+            self.form_state.clear()             # which question, which material, the draft
             self.form_state.update(editing=None, draft="")
+            for widget in self.kept_widgets.values():
+                widget.kept_owner = None         # a new screen starts with nothing half-typed
             if snap.screen != "attract":
                 self.browse_state = {}
         self.snapshot = snap
@@ -245,12 +273,15 @@ class KioskApp(App):
             content, nav = screen(ctx, snap)
         kept_scroll = self._scroll_positions() if name == self.current_screen else []
         self.root_box.clear_widgets()
-        self.root_box.add_widget(self._header(ctx, snap, name))
+        self.root_box.add_widget(self.kept(("header", name, snap.matter_code, ctx.lang,
+                                            snap.elder),
+                                           lambda: self._header(ctx, snap, name), None))
         for banner in self._banners(ctx, snap):
             self.root_box.add_widget(banner)
         self.root_box.add_widget(content)
         if nav:
-            self.root_box.add_widget(self._footer(ctx, nav))
+            self.root_box.add_widget(self.kept(("footer", tuple(nav), ctx.lang, snap.elder),
+                                               lambda: self._footer(ctx, nav), None))
         self._drop_unused_previews()
         if kept_scroll:     # a redraw of the same screen must not jump the lists back to the top
             Clock.schedule_once(lambda _dt: self._restore_scroll(kept_scroll))

@@ -48,6 +48,7 @@ class UiAutopilot:
         self.screens: list[str] = []
         self.saved: list[Path] = []
         self.layout_problems: list[str] = []
+        self.controls: list[tuple[str, list[str]]] = []    # what could be touched, per screen
         self.transient: list[str] = []      # screens that went by too fast to be drawn and checked
         self._looks_pending = 0             # a finger waits until the new screen has been seen
         self._picture_since: float | None = None
@@ -119,6 +120,9 @@ class UiAutopilot:
         for problem in layout_problems(self.app.root):
             self.layout_problems.append(f"{name}: {problem}")
             log.warning("autopilot layout problem screen=%s %s", name, problem)
+        self.controls.append((name, sorted(
+            w.ident for w in self.app.root.walk(restrict=True)
+            if getattr(w, "ident", None) and not w.ident.startswith(("key:", "cand:")))))
         if path is not None:
             self._save(path)
 
@@ -223,7 +227,9 @@ class UiAutopilot:
     def _plan_field(self, intent: I.EnterField, snap: I.Snapshot) -> None:
         add = self.actions.append
         field = next(f for f in snap.fields if f.key == intent.key)
-        add(lambda: self.tap(f"field:{intent.key}"))
+        # the form's list of fields; in elder mode, the numbered question chips
+        add(lambda: self.tap(f"field:{intent.key}" if self.find(f"field:{intent.key}")
+                             else f"question:{intent.key}"))
         if field.type in ("choice", "yes_no"):
             add(lambda: self._count(self.tap(f"choice:{intent.value}")))
             return
@@ -342,7 +348,7 @@ class UiAutopilot:
             "code": self.code, "result": self.result, "outcome": self.pilot.outcome,
             "receipt_printed": self._receipt_printed, "screens": self.screens,
             "saved": [p.name for p in self.saved], "transient": self.transient,
-            "layout_problems": self.layout_problems,
+            "layout_problems": self.layout_problems, "controls": self.controls,
             "measurements": self.measurements()},
             ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -95,9 +95,12 @@ def browse(ctx, snap):
         found = ctx.catalog.search(state["search"], {m.code for m in enabled}) \
             if state["search"] else []
         box.add_widget(_matter_buttons(ctx, found, closed))
-        box.add_widget(LetterKeyboard(lambda s: ctx.browse(search=state["search"] + s.lower()),
-                                      lambda: ctx.browse(search=state["search"][:-1]),
-                                      theme=th, size_hint_y=0.55))
+        typed = lambda: ctx.app.browse_state.get("search", "")   # noqa: E731 - at tap time
+        keyboard = ctx.kept(("search-letters",), lambda: LetterKeyboard(
+            None, None, theme=th, size_hint_y=0.55), "search")
+        keyboard.on_text = lambda s: ctx.browse(search=typed() + s.lower())
+        keyboard.on_back = lambda: ctx.browse(search=typed()[:-1])
+        box.add_widget(keyboard)
     elif state.get("bundles"):
         box.add_widget(text_label(ctx.t("ui.bundles"), th.title, bold=True, theme=th))
         box.add_widget(_matter_buttons(ctx, [m for m in enabled if m.kind == "bundle"], closed))

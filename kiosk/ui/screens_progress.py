@@ -26,15 +26,18 @@ def progress(ctx, snap):
     draft = ctx.form_state.get("draft") or ""
     submit = lambda: ctx.send(I.EnterCaseNumber(ctx.form_state.get("draft") or ""))  # noqa: E731
     _listen_for_scanner(ctx, submit)
+    typed = lambda: ctx.form_state.get("draft") or ""   # noqa: E731 - read at tap time
     top = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height)
     top.add_widget(text_label(draft or ctx.t("progress.case_number_hint"), th.title,
                               T.TEXT if draft else T.MUTED, bold=bool(draft), theme=th))
-    top.add_widget(BigButton("-", "key:-", lambda: ctx.type_draft(draft + "-"), th,
+    top.add_widget(BigButton("-", "key:-", lambda: ctx.type_draft(typed() + "-"), th,
                              kind="secondary", size_hint_x=0.1, font_size=th.title))
     top.add_widget(BigButton(ctx.t("progress.by_case_number"), "lookup_case", submit, th,
                              kind="ok", size_hint_x=0.25, disabled=snap.busy or not draft))
-    keys = LetterKeyboard(lambda s: ctx.type_draft(draft + s.upper()),
-                          lambda: ctx.type_draft(draft[:-1]), digits=True, theme=th)
+    keys = ctx.kept(("case-number-letters",), lambda: LetterKeyboard(
+        None, None, digits=True, theme=th), "case-number")
+    keys.on_text = lambda s: ctx.type_draft(typed() + s.upper())
+    keys.on_back = lambda: ctx.type_draft(typed()[:-1])
     card = BigButton(ctx.t("progress.by_id_card"), "progress_by_card",
                      lambda: ctx.send(I.ReadCardForProgress()), th, disabled=snap.busy)
     return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), card, top,

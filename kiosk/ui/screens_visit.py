@@ -123,6 +123,8 @@ def form(ctx, snap):
     ask = [f for f in snap.fields if not f.prefilled]
     if fs.get("editing") not in {f.key for f in ask}:
         first = next((f for f in ask if f.error_key or not f.value), ask[0] if ask else None)
+        if th.elder:        # one question at a time: the next one that needs an answer, if any
+            first = next((f for f in ask if f.error_key or (f.required and not f.value)), None)
         fs["editing"], fs["draft"] = (first.key, first.value) if first else (None, "")
     left = GridLayout(cols=1, spacing=8, size_hint_y=None)
     left.bind(minimum_height=left.setter("height"))
@@ -143,6 +145,8 @@ def form(ctx, snap):
         if f.error_key:
             left.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(f.error_key)}", th.small, T.WARN,
                                        theme=th))
+    if th.elder:
+        return _form_one_field(ctx, snap, ask), ["back", "help", "cancel", "next"]
     right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
     editing = next((f for f in ask if f.key == fs.get("editing")), None)
     if editing is not None:
@@ -157,7 +161,49 @@ def form(ctx, snap):
     return main, ["back", "help", "cancel", "next"]
 
 
+def _form_one_field(ctx, snap, ask):
+    """Elder mode: one question on the screen. Numbered chips (✓ done, ⚠ to correct) show how
+    far along the form is and let the applicant go back to any question; each chip is large
+    enough for an unsteady finger. When every question is answered, the answers are shown
+    together for a last look, and Next goes on."""
+    th = ctx.theme
+    fs = ctx.form_state
+    editing = next((f for f in ask if f.key == fs.get("editing")), None)
+    chips = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height * 0.8)
+    for n, f in enumerate(ask, 1):
+        mark = T.WARN_MARK if f.error_key else T.OK_MARK if f.value else ""
+        chips.add_widget(BigButton(f"{n}{mark}", f"question:{f.key}",
+                                   lambda k=f.key, v=f.value: ctx.edit_field(k, v), th,
+                                   kind="primary" if f is editing else "secondary",
+                                   height=chips.height, font_size=th.body))
+    side = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.45)
+    side.add_widget(_instruction(ctx, snap))
+    side.add_widget(text_label(ctx.t("ui.question_of", n=ask.index(editing) + 1, total=len(ask))
+                               if editing else ctx.t("ui.form_all_answered"), th.body, T.MUTED,
+                               theme=th))
+    if editing is not None:
+        side.add_widget(text_label((editing.label_en if ctx.lang == "en" else editing.label_zh)
+                                   + ("" if editing.required else ctx.t("ui.optional")),
+                                   th.title, theme=th, bold=True))
+    side.add_widget(_problem(ctx, snap, editing.error_key if editing else None))
+    if editing is None:       # all answered: every answer once more, then Next
+        lines = [f"{f.label_en if ctx.lang == 'en' else f.label_zh}："
+                 f"{_shown_value(ctx, f, f.value) or '—'}" for f in snap.fields]
+        side.add_widget(_scroll(text_label("\n".join(lines), th.body, theme=th)))
+    else:
+        side.add_widget(Widget())
+    side.add_widget(chips)
+    main = BoxLayout(spacing=16, padding=th.padding)
+    main.add_widget(side)
+    if editing is not None:
+        right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
+        right.add_widget(_field_editor(ctx, editing, show_label=False))
+        main.add_widget(right)
+    return main
+
+
 YES_NO = (("yes", "是", "Yes"), ("no", "否", "No"))
+KEYPAD_EXTRA = {"mobile": "", "integer": "", "amount": ".", "date": "-", "id_number": "X"}
 
 
 def _shown_value(ctx, f, value: str) -> str:
@@ -169,12 +215,13 @@ def _shown_value(ctx, f, value: str) -> str:
     return value
 
 
-def _field_editor(ctx, f):
+def _field_editor(ctx, f, show_label: bool = True):
     th = ctx.theme
     fs = ctx.form_state
     box = BoxLayout(orientation="vertical", spacing=8)
-    box.add_widget(text_label((f.label_en if ctx.lang == "en" else f.label_zh) + "：",
-                              th.body, T.MUTED, theme=th))
+    if show_label:
+        box.add_widget(text_label((f.label_en if ctx.lang == "en" else f.label_zh) + "：",
+                                  th.body, T.MUTED, theme=th))
     if f.type in ("choice", "yes_no"):
         for value, zh, en in f.choices or YES_NO:
             box.add_widget(BigButton(en if ctx.lang == "en" else zh, f"choice:{value}",
@@ -187,18 +234,19 @@ def _field_editor(ctx, f):
     box.add_widget(draft)
     type_key = lambda s: ctx.type_draft(fs["draft"] + s)  # noqa: E731
     back = lambda: ctx.type_draft(fs["draft"][:-1])       # noqa: E731
-    if f.type in ("mobile", "integer"):
-        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), theme=th))
-    elif f.type == "amount":
-        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), ".", theme=th))
-    elif f.type == "date":
-        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), "-", theme=th))
-    elif f.type == "id_number":
-        box.add_widget(Keypad(lambda k: back() if k == "←" else type_key(k), "X", theme=th))
-    elif f.type == "credit_code":
-        box.add_widget(LetterKeyboard(type_key, back, digits=True, theme=th))
+    on_key = lambda k: back() if k == "←" else type_key(k)  # noqa: E731
+    extra = KEYPAD_EXTRA.get(f.type)
+    if extra is not None:
+        keyboard = ctx.kept(("keypad", extra), lambda: Keypad(on_key, extra, theme=th), f.key)
+        keyboard.on_key = on_key
     else:
-        box.add_widget(LetterKeyboard(type_key, back, ime=ctx.ime, theme=th))
+        digits = f.type == "credit_code"
+        ime = None if digits else ctx.ime
+        keyboard = ctx.kept(("letters", digits, ime is not None),
+                            lambda: LetterKeyboard(type_key, back, ime=ime, digits=digits,
+                                                   theme=th), f.key)
+        keyboard.on_text, keyboard.on_back = type_key, back
+    box.add_widget(keyboard)
     box.add_widget(BigButton(ctx.t("ui.confirm_field"), "confirm_field",
                              lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok",
                              height=th.button_height * (0.7 if th.elder else 1)))
@@ -242,12 +290,65 @@ def materials(ctx, snap):
     busy = text_label(ctx.t("ui.capturing"), th.body, T.OK, theme=th) if snap.busy else \
         _problem(ctx, snap)
     side.add_widget(busy)
-    side.add_widget(_scroll(rows))
+    focus = _focused_material(ctx, snap) if th.elder else None
+    if focus is None:
+        side.add_widget(_scroll(rows))
+    else:
+        _one_material(ctx, snap, focus, side)
     box = BoxLayout(spacing=16, padding=th.padding)
     box.add_widget(side)
     if ctx.doc_read:
-        box.add_widget(ctx.preview("doc_camera", ctx.doc_read, fps=5, size_hint_x=0.45))
+        box.add_widget(ctx.preview("doc_camera", ctx.doc_read, fps=5,
+                                   size_hint_x=0.35 if th.elder else 0.45))
     return box, ["back", "help", "cancel", "next"]
+
+
+def _focused_material(ctx, snap):
+    """Elder mode shows one material at a time: the one chosen, else the next still needed;
+    None when nothing is left to scan (then the whole list, to check and rescan)."""
+    chosen = ctx.form_state.get("material")
+    todo = [m for m in snap.materials if m.status == "todo"]
+    for m in snap.materials:
+        if m.code == chosen and m.status in ("todo", "optional"):
+            return m
+    return todo[0] if todo else None
+
+
+def _one_material(ctx, snap, m, side) -> None:
+    th = ctx.theme
+    n = snap.materials.index(m) + 1
+    name = m.name_en if ctx.lang == "en" else m.name_zh
+    side.add_widget(text_label(f"{name} · {m.pages_have}/{m.pages_needed}", th.body, theme=th,
+                               bold=True))
+    row = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height * 0.85)
+    row.add_widget(BigButton(ctx.t("ui.capture"), f"capture:{m.code}",
+                             lambda c=m.code: ctx.send(I.CapturePage(c)), th,
+                             disabled=snap.busy, size_hint_y=1))
+    if m.missing_allowed or m.lookup:
+        row.add_widget(BigButton(ctx.t("ui.supply_later" if m.missing_allowed
+                                       else "materials.lookup"), f"missing:{m.code}",
+                                 lambda c=m.code: ctx.send(I.MarkMissing(c)), th,
+                                 kind="secondary", disabled=snap.busy, font_size=th.small,
+                                 size_hint_y=1))
+    side.add_widget(row)
+    chips = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height * 0.6)
+    chips.add_widget(text_label(ctx.t("ui.material_of", n=n, total=len(snap.materials)),
+                                th.small, T.MUTED, theme=th, size_hint_x=1.6))
+    for i, other in enumerate(snap.materials, 1):
+        mark = T.OK_MARK if other.status in ("complete", "missing_allowed") else \
+            T.WARN_MARK if other.status == "todo" else ""
+        chips.add_widget(BigButton(f"{i}{mark}", f"material:{other.code}",
+                                   lambda c=other.code: _focus_material(ctx, c), th,
+                                   kind="primary" if other is m else "secondary",
+                                   height=chips.height, font_size=th.body,
+                                   disabled=snap.busy or other.status not in ("todo",
+                                                                              "optional")))
+    side.add_widget(chips)       # scanned ones are rescanned from the list shown at the end
+
+
+def _focus_material(ctx, code: str) -> None:
+    ctx.form_state["material"] = code
+    ctx.app.rerender()
 
 
 def review(ctx, snap):

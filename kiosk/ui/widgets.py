@@ -77,17 +77,21 @@ class Keypad(GridLayout):
 
     def __init__(self, on_key: Callable[[str], None], extra: str = "", theme=T.Theme(), **kw):
         super().__init__(cols=3, spacing=8, **kw)
+        self.on_key = on_key          # reassigned when the app reuses this keypad for a field
         keys = list("123456789") + [extra[:1] or "", "0", "←"]
         for k in keys:
             if not k:
                 self.add_widget(Widget())
                 continue
             ident = "key:back" if k == "←" else f"key:{k}"
-            self.add_widget(BigButton(k, ident, lambda k=k: on_key(k), theme, kind="secondary",
-                                      font_size=theme.key, size_hint_y=1))
-        for k in extra[1:]:
-            self.add_widget(BigButton(k, f"key:{k}", lambda k=k: on_key(k), theme,
+            self.add_widget(BigButton(k, ident, lambda k=k: self.on_key(k), theme,
                                       kind="secondary", font_size=theme.key, size_hint_y=1))
+        for k in extra[1:]:
+            self.add_widget(BigButton(k, f"key:{k}", lambda k=k: self.on_key(k), theme,
+                                      kind="secondary", font_size=theme.key, size_hint_y=1))
+
+    def reset(self) -> None:
+        """Nothing typed is kept in a keypad; here for symmetry with `LetterKeyboard`."""
 
 
 class LetterKeyboard(BoxLayout):
@@ -120,6 +124,12 @@ class LetterKeyboard(BoxLayout):
             bottom.add_widget(BigButton("空格 / space", "key:space", lambda: self._commit(" "),
                                         theme, kind="secondary", size_hint_y=1))
         self.add_widget(bottom)
+        self._refresh()
+
+    def reset(self) -> None:
+        """Forget half-typed pinyin: the keyboard is reused for the next field or visitor."""
+        self.typed = ""
+        self.page = 0
         self._refresh()
 
     def _letter(self, ch: str) -> None:

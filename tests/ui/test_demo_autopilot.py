@@ -60,3 +60,11 @@ def test_elder_mode_in_english_fits_every_screen(tmp_path):
     assert report["outcome"] == "done" and report["receipt_printed"] is True
     assert report["screens"] == expected_screens("NP-WORK-NO-CRIME")
     assert report["layout_problems"] == []
+    # one thing per screen: one question of the form, one document to scan, each with its
+    # numbered chips to move between them
+    controls = dict(report["controls"])
+    assert not [c for c in controls["form"] if c.startswith("field:")]
+    assert len([c for c in controls["form"] if c.startswith("question:")]) >= 2
+    assert "confirm_field" in controls["form"]
+    assert len([c for c in controls["materials"] if c.startswith("capture:")]) == 1
+    assert len([c for c in controls["materials"] if c.startswith("material:")]) >= 2

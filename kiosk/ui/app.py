@@ -30,6 +30,7 @@ from kiosk.ui import theme as T
 from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
 
 log = logging.getLogger(__name__)
+FULL_GC_NEVER = 1_000_000_000   # gen-2 threshold: full passes only in `_full_gc_between_visits`
 KEPT_WIDGETS_MAX = 48       # headers, footers, keyboards kept for reuse (least recent dropped)
 
 NAV = {"back": ("nav.back", "secondary"), "help": ("nav.help", "secondary"),
@@ -123,6 +124,7 @@ class KioskApp(App):
         self.kept_widgets: OrderedDict[tuple, Widget] = OrderedDict()
         self._previews_used: set[str] = set()
         self.ime = None
+        self.keyboards_ready = ime_factory is None     # else built once the input method is
         self._spoken: tuple = ()
         self._corner_taps: list[float] = []
         self.technician_exit = False
@@ -138,6 +140,41 @@ class KioskApp(App):
         gc.collect()
         gc.freeze()
         self.ime = ime
+        Clock.schedule_once(lambda _dt: self._build_keyboards(list(screens_visit.FORM_KEYBOARDS)))
+
+    def _build_keyboards(self, specs: list[tuple]) -> None:
+        """Build the form's keyboards (normal and elder) before the first citizen needs one, one
+        per frame while the attract screen waits: built on demand, each froze the screen for
+        50-150 ms in the middle of a visit."""
+        if not specs:
+            self.keyboards_ready = True
+            self._full_gc_between_visits(freeze=True)
+            Clock.schedule_interval(lambda _dt: self._full_gc_between_visits()
+                                    if self.current_screen == "attract" else None, 600)
+            return
+        spec = specs.pop()
+        for elder in (False, True):
+            self.kept((elder,) + spec, lambda: screens_visit.build_keyboard(
+                spec, T.Theme(elder=elder), self.ime), None)
+        Clock.schedule_once(lambda _dt: self._build_keyboards(specs))
+
+    def _full_gc_between_visits(self, freeze: bool = False) -> None:
+        """Full garbage collections only while nobody is at the screen.
+
+        A full pass of the cyclic GC walks every object the app has made since start-up (several
+        hundred thousand: widget trees, the voice cache index, back-office replies...) and took
+        100-250 ms each time it struck during a visit, mostly while the form or the materials
+        list was being redrawn. The young generations are still collected as usual (a few ms);
+        the full pass runs here: once start-up is done (whose survivors live as long as the app
+        and are frozen out of later passes), each time a visit ends, and every ten minutes the
+        attract screen is up (nobody browsing)."""
+        gc.set_threshold(*gc.get_threshold()[:2], FULL_GC_NEVER)
+        started = time.perf_counter()
+        gc.collect()
+        if freeze:
+            gc.freeze()
+        log.info("full garbage collection between visits ms=%d",
+                 (time.perf_counter() - started) * 1000)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def build(self):
@@ -186,8 +223,10 @@ class KioskApp(App):
         widget = self.kept_widgets.get(key)
         if widget is None:
             widget = self.kept_widgets[key] = build()
-            while len(self.kept_widgets) > KEPT_WIDGETS_MAX:     # least recently used first
-                self.kept_widgets.popitem(last=False)
+            evictable = [k for k, w in self.kept_widgets.items() if not hasattr(w, "reset")]
+            for old_key in evictable[:max(0, len(self.kept_widgets) - KEPT_WIDGETS_MAX)]:
+                del self.kept_widgets[old_key]      # least recently used header or footer;
+                # keyboards (the ones with `reset`) are a small fixed set and stay
         self.kept_widgets.move_to_end(key)
         if widget.parent is not None:
             widget.parent.remove_widget(widget)
@@ -228,6 +267,8 @@ class KioskApp(App):
                 widget.kept_owner = None         # a new screen starts with nothing half-typed
             if snap.screen != "attract":
                 self.browse_state = {}
+            elif self.snapshot is not None:         # a visit has just ended
+                Clock.schedule_once(lambda _dt: self._full_gc_between_visits(), 2.0)
         self.snapshot = snap
         self._speak(snap)
         self.rerender()

@@ -165,8 +165,8 @@ class UiAutopilot:
         if snap is None:
             return
         if not self._started:
-            if self.app.ime is None:   # the pinyin keyboard is still being built
-                return
+            if self.app.ime is None or not self.app.keyboards_ready:
+                return      # the pinyin index and the on-screen keyboards are still being built
             speaker = self.app.speaker
             if speaker is not None and speaker.prewarming:
                 return  # a terminal's voice cache is warm long before a citizen comes; so here

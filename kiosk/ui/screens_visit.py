@@ -235,22 +235,36 @@ def _field_editor(ctx, f, show_label: bool = True):
     type_key = lambda s: ctx.type_draft(fs["draft"] + s)  # noqa: E731
     back = lambda: ctx.type_draft(fs["draft"][:-1])       # noqa: E731
     on_key = lambda k: back() if k == "←" else type_key(k)  # noqa: E731
-    extra = KEYPAD_EXTRA.get(f.type)
-    if extra is not None:
-        keyboard = ctx.kept(("keypad", extra), lambda: Keypad(on_key, extra, theme=th), f.key)
+    spec = keyboard_spec(f.type, ctx.ime is not None)
+    keyboard = ctx.kept(spec, lambda: build_keyboard(spec, th, ctx.ime), f.key)
+    if spec[0] == "keypad":
         keyboard.on_key = on_key
     else:
-        digits = f.type == "credit_code"
-        ime = None if digits else ctx.ime
-        keyboard = ctx.kept(("letters", digits, ime is not None),
-                            lambda: LetterKeyboard(type_key, back, ime=ime, digits=digits,
-                                                   theme=th), f.key)
         keyboard.on_text, keyboard.on_back = type_key, back
     box.add_widget(keyboard)
     box.add_widget(BigButton(ctx.t("ui.confirm_field"), "confirm_field",
                              lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok",
                              height=th.button_height * (0.7 if th.elder else 1)))
     return box
+
+
+def keyboard_spec(field_type: str, have_ime: bool) -> tuple:
+    """Which on-screen keyboard a field type is typed on (the key of the app's kept widgets)."""
+    extra = KEYPAD_EXTRA.get(field_type)
+    if extra is not None:
+        return ("keypad", extra)
+    digits = field_type == "credit_code"
+    return ("letters", digits, have_ime and not digits)
+
+
+def build_keyboard(spec: tuple, theme, ime):
+    if spec[0] == "keypad":
+        return Keypad(None, spec[1], theme=theme)
+    return LetterKeyboard(None, None, ime=ime if spec[2] else None, digits=spec[1], theme=theme)
+
+
+FORM_KEYBOARDS = [keyboard_spec(t, True) for t in
+                  ("mobile", "amount", "date", "id_number", "credit_code", "text")]
 
 
 def materials(ctx, snap):

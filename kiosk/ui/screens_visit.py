@@ -126,6 +126,8 @@ def form(ctx, snap):
         if th.elder:        # one question at a time: the next one that needs an answer, if any
             first = next((f for f in ask if f.error_key or (f.required and not f.value)), None)
         fs["editing"], fs["draft"] = (first.key, first.value) if first else (None, "")
+    if th.elder:
+        return _form_one_field(ctx, snap, ask), ["back", "help", "cancel", "next"]
     left = GridLayout(cols=1, spacing=8, size_hint_y=None)
     left.bind(minimum_height=left.setter("height"))
     for f in snap.fields:
@@ -145,8 +147,6 @@ def form(ctx, snap):
         if f.error_key:
             left.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(f.error_key)}", th.small, T.WARN,
                                        theme=th))
-    if th.elder:
-        return _form_one_field(ctx, snap, ask), ["back", "help", "cancel", "next"]
     right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
     editing = next((f for f in ask if f.key == fs.get("editing")), None)
     if editing is not None:
@@ -269,6 +269,27 @@ FORM_KEYBOARDS = [keyboard_spec(t, True) for t in
 
 def materials(ctx, snap):
     th = ctx.theme
+    side = BoxLayout(orientation="vertical", spacing=10)
+    side.add_widget(_instruction(ctx, snap))
+    busy = text_label(ctx.t("ui.capturing"), th.body, T.OK, theme=th) if snap.busy else \
+        _problem(ctx, snap)
+    side.add_widget(busy)
+    focus = _focused_material(ctx, snap) if th.elder else None
+    if focus is None:
+        side.add_widget(_scroll(_material_rows(ctx, snap)))
+    else:
+        _one_material(ctx, snap, focus, side)
+    box = BoxLayout(spacing=16, padding=th.padding)
+    box.add_widget(side)
+    if ctx.doc_read:
+        box.add_widget(ctx.preview("doc_camera", ctx.doc_read, fps=5,
+                                   size_hint_x=0.35 if th.elder else 0.45))
+    return box, ["back", "help", "cancel", "next"]
+
+
+def _material_rows(ctx, snap):
+    """Every material with its state and what can be done about it."""
+    th = ctx.theme
     rows = GridLayout(cols=1, spacing=10, size_hint_y=None)
     rows.bind(minimum_height=rows.setter("height"))
     for m in snap.materials:
@@ -299,22 +320,7 @@ def materials(ctx, snap):
                                       lambda c=m.code: ctx.send(I.Retake(c)), th,
                                       kind="secondary", size_hint_x=0.3, disabled=snap.busy))
         rows.add_widget(line)
-    side = BoxLayout(orientation="vertical", spacing=10)
-    side.add_widget(_instruction(ctx, snap))
-    busy = text_label(ctx.t("ui.capturing"), th.body, T.OK, theme=th) if snap.busy else \
-        _problem(ctx, snap)
-    side.add_widget(busy)
-    focus = _focused_material(ctx, snap) if th.elder else None
-    if focus is None:
-        side.add_widget(_scroll(rows))
-    else:
-        _one_material(ctx, snap, focus, side)
-    box = BoxLayout(spacing=16, padding=th.padding)
-    box.add_widget(side)
-    if ctx.doc_read:
-        box.add_widget(ctx.preview("doc_camera", ctx.doc_read, fps=5,
-                                   size_hint_x=0.35 if th.elder else 0.45))
-    return box, ["back", "help", "cancel", "next"]
+    return rows
 
 
 def _focused_material(ctx, snap):

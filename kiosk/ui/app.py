@@ -264,7 +264,9 @@ class KioskApp(App):
             self.form_state.clear()             # which question, which material, the draft
             self.form_state.update(editing=None, draft="")
             for widget in self.kept_widgets.values():
-                widget.kept_owner = None         # a new screen starts with nothing half-typed
+                widget.kept_owner = None         # a new screen starts with nothing half-typed,
+                if hasattr(widget, "reset"):     # and no callback of the last screen keeps its
+                    widget.reset()               # snapshot (an applicant's data) alive
             if snap.screen != "attract":
                 self.browse_state = {}
             elif self.snapshot is not None:         # a visit has just ended
@@ -314,9 +316,9 @@ class KioskApp(App):
             content, nav = screen(ctx, snap)
         kept_scroll = self._scroll_positions() if name == self.current_screen else []
         self.root_box.clear_widgets()
-        self.root_box.add_widget(self.kept(("header", name, snap.matter_code, ctx.lang,
-                                            snap.elder),
-                                           lambda: self._header(ctx, snap, name), None))
+        header = self.kept(("header", ctx.lang, snap.elder), lambda: self._header(ctx), None)
+        header.title.text = self._title(ctx, snap, name)
+        self.root_box.add_widget(header)
         for banner in self._banners(ctx, snap):
             self.root_box.add_widget(banner)
         self.root_box.add_widget(content)
@@ -338,29 +340,35 @@ class KioskApp(App):
         for view, scroll_y in zip(views, positions):
             view.scroll_y = scroll_y
 
-    def _header(self, ctx: Ctx, snap: I.Snapshot, name: str) -> Widget:
+    def _title(self, ctx: Ctx, snap: I.Snapshot, name: str) -> str:
+        title = ctx.t(f"title.{name}") if f"title.{name}" in self.catalog.prompts else ""
+        if snap.matter_code and snap.matter_code in self.catalog.matters:
+            title = self.catalog.matters[snap.matter_code].name.get(ctx.lang) + \
+                (f" · {title}" if title else "")
+        return title
+
+    def _header(self, ctx: Ctx) -> Widget:
+        """The bar on top of every screen, one per language and text size, kept: only its
+        title changes from screen to screen (`header.title.text`)."""
         th = ctx.theme
         bar = Panel(color=T.PRIMARY, size_hint_y=None, height=th.button_height * 0.9,
                     padding=(12, 8), spacing=10)
         corner = BigButton("", "corner", self._corner_tap, th, kind="primary", size_hint_x=None,
                            width=60, height=bar.height - 16)
         bar.add_widget(corner)
-        title = ctx.t(f"title.{name}") if f"title.{name}" in self.catalog.prompts else ""
-        if snap.matter_code and snap.matter_code in self.catalog.matters:
-            title = self.catalog.matters[snap.matter_code].name.get(ctx.lang) + \
-                (f" · {title}" if title else "")
-        bar.add_widget(text_label(title, th.title, T.PRIMARY_TEXT, bold=True, theme=th,
-                                  shorten=True))
+        bar.title = text_label("", th.title, T.PRIMARY_TEXT, bold=True, theme=th, shorten=True)
+        bar.add_widget(bar.title)
+        elder = th.elder
         bar.add_widget(BigButton("♪ " + ctx.t("ui.repeat"), "repeat", self._repeat, th,
                                  kind="secondary", size_hint_x=None, width=170 * th.scale,
                                  height=bar.height - 16, font_size=th.small))
-        bar.add_widget(BigButton(ctx.t("ui.elder_off" if snap.elder else "ui.elder_on"), "elder",
-                                 lambda: self.send(I.SetElderMode(not snap.elder)), th,
+        bar.add_widget(BigButton(ctx.t("ui.elder_off" if elder else "ui.elder_on"), "elder",
+                                 lambda: self.send(I.SetElderMode(not elder)), th,
                                  kind="secondary", size_hint_x=None, width=170 * th.scale,
                                  height=bar.height - 16, font_size=th.small))
-        bar.add_widget(BigButton("English" if ctx.lang == "zh" else "中文", "language",
-                                 lambda: self.send(I.SetLanguage("en" if ctx.lang == "zh"
-                                                                 else "zh")), th,
+        other = "en" if ctx.lang == "zh" else "zh"      # (no closure over ctx: kept widgets
+        bar.add_widget(BigButton("English" if other == "en" else "中文", "language",  # outlive
+                                 lambda: self.send(I.SetLanguage(other)), th,      # the visit)
                                  kind="secondary", size_hint_x=None, width=150 * th.scale,
                                  height=bar.height - 16, font_size=th.small))
         return bar

@@ -63,11 +63,24 @@ class UiAutopilot:
         self.speech: list[tuple[float, float]] = []  # (say() time, latency to first audio)
         self.naive_work = naive_work
         self.naive_stall: float | None = None
+        self.swaps: list[float] = []     # seconds in the GL buffer swap of each redrawn frame
+        self.app_gaps: list[float] = []  # each frame gap less its buffer swap: the app's own work
+        self._swap_in_frame = 0.0
         self._own_work = False
         self._card_placed = False
 
     def start(self) -> None:
         self.app.rendered_listeners.append(self._rendered)
+        swap = Window.flip
+
+        def timed_swap():       # how much of a frame the GL driver takes to put it on screen
+            started = time.perf_counter()
+            swap()
+            took = time.perf_counter() - started
+            self._swap_in_frame += took
+            if self._started and self.result is None:
+                self.swaps.append(took)
+        Window.flip = timed_swap
         Clock.schedule_interval(self._frame, 0)
         if self.app.speaker is not None:
             self.app.speaker.add_listener(self._spoken)
@@ -76,13 +89,15 @@ class UiAutopilot:
 
     # -- observation ---------------------------------------------------------------------------
     def _frame(self, dt: float) -> None:
+        swapping, self._swap_in_frame = self._swap_in_frame, 0.0
         if self._own_work:          # the autopilot's own screenshot and layout check: not the app's
             self._own_work = False
         elif self._started and self.result is None:
             self.frame_gaps.append(dt)
+            self.app_gaps.append(max(0.0, dt - swapping))
             if dt > 0.1:
-                log.info("autopilot: main loop stalled ms=%d screen=%s", dt * 1000,
-                         self.app.current_screen)
+                log.info("autopilot: main loop stalled ms=%d swap_ms=%d screen=%s", dt * 1000,
+                         swapping * 1000, self.app.current_screen)
 
     def _spoken(self, event) -> None:       # on the speech thread
         if event.kind in ("finished", "interrupted") and event.latency_s is not None:
@@ -335,6 +350,8 @@ class UiAutopilot:
                 "frame_gap_ms": {"median": round(gaps[len(gaps) // 2], 1) if gaps else None,
                                  "p99": round(gaps[int(len(gaps) * 0.99)], 1) if gaps else None,
                                  "max": round(gaps[-1], 1) if gaps else None},
+                "swap_ms": _spread(self.swaps),
+                "gap_without_swap_ms": _spread(self.app_gaps),
                 "screen_to_voice_ms": voice,
                 "naive_stall_ms": None if self.naive_stall is None
                 else round(self.naive_stall * 1000, 1)}
@@ -358,6 +375,14 @@ class UiAutopilot:
             self.result = 2
             self._report()
             self.app.stop()
+
+
+def _spread(seconds: list[float]) -> dict:
+    ms = sorted(x * 1000 for x in seconds)
+    if not ms:
+        return {"count": 0, "median": None, "p90": None, "max": None}
+    return {"count": len(ms), "median": round(ms[len(ms) // 2], 1),
+            "p90": round(ms[int(len(ms) * 0.9)], 1), "max": round(ms[-1], 1)}
 
 
 def _scroll_view_around(w):

@@ -72,6 +72,10 @@ def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bo
     return lbl
 
 
+def _ignore(*_args) -> None:
+    """What a kept keyboard's keys do between two uses."""
+
+
 class Keypad(GridLayout):
     """Digits (and optionally X, a decimal point, a dash) for numeric fields."""
 
@@ -91,7 +95,8 @@ class Keypad(GridLayout):
                                       kind="secondary", font_size=theme.key, size_hint_y=1))
 
     def reset(self) -> None:
-        """Nothing typed is kept in a keypad; here for symmetry with `LetterKeyboard`."""
+        """Forget the screen it was last used on (the app reuses keypads across screens)."""
+        self.on_key = _ignore
 
 
 class LetterKeyboard(BoxLayout):
@@ -127,7 +132,9 @@ class LetterKeyboard(BoxLayout):
         self._refresh()
 
     def reset(self) -> None:
-        """Forget half-typed pinyin: the keyboard is reused for the next field or visitor."""
+        """Forget half-typed pinyin and the screen it was last used on: the keyboard is reused
+        for the next field or visitor."""
+        self.on_text, self.on_back = _ignore, _ignore
         self.typed = ""
         self.page = 0
         self._refresh()

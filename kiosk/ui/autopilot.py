@@ -339,20 +339,24 @@ class UiAutopilot:
 
     def measurements(self) -> dict:
         gaps = sorted(g * 1000 for g in self.frame_gaps)
-        voice = []
+        voice, voice_by_screen = [], []
         for i, changed in enumerate(self.screen_changes):
+            if i and changed == self.screen_changes[i - 1]:
+                continue    # a screen of the app's own (browse): no session screen change, no
+                #             prompt of its own; its "change time" is the attract screen's
             until = self.screen_changes[i + 1] if i + 1 < len(self.screen_changes) else 1e18
             first = [(at, lat) for at, lat in self.speech if changed - 0.005 <= at < until]
             if first:
                 at, lat = min(first)
                 voice.append(round((at + lat - changed) * 1000, 1))
+                voice_by_screen.append((self.screens[i], voice[-1]))
         return {"frames": len(gaps),
                 "frame_gap_ms": {"median": round(gaps[len(gaps) // 2], 1) if gaps else None,
                                  "p99": round(gaps[int(len(gaps) * 0.99)], 1) if gaps else None,
                                  "max": round(gaps[-1], 1) if gaps else None},
                 "swap_ms": _spread(self.swaps),
                 "gap_without_swap_ms": _spread(self.app_gaps),
-                "screen_to_voice_ms": voice,
+                "screen_to_voice_ms": voice, "screen_to_voice_by_screen": voice_by_screen,
                 "naive_stall_ms": None if self.naive_stall is None
                 else round(self.naive_stall * 1000, 1)}
 

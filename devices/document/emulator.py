@@ -304,6 +304,23 @@ def compose_frame(params: SceneParams, seed: int) -> tuple[np.ndarray, np.ndarra
     return np.clip(frame, 0, 255).astype(np.uint8), corners
 
 
+def sheet_on_desk(image: np.ndarray, seed: int, frame_size: tuple[int, int]) -> np.ndarray:
+    """`image` (a receipt, a letter) lying flat and upright in the middle of the desk, as large
+    as fits in 85% of the frame, under the same uneven lamp light as the pages."""
+    fw, fh = frame_size
+    frame = desk_background(seed % 5, frame_size).astype(np.float32)
+    scale = min(fw * 0.85 / image.shape[1], fh * 0.85 / image.shape[0])
+    sheet = cv2.resize(image, None, fx=scale, fy=scale,
+                       interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    sh, sw = sheet.shape[:2]
+    y, x = (fh - sh) // 2, (fw - sw) // 2
+    frame[y:y + sh, x:x + sw] = sheet
+    lx = ((np.arange(fw, dtype=np.float32) - fw * 0.45) / fw) ** 2
+    ly = ((np.arange(fh, dtype=np.float32) - fh * 0.4) / fh) ** 2
+    frame *= (1.0 - 0.24 * (ly[:, None] + lx[None, :]))[..., None]
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
 @lru_cache(maxsize=4)
 def _noise_bank(sigma: float, shape: tuple[int, ...]) -> np.ndarray:
     """One Gaussian noise field 32 px larger than a frame; frames take shifted crops of it."""
@@ -344,7 +361,9 @@ class EmulatedDocCamera:
     motion_frames: int = 2
     still_frames: int = 4
     unplug_after: int | None = None
+    sheet: Path | None = None       # while this image file exists, it lies on the desk instead
     frames_served: int = field(default=0, init=False)
+    _sheet_frame: tuple | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False)
     _plan: Iterator[np.ndarray] | None = field(default=None, init=False, repr=False)
 
@@ -378,7 +397,27 @@ class EmulatedDocCamera:
         if self._plan is None:
             self._plan = self._frames_forever()
         self.frames_served += 1
+        sheet = self._sheet_still()
+        if sheet is not None:
+            rng = np.random.default_rng([self.seed, self.frames_served])
+            return add_sensor_noise(sheet, 2.0, rng)
         return next(self._plan)
+
+    def _sheet_still(self) -> np.ndarray | None:
+        """The sheet (a printed receipt, say) lying flat on the desk, if someone put one there:
+        the demo and tests place a file, as a hand would place paper."""
+        if self.sheet is None:
+            return None
+        try:
+            stamp = self.sheet.stat().st_mtime_ns
+        except OSError:
+            return None
+        if self._sheet_frame is None or self._sheet_frame[0] != stamp:
+            image = cv2.imread(str(self.sheet), cv2.IMREAD_COLOR)
+            if image is None:
+                return None
+            self._sheet_frame = (stamp, sheet_on_desk(image, self.seed, self.frame_size))
+        return self._sheet_frame[1]
 
     def frames(self) -> Iterator[np.ndarray]:
         while True:

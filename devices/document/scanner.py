@@ -12,7 +12,7 @@ URLs (registry scheme -> `open_from_url`):
     doccam+file:///path/clip.mp4[?loop=0]
     doccam+images:///path/dir[?repeat=3&loop=0]
     doccam+emulator://pages?sequence=clean,blur,clean&seed=1[&width=1280&height=960
-                                &motion=2&still=4&unplug_after=N]
+                                &motion=2&still=4&unplug_after=N&sheet=/path/receipt.png]
   and for all: dpi=200, blur_threshold=120, timeout=20 (s), max_frames=300.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 import cv2
@@ -124,8 +125,46 @@ class DocCameraScanner:
         log.info("doc_capture accepted=%s reason=%s", page.accepted, page.reason_key)
         return page
 
+    def read_code(self, cancel: threading.Event | None = None,
+                  timeout: float | None = None) -> str | None:
+        """The text of a QR code held under the camera (a receipt's progress link), read from
+        live frames until one decodes; None after `timeout` seconds (default: the capture
+        timeout) or when `cancel` is set. The text is not logged: it names a case."""
+        deadline = self._clock() + (self.timeout if timeout is None else timeout)
+        self._capturing.set()
+        try:
+            while not (cancel is not None and cancel.is_set()) and self._clock() < deadline:
+                text = decode_qr(self._read())
+                if text:
+                    log.info("doc_code read chars=%d", len(text))
+                    return text
+        finally:
+            self._capturing.clear()
+        log.info("doc_code none")
+        return None
+
     def close(self) -> None:
         self.source.close()
+
+
+_QR = threading.local()      # cv2's detector is not thread-safe; one per thread, made once
+
+
+def decode_qr(frame: np.ndarray) -> str | None:
+    """The text of the first QR code in a camera frame, or None. Tries the frame as it is and
+    at half size (a small code on a big frame decodes more reliably scaled)."""
+    detector = getattr(_QR, "detector", None)
+    if detector is None:
+        detector = _QR.detector = cv2.QRCodeDetector()
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    for image in (gray, cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)):
+        try:
+            text, points, _ = detector.detectAndDecode(image)
+        except cv2.error:
+            continue
+        if text:
+            return text
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +211,8 @@ def open_source(url: DeviceUrl) -> FrameSource:
                 sequence=names, seed=_int(url, "seed", 0),
                 frame_size=(_int(url, "width", 1280), _int(url, "height", 960)),
                 motion_frames=_int(url, "motion", 2), still_frames=_int(url, "still", 4),
-                unplug_after=_int(url, "unplug_after", None))
+                unplug_after=_int(url, "unplug_after", None),
+                sheet=Path(url.opt("sheet")) if url.opt("sheet") else None)
         except ValueError as exc:
             raise ConfigurationError(f"{url.url!r}: {exc}") from None
     raise ConfigurationError(f"{url.url!r}: no document camera transport {transport!r}")

@@ -113,7 +113,8 @@ class LetterKeyboard(BoxLayout):
         self.typed = ""
         self.page = 0
         self.candidates = BoxLayout(spacing=6)
-        self.add_widget(self.candidates)
+        if ime is not None:         # without an input method the row would only take key height
+            self.add_widget(self.candidates)
         rows = (("1234567890",) if digits else ()) + self.ROWS
         for row in rows:
             line = BoxLayout(spacing=6)

@@ -128,11 +128,13 @@ class Autopilot:
 @dataclass
 class ReturningCitizen:
     """A citizen back about an earlier case (办件查询, 补件): finds it by the receipt's case
-    number (typed, or the QR scanner's URL) or, with `case_number=None`, by the ID card; when a
+    number (typed, or the QR scanner's URL), by the receipt's QR code under the document camera
+    (`scan_receipt`) or, with `case_number=None`, by the ID card; when a
     case asks for materials and `supplement` is true, captures each requested page and submits.
     Ends (and walks away with Cancel) on the progress result, or after the supplement."""
     case_number: str | None = None
     supplement: bool = True
+    scan_receipt: bool = False      # lays the receipt under the document camera instead
     finished: bool = False
     outcome: str | None = None
     case_number_done: str | None = None
@@ -155,6 +157,8 @@ class ReturningCitizen:
             if self._asked:        # asked already and back here: offline, unknown number ...
                 return self._finish(s)
             self._asked = True
+            if self.scan_receipt:
+                return [I.ScanReceiptCode()]
             return [I.EnterCaseNumber(self.case_number) if self.case_number
                     else I.ReadCardForProgress()]
         if s.screen == "progress_result":

@@ -250,6 +250,8 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
         demo_cards = [(name, card.record.name) for name, card in demo_devices.cards.items()
                       if not _faulty(card)]
         place = lambda name: switch_demo_card(terminal, demo_devices, name)  # noqa: E731
+    demo_receipt = None if demo_devices is None else \
+        (lambda: threading.Thread(target=demo_devices.place_last_receipt, daemon=True).start())
     app_box: list = []
     maintenance = Maintenance(lambda: app_box[0], terminal, config.maintenance.pin_hash,
                               outbox_status=terminal.sink.status)
@@ -266,7 +268,8 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
     app = KioskApp(terminal.session, catalog, config, speaker=speaker, camera_read=face_read,
                    doc_read=terminal.supervisors["doc_camera"].proxy.preview,
                    ime_factory=ime_factory, lockdown=not windowed, maintenance=maintenance,
-                   demo_cards=demo_cards, place_demo_card=place, on_frame=watchdog.tick)
+                   demo_cards=demo_cards, place_demo_card=place, demo_receipt=demo_receipt,
+                   on_frame=watchdog.tick)
     app.rendered_listeners.append(ReadyOnce(notifier, lambda snap, _name: snap.screen == "attract"))
     app_box.append(app)
     pilot = None

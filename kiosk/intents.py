@@ -120,6 +120,11 @@ class EnterCaseNumber:
 
 
 @dataclass(frozen=True)
+class ScanReceiptCode:
+    """Read the QR code of my receipt with the document camera."""
+
+
+@dataclass(frozen=True)
 class ReadCardForProgress:
     """Find my cases by my ID card."""
 

@@ -169,7 +169,8 @@ class ProgressVisit:
     def __init__(self, catalog, client: ProgressClient | None, read_card: Callable,
                  capture_page: Callable, accept: Callable, capture_unavailable: Callable,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
-                 print_receipt: Callable | None = None, receipt_context: dict | None = None):
+                 print_receipt: Callable | None = None, receipt_context: dict | None = None,
+                 scan_code: Callable | None = None):
         """`print_receipt(Receipt)` prints the 补件回执 (None: no printer now);
         `receipt_context`: site_name, terminal_id, phone, progress_base_url."""
         self.catalog = catalog
@@ -179,6 +180,7 @@ class ProgressVisit:
         self.client = client
         self._read_card = read_card              # (cancel_event) -> CardRecord | None
         self._capture_page = capture_page        # () -> CapturedPage
+        self._scan_code = scan_code              # (cancel_event) -> QR text | None (None: no camera)
         self._accept = accept                    # (manifest, files) -> Accepted
         self._capture_unavailable = capture_unavailable   # () -> prompt key | None
         self._now = now
@@ -225,6 +227,15 @@ class ProgressVisit:
                 self.reason_key = "progress.bad_case_number"
                 return None
             return self._query(case_number)
+        if isinstance(intent, I.ScanReceiptCode) and self.screen in ("progress",
+                                                                    "progress_result"):
+            why = None if self._scan_code is not None else "device.doc_camera"
+            why = why or self._capture_unavailable()
+            if why:
+                self.reason_key, self.params = "visit.capability_missing", {"device": why}
+                return None
+            scan = self._scan_code
+            return Job("scan_code", lambda cancel: scan(cancel))
         if isinstance(intent, I.ReadCardForProgress) and self.screen in ("progress",
                                                                         "progress_result"):
             if self.card is not None:
@@ -273,7 +284,8 @@ class ProgressVisit:
 
     def _back(self) -> None:
         if self.busy:
-            if self.screen in ("progress_card", "supplement_card") or self.busy == "query":
+            if self.screen in ("progress_card", "supplement_card") or \
+                    self.busy in ("query", "scan_code"):
                 self.busy = None           # the session cancels the job; its result is dropped
             else:
                 return None
@@ -298,6 +310,18 @@ class ProgressVisit:
         return Job("read_card", self._read_card)
 
     def _on_result(self, name: str, value, error: BaseException | None) -> Job | None:
+        if name == "scan_code":
+            if error is not None:
+                self.reason_key = getattr(error, "reason_key", None) or "device.failed"
+                return None
+            if value is None:
+                self.reason_key = "progress.code_not_seen"
+                return None
+            case_number = parse_case_reference(value)
+            if case_number is None:
+                self.reason_key = "progress.code_not_ours"
+                return None
+            return self._query(case_number)
         if name == "query":
             if error is not None:
                 self.reason_key = getattr(error, "reason_key", "progress.offline")
@@ -483,6 +507,7 @@ class ProgressVisit:
     def snapshot_fields(self) -> dict:
         return dict(screen=self.screen, prompt_key=f"step.{self.screen}",
                     reason_key=self.reason_key, busy=self.busy is not None,
+                    progress_key="progress.scanning_code" if self.busy == "scan_code" else None,
                     cases=self.case_views(), materials=self.material_views(),
                     params=tuple(sorted(self.params.items())),
                     case_number=self.selected.case_number if self.selected else None)

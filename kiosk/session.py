@@ -429,7 +429,10 @@ class Session:
 
     # -- 办件查询 / 补件: a citizen back about an earlier case (kiosk/progress.py) ---------------
     def _start_progress(self) -> None:
-        if self.plan is not None or self._service is not None or self._refused_out_of_hours(None):
+        if self.plan is not None or self._service is not None:
+            return
+        self._finish_end_screen()
+        if self._refused_out_of_hours(None):
             return
         self._visit_no += 1
         self._cancel_job.clear()
@@ -444,6 +447,7 @@ class Session:
             self.catalog, self.progress_client, read_card=self._service_read_card,
             capture_page=lambda: self.devices.scanner.capture_page(), accept=self.sink.accept,
             capture_unavailable=capture_unavailable, print_receipt=printer,
+            scan_code=lambda cancel: self.devices.scanner.read_code(cancel),
             receipt_context={"site_name": st.site_name, "terminal_id": st.terminal_id,
                              "phone": st.phone, "progress_base_url": st.progress_base_url})
         log.info("progress service started visit=%d", self._visit_no)
@@ -496,9 +500,16 @@ class Session:
         self._launch_service(job)
 
     # -- visit lifecycle -----------------------------------------------------------------------
+    def _finish_end_screen(self) -> None:
+        """Someone starts something new while the last visit's end screen is still up: that
+        screen is over now, or its timer would wipe the new visit when it runs out."""
+        if self.plan is None and self._service is None and self._end_until is not None:
+            self._wipe()
+
     def _start_visit(self, code: str) -> None:
         if self.plan is not None:
             return
+        self._finish_end_screen()
         matter = self.catalog.matters.get(code)
         if matter is None or not self.settings.enabled(code):
             self._screen, self._reason = "attract", "visit.not_offered"

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from devices.interfaces import ConfigurationError
@@ -145,7 +146,27 @@ class DemoDevices:
         return {"id_card": f"idcard+serial://{card_path}",
                 "printer": f"escpos+serial://{printer_path}",
                 "camera": self.camera_url(None),
-                "doc_camera": f"doccam+emulator://pages?sequence={self.doc_sequence}&seed=7"}
+                "doc_camera": f"doccam+emulator://pages?sequence={self.doc_sequence}&seed=7"
+                              f"&sheet={self.sheet_path}"}
+
+    @property
+    def sheet_path(self) -> Path:
+        """While this file exists, the emulated document camera sees it lying on the desk."""
+        return self.work_dir / "on-the-desk.png"
+
+    def place_last_receipt(self, seconds: float = 15.0) -> bool:
+        """Lay the receipt the printer emulator printed last under the document camera, for
+        `seconds` (then the citizen takes it back). False when nothing has been printed."""
+        if self.printer is None or not self.printer.jobs:
+            log.info("demo: no printed receipt to place")
+            return False
+        tmp = self.sheet_path.with_suffix(".tmp")
+        tmp.write_bytes(self.printer.png(len(self.printer.jobs) - 1))
+        tmp.replace(self.sheet_path)
+        taken_back = threading.Timer(seconds, lambda: self.sheet_path.unlink(missing_ok=True))
+        taken_back.daemon = True
+        taken_back.start()
+        return True
 
     @property
     def cards(self) -> dict:

@@ -102,7 +102,8 @@ class KioskApp(App):
                  ime_factory=None, lockdown: bool = True, on_frame: Callable | None = None,
                  on_ready: Callable | None = None, maintenance=None,
                  demo_cards: list[tuple[str, str]] | None = None,
-                 place_demo_card: Callable[[str], None] | None = None, **kw):
+                 place_demo_card: Callable[[str], None] | None = None,
+                 demo_receipt: Callable[[], None] | None = None, **kw):
         super().__init__(**kw)
         self.session, self.catalog, self.kiosk_config = session, catalog, config
         self.speaker = speaker
@@ -111,6 +112,7 @@ class KioskApp(App):
         self.on_frame, self.on_ready = on_frame, on_ready
         self.maintenance = maintenance
         self.demo_cards = demo_cards or []
+        self.demo_receipt = demo_receipt     # demo: lay the last printed receipt under the camera
         self._place_demo_card = place_demo_card
         self.browse_state: dict = {}
         self.form_state: dict = {"editing": None, "draft": ""}

@@ -23,25 +23,56 @@ ENTER_KEYS = (13, 271)          # Enter, keypad Enter: a QR scanner ends its inp
 def progress(ctx, snap):
     """Scan the receipt's QR code or type its case number; or use the ID card."""
     th = ctx.theme
+    if snap.progress_key == "progress.scanning_code":
+        return _scanning_receipt(ctx, snap), ["cancel"]
     draft = ctx.form_state.get("draft") or ""
     submit = lambda: ctx.send(I.EnterCaseNumber(ctx.form_state.get("draft") or ""))  # noqa: E731
     _listen_for_scanner(ctx, submit)
     typed = lambda: ctx.form_state.get("draft") or ""   # noqa: E731 - read at tap time
-    top = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height)
+    top = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height * 0.75)
     top.add_widget(text_label(draft or ctx.t("progress.case_number_hint"), th.title,
                               T.TEXT if draft else T.MUTED, bold=bool(draft), theme=th))
     top.add_widget(BigButton("-", "key:-", lambda: ctx.type_draft(typed() + "-"), th,
-                             kind="secondary", size_hint_x=0.1, font_size=th.title))
+                             kind="secondary", size_hint_x=0.1, font_size=th.title,
+                             size_hint_y=1))
     top.add_widget(BigButton(ctx.t("progress.by_case_number"), "lookup_case", submit, th,
-                             kind="ok", size_hint_x=0.25, disabled=snap.busy or not draft))
+                             kind="ok", size_hint_x=0.25, disabled=snap.busy or not draft,
+                             size_hint_y=1))
     keys = ctx.kept(("case-number-letters",), lambda: LetterKeyboard(
         None, None, digits=True, theme=th), "case-number")
     keys.on_text = lambda s: ctx.type_draft(typed() + s.upper())
     keys.on_back = lambda: ctx.type_draft(typed()[:-1])
-    card = BigButton(ctx.t("progress.by_id_card"), "progress_by_card",
-                     lambda: ctx.send(I.ReadCardForProgress()), th, disabled=snap.busy)
-    return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), card, top,
+    ways = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height * 0.75)  # rows of
+    # 0.75: the keyboard below needs the height for keys a finger can hit
+    if ctx.doc_read:
+        ways.add_widget(BigButton(ctx.t("progress.scan_code"), "scan_receipt_code",
+                                  lambda: ctx.send(I.ScanReceiptCode()), th, disabled=snap.busy,
+                                  size_hint_y=1))
+    ways.add_widget(BigButton(ctx.t("progress.by_id_card"), "progress_by_card",
+                              lambda: ctx.send(I.ReadCardForProgress()), th, disabled=snap.busy,
+                              size_hint_y=1))
+    return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), ways, top,
                      keys), ["cancel"]
+
+
+def _scanning_receipt(ctx, snap):
+    """The document camera looks for the receipt's QR code: its live picture, what to do, and
+    a way back to typing the number."""
+    th = ctx.theme
+    side = BoxLayout(orientation="vertical", spacing=14, size_hint_x=0.5 if th.elder else 0.4)
+    side.add_widget(text_label(ctx.t("progress.scanning_code"), th.instruction, T.PRIMARY,
+                               theme=th, bold=True))
+    side.add_widget(Widget())
+    if ctx.app.demo_receipt is not None:    # demo only: lay the last printed receipt down
+        side.add_widget(BigButton(ctx.t("progress.demo_receipt"), "demo_receipt",
+                                  ctx.app.demo_receipt, th, kind="secondary",
+                                  font_size=th.small))
+    side.add_widget(BigButton(ctx.t("nav.back"), "back", lambda: ctx.send(I.Back()), th,
+                              kind="secondary"))
+    box = BoxLayout(spacing=20, padding=th.padding)
+    box.add_widget(ctx.preview("doc_camera", ctx.doc_read, fps=5))
+    box.add_widget(side)
+    return box
 
 
 def _listen_for_scanner(ctx, submit) -> None:

@@ -2,8 +2,9 @@
 
 A real back office (uvicorn thread, SQLite) holds a case whose reviewer asked for the
 household register; the real session runs on in-process fake devices with a ProgressClient
-over loopback HTTP. Simulated touches: the attract screen's progress entry, the QR scanner
-"typing" the receipt URL and Enter, 补交材料, the card, capturing both pages, Next. Writes
+over loopback HTTP. Simulated touches: the attract screen's progress entry, scanning the
+receipt with the document camera (which sees no code: a message), the QR scanner "typing" the
+receipt URL and Enter, 补交材料, the card, capturing both pages, Next. Writes
 OUTDIR/result.json {screens, packets, case} and a PNG per screen.
 """
 import json
@@ -71,7 +72,9 @@ def main(out) -> int:
     session = Session(catalog, devices, sink, SessionSettings(
         terminal_id="UI-1", site_name="测试站", phone="12345", end_screen_s=30),
         progress=ProgressClient(server.base_url, "UI-1", client.signing_key)).start()
-    app = KioskApp(session, catalog, config, lockdown=False)
+    import numpy as np
+    desk = np.full((480, 640, 3), 90, np.uint8)
+    app = KioskApp(session, catalog, config, lockdown=False, doc_read=lambda: desk)
     screens: list[str] = []
     state = {"ticks": 0}
 
@@ -92,7 +95,12 @@ def main(out) -> int:
         snap = app.snapshot
         if name == "attract":
             tap("progress")
+        elif name == "progress" and not snap.busy and not state.get("scanned"):
+            state["scanned"] = tap("scan_receipt_code")   # the camera sees no code: a message
+        elif name == "progress" and snap.busy and snap.progress_key:
+            state["scanning_shown"] = find(app, "back") is not None
         elif name == "progress" and not snap.busy:
+            state["after_scan"] = snap.reason_key
             Window.dispatch("on_textinput", f"https://bo.example.gov/progress/{case}")
             Window.dispatch("on_key_down", 13, 36, "\r", [])
         elif name == "progress_result" and not snap.busy:
@@ -109,7 +117,8 @@ def main(out) -> int:
     server.__exit__(None, None, None)
     packets = [json.loads(p.read_text("utf-8")) for p in sorted(out.glob("packets/*/manifest.json"))]
     (out / "result.json").write_text(json.dumps({
-        "screens": screens, "case": case,
+        "screens": screens, "case": case, "scanning_shown": state.get("scanning_shown"),
+        "after_scan": state.get("after_scan"),
         "packets": [{"kind": m["kind"], "case_number": m["case_number"],
                      "materials": [(x["code"], x["page_count"]) for x in m["materials"]]}
                     for m in packets]}, ensure_ascii=False))

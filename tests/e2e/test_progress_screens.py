@@ -29,6 +29,8 @@ def test_scan_receipt_see_request_capture_and_submit(tmp_path):
     result = json.loads((tmp_path / "result.json").read_text("utf-8"))
     assert proc.returncode == 0, (result, log.read_text(errors="replace")[-3000:])
     assert result["screens"][:3] == ["attract", "progress", "progress_result"]
+    assert result["scanning_shown"] is True                 # the camera view, with a way back
+    assert result["after_scan"] == "progress.code_not_seen"
     assert result["screens"][-3:] == ["supplement", "supplement_submit", "supplement_done"] or \
         result["screens"][-2:] == ["supplement", "supplement_done"]
     assert result["packets"] == [{"kind": "supplement", "case_number": result["case"],

@@ -57,3 +57,25 @@ def test_back_office_unreachable_back_during_card_read_help_and_idle(tmp_path):
         screen(s, "attract")
     finally:
         s.stop()
+
+
+def test_starting_again_while_the_end_screen_is_up_is_not_cut_short(tmp_path):
+    """The end screen's timer used to run on and wipe a progress query started meanwhile."""
+    s, _sink = session(tmp_path)
+    try:
+        s.send(I.StartProgress())
+        screen(s, "progress")
+        s.send(I.Help("could_not_finish"))
+        screen(s, "help")                            # an end screen, 0.3 s
+        s.send(I.StartProgress())
+        screen(s, "progress")
+        time.sleep(1.0)
+        assert s.snapshot.screen == "progress"
+        s.send(I.Cancel())
+        screen(s, "attract")
+        s.send(I.StartVisit("NP-WORK-NO-CRIME"))     # and the same for a matter
+        screen(s, "guide")
+        time.sleep(1.0)
+        assert s.snapshot.screen == "guide"
+    finally:
+        s.stop()

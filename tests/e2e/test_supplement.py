@@ -1,5 +1,6 @@
 """办件查询 and 补件 headless, end to end: a citizen applies; a reviewer asks for a material; the
-citizen comes back, scans the receipt's QR code, sees what is missing, proves who they are with
+citizen comes back, scans the receipt's QR code (a keyboard-wedge scanner's text, and the
+document camera reading the paper), sees what is missing, proves who they are with
 the ID card, captures the pages with the document camera, and the supplement packet joins the
 case in the back office (trace and files). Also: progress by ID card, another person's card,
 a mistyped or unknown number, and the back office unreachable."""
@@ -92,6 +93,14 @@ def test_query_then_supplement_joins_the_case(world):
     assert {p for pid, p in row["files"] if pid == supplement.packet_id} == set(supplement.files)
     progress = httpx.get(f"{backoffice.url}/api/v1/cases/{case}/progress", timeout=10).json()
     assert progress["status"] == "received" and progress["supplement"] is None
+
+    kiosk.demo.place_last_receipt()      # the 补件回执 just printed, under the document camera
+    kiosk.demo.remove_card()
+    scanned = drive_intent(kiosk.session, ReturningCitizen(scan_receipt=True, supplement=False),
+                           I.StartProgress(), timeout=60)
+    assert (scanned.outcome, scanned.reason_key) == ("progress_result", None)
+    assert [c.case_number for c in scanned.cases] == [case]
+    kiosk.demo.sheet_path.unlink()       # taken back
 
     by_card = come_back(kiosk, None, owner, supplement=False)
     assert by_card.outcome == "progress_result" and by_card.reason_key is None

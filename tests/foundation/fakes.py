@@ -68,8 +68,16 @@ class FakeCamera:
 
 
 class FakeScanner:
-    def __init__(self, rejects=()):
+    def __init__(self, rejects=(), code: str | None = None):
         self.rejects = list(rejects)
+        self.code = code            # what `read_code` finds under the camera (None: nothing)
+        self.code_reads = 0
+
+    def read_code(self, cancel=None, timeout: float = 0.5):
+        self.code_reads += 1
+        if cancel is not None and cancel.wait(timeout):
+            return None
+        return self.code
 
     def capture_page(self):
         if self.rejects:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pypinyin import Style, lazy_pinyin
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,21 @@ class FormField(Strict):
     help: Text | None = None
 
 
+class BundleAnswer(Strict):
+    """A question of a member matter that the bundle answers itself, so it is not asked: a
+    fixed `value` (出生一件事: 为谁参保 = 新生儿), or the answer to another question
+    (`same_as`: 参保人姓名 is 宝宝姓名)."""
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    value: str | None = None
+    same_as: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.value is None) == (self.same_as is None):
+            raise ValueError("give exactly one of value and same_as")
+        return self
+
+
 class MaterialRef(Strict):
     material: str
     pages: int = Field(default=1, ge=1, le=50)
@@ -114,6 +129,7 @@ class Matter(Strict):
     form: tuple[FormField, ...] = ()
     materials: tuple[MaterialRef, ...] = ()
     bundle_of: tuple[str, ...] = ()
+    answers: tuple[BundleAnswer, ...] = ()     # bundles only: member questions not asked
     receipt: bool = True
     commitment: Text
 
@@ -397,5 +413,23 @@ def _check_references(m: Matter, src: _Source, trees, materials, matters, issues
                 bad(("bundle_of", i), f"unknown matter {code!r}")
             elif member.kind == "bundle":
                 bad(("bundle_of", i), "a bundle cannot contain a bundle")
+        _check_answers(m, [matters[c] for c in m.bundle_of if c in matters], bad)
     elif m.bundle_of:
         bad(("bundle_of",), "only a bundle names member matters")
+    if m.kind != "bundle" and m.answers:
+        bad(("answers",), "only a bundle answers its members' questions")
+
+
+def _check_answers(m: Matter, members: list[Matter], bad) -> None:
+    fields = {f.key: f for member in members + [m] for f in member.form}
+    answered = {a.key for a in m.answers}
+    for i, a in enumerate(m.answers):
+        f = fields.get(a.key)
+        if f is None:
+            bad(("answers", i, "key"), f"no member asks {a.key!r}")
+            continue
+        if a.value is not None and f.type == "choice" and \
+                a.value not in {c.value for c in f.choices}:
+            bad(("answers", i, "value"), f"{a.value!r} is not a choice of {a.key}")
+        if a.same_as is not None and (a.same_as not in fields or a.same_as in answered):
+            bad(("answers", i, "same_as"), f"{a.same_as!r} is not a question this bundle asks")

@@ -66,6 +66,7 @@ class VisitPlan:
     steps: tuple[Step, ...]
     form: tuple[FormField, ...]
     materials: tuple[PlannedMaterial, ...]
+    answers: tuple = ()          # BundleAnswer: member questions the bundle answers itself
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -78,9 +79,11 @@ class VisitPlan:
 def plan_visit(catalog: Catalog, matter: Matter) -> VisitPlan:
     members = tuple(catalog.members(matter))
     form: dict[str, FormField] = {}
+    answered = {a.key for a in matter.answers}
     for m in members + ((matter,) if matter.kind == "bundle" else ()):
         for f in m.form:
-            form.setdefault(f.key, f)
+            if f.key not in answered:
+                form.setdefault(f.key, f)
     mats: dict[str, PlannedMaterial] = {}
     for m in members:
         for ref in m.materials:
@@ -109,7 +112,8 @@ def plan_visit(catalog: Catalog, matter: Matter) -> VisitPlan:
     if matter.receipt:
         steps.append(Step.RECEIPT)
     steps.append(Step.EVALUATION)
-    return VisitPlan(matter, members, tuple(steps), tuple(form.values()), tuple(mats.values()))
+    return VisitPlan(matter, members, tuple(steps), tuple(form.values()), tuple(mats.values()),
+                     matter.answers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +253,15 @@ def prefill(plan: VisitPlan, card: CardRecord | None) -> dict[str, str]:
                "card.address": card.address, "card.birth_date": card.birth_date.isoformat(),
                "card.sex": card.sex, "card.nation": card.nation}
     return {f.key: sources[f.prefill] for f in plan.form if f.prefill and sources.get(f.prefill)}
+
+
+def form_answers(plan: VisitPlan, state: VisitState) -> dict[str, str]:
+    """Every answer of the form, for the packet: the card's, the applicant's, and those the
+    bundle gives itself (a fixed value, or the same as another answer)."""
+    values = {**prefill(plan, state.card), **dict(state.form)}
+    for a in plan.answers:
+        values[a.key] = a.value if a.value is not None else values.get(a.same_as, "")
+    return values
 
 
 def fields_to_ask(plan: VisitPlan, state: VisitState) -> list[FormField]:

@@ -21,7 +21,7 @@ import uuid6
 from devices.interfaces import Receipt
 from devices.printer.receipt_layout import mask_id_number, mask_name
 from flows.catalog import Catalog
-from flows.engine import VisitPlan, VisitState, prefill
+from flows.engine import VisitPlan, VisitState, form_answers
 
 FORMAT = "kiosk-packet/1"
 
@@ -160,7 +160,7 @@ def build_application(catalog: Catalog, plan: VisitPlan, state: VisitState,
         "matter": {"code": m.code, "name_zh": m.name.zh,
                    "bundle_of": list(m.bundle_of) if m.kind == "bundle" else None},
         "applicant": applicant_section(state, state.role),
-        "form": {**prefill(plan, state.card), **state.form_values},
+        "form": form_answers(plan, state),
         "face": face,
         "materials": materials,
         "commitment": commitment,

@@ -56,6 +56,30 @@ def test_bundle_member_must_exist(mini_root):
     assert any("bundle_of[1]: unknown matter 'LP-EST-NOPE'" in e for e in _errors(mini_root))
 
 
+def test_bundle_answers_are_checked_against_the_members(mini_root):
+    f = mini_root / "matters" / "LP-EST-BUNDLE.yaml"
+    base = f.read_text()
+    f.write_text(base.replace("receipt: true", "answers:\n"
+                              "  - {key: colour, value: red}\n"
+                              "  - {key: business_name, same_as: nickname}\n"
+                              "receipt: true"))
+    errs = _errors(mini_root)
+    assert any("answers[0].key: no member asks 'colour'" in e for e in errs), errs
+    assert any("answers[1].same_as: 'nickname' is not a question this bundle asks" in e
+               for e in errs), errs
+    f.write_text(base.replace("receipt: true", "answers:\n"
+                              "  - {key: capital, value: '1', same_as: business_name}\n"
+                              "receipt: true"))
+    errs = _errors(mini_root)
+    assert any("answers[0]" in e and "exactly one of value and same_as" in e for e in errs), errs
+    shop = mini_root / "matters" / "LP-EST-SHOP.yaml"
+    f.write_text(base)
+    shop.write_text(shop.read_text().replace("receipt: true", "answers:\n"
+                                             "  - {key: capital, value: '1'}\nreceipt: true"))
+    assert any("answers: only a bundle answers its members' questions" in e
+               for e in _errors(mini_root))
+
+
 def test_duplicate_key_and_code_mismatch(mini_root):
     f = mini_root / "matters" / "LP-EST-FOOD.yaml"
     f.write_text(f.read_text() + "phone: \"110\"\n")

@@ -136,3 +136,20 @@ def test_state_repr_has_no_personal_data(mini_catalog):
     s = dataclasses.replace(E.VisitState(), card=card)
     assert card.name not in repr(s) and card.id_number not in repr(s)
     assert card.id_number not in repr(card)
+
+
+def test_a_bundle_answers_its_members_questions_itself():
+    """出生一件事: enrolling the baby in medical insurance does not ask again who is enrolled
+    and what the baby is called; the packet still carries every member's answers."""
+    from flows.catalog import load_catalog
+    catalog = load_catalog()
+    plan = E.plan_visit(catalog, catalog.get("NP-BIRTH-BUNDLE"))
+    asked = {f.key for f in plan.form}
+    assert {"child_name", "mobile"} <= asked
+    assert not asked & {"insured_relation", "insured_name", "insured_id_number"}
+    state = E.VisitState(form=(("child_name", "王小宝"), ("mobile", "13800138000")))
+    answers = E.form_answers(plan, state)
+    assert answers["insured_relation"] == "newborn"
+    assert answers["insured_name"] == "王小宝"
+    assert answers["insured_id_number"] == ""
+    assert answers["mobile"] == "13800138000"

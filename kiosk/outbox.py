@@ -94,6 +94,8 @@ class NotEnrolled(OutboxError):
 
 @dataclass(frozen=True)
 class Accepted:
+    """A packet taken into safe keeping (the outbox, or a test's directory sink): from now on
+    it reaches the back office whatever happens to the terminal."""
     packet_id: str
     case_number: str
     accepted_at: dt.datetime

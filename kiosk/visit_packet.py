@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -22,15 +21,9 @@ from devices.interfaces import Receipt
 from devices.printer.receipt_layout import mask_id_number, mask_name
 from flows.catalog import Catalog
 from flows.engine import VisitPlan, VisitState, form_answers
+from kiosk.outbox import Accepted   # what a sink hands back; one definition, the outbox's
 
 FORMAT = "kiosk-packet/1"
-
-
-@dataclass(frozen=True)
-class Accepted:
-    packet_id: str
-    case_number: str
-    accepted_at: dt.datetime
 
 
 class PacketSink(Protocol):

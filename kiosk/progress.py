@@ -234,8 +234,7 @@ class ProgressVisit:
             if why:
                 self.reason_key, self.params = "visit.capability_missing", {"device": why}
                 return None
-            scan = self._scan_code
-            return Job("scan_code", lambda cancel: scan(cancel))
+            return Job("scan_code", self._scan_code)
         if isinstance(intent, I.ReadCardForProgress) and self.screen in ("progress",
                                                                         "progress_result"):
             if self.card is not None:

@@ -339,7 +339,7 @@ class UiAutopilot:
 
     def measurements(self) -> dict:
         gaps = sorted(g * 1000 for g in self.frame_gaps)
-        voice, voice_by_screen = [], []
+        voice_by_screen = []
         for i, changed in enumerate(self.screen_changes):
             if i and changed == self.screen_changes[i - 1]:
                 continue    # a screen of the app's own (browse): no session screen change, no
@@ -348,8 +348,8 @@ class UiAutopilot:
             first = [(at, lat) for at, lat in self.speech if changed - 0.005 <= at < until]
             if first:
                 at, lat = min(first)
-                voice.append(round((at + lat - changed) * 1000, 1))
-                voice_by_screen.append((self.screens[i], voice[-1]))
+                voice_by_screen.append((self.screens[i], round((at + lat - changed) * 1000, 1)))
+        voice = [ms for _screen, ms in voice_by_screen]
         return {"frames": len(gaps),
                 "frame_gap_ms": {"median": round(gaps[len(gaps) // 2], 1) if gaps else None,
                                  "p99": round(gaps[int(len(gaps) * 0.99)], 1) if gaps else None,

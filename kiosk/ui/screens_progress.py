@@ -25,10 +25,10 @@ def progress(ctx, snap):
     th = ctx.theme
     if snap.progress_key == "progress.scanning_code":
         return _scanning_receipt(ctx, snap), ["cancel"]
-    draft = ctx.form_state.get("draft") or ""
-    submit = lambda: ctx.send(I.EnterCaseNumber(ctx.form_state.get("draft") or ""))  # noqa: E731
-    _listen_for_scanner(ctx, submit)
     typed = lambda: ctx.form_state.get("draft") or ""   # noqa: E731 - read at tap time
+    draft = typed()
+    submit = lambda: ctx.send(I.EnterCaseNumber(typed()))  # noqa: E731
+    _listen_for_scanner(ctx, typed, submit)
     top = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height * 0.75)
     top.add_widget(text_label(draft or ctx.t("progress.case_number_hint"), th.title,
                               T.TEXT if draft else T.MUTED, bold=bool(draft), theme=th))
@@ -75,10 +75,10 @@ def _scanning_receipt(ctx, snap):
     return box
 
 
-def _listen_for_scanner(ctx, submit) -> None:
+def _listen_for_scanner(ctx, typed, submit) -> None:
     """Text a keyboard-wedge QR scanner types goes into the draft; its Enter submits."""
     def on_text(_window, text):
-        ctx.type_draft((ctx.form_state.get("draft") or "") + text)
+        ctx.type_draft(typed() + text)
 
     def on_key(_window, key, *_args):
         if key in ENTER_KEYS:

@@ -131,7 +131,7 @@ def form(ctx, snap):
     left = GridLayout(cols=1, spacing=8, size_hint_y=None)
     left.bind(minimum_height=left.setter("height"))
     for f in snap.fields:
-        label = f.label_en if ctx.lang == "en" else f.label_zh
+        label = _label(ctx, f)
         mark = "" if f.prefilled else (f" {T.WARN_MARK}" if f.error_key else
                                        f" {T.OK_MARK}" if f.value else "")
         head = f"{label}{'' if f.required else ctx.t('ui.optional')}{mark}\n"
@@ -182,14 +182,13 @@ def _form_one_field(ctx, snap, ask):
                                if editing else ctx.t("ui.form_all_answered"), th.body, T.MUTED,
                                theme=th))
     if editing is not None:
-        side.add_widget(text_label((editing.label_en if ctx.lang == "en" else editing.label_zh)
+        side.add_widget(text_label(_label(ctx, editing)
                                    + ("" if editing.required else ctx.t("ui.optional")),
                                    th.title, theme=th, bold=True))
     side.add_widget(_problem(ctx, snap, editing.error_key if editing else None))
     if editing is None:       # all answered: every answer once more, then Next
-        lines = [f"{f.label_en if ctx.lang == 'en' else f.label_zh}："
-                 f"{_shown_value(ctx, f, f.value) or '—'}" for f in snap.fields]
-        side.add_widget(_scroll(text_label("\n".join(lines), th.body, theme=th)))
+        side.add_widget(_scroll(text_label("\n".join(_answer_lines(ctx, snap.fields)),
+                                           th.body, theme=th)))
     else:
         side.add_widget(Widget())
     side.add_widget(chips)
@@ -200,6 +199,15 @@ def _form_one_field(ctx, snap, ask):
         right.add_widget(_field_editor(ctx, editing, show_label=False))
         main.add_widget(right)
     return main
+
+
+def _label(ctx, f) -> str:
+    return f.label_en if ctx.lang == "en" else f.label_zh
+
+
+def _answer_lines(ctx, fields) -> list[str]:
+    """"Label：answer" for each field, as the applicant sees the answer (review, elder form)."""
+    return [f"{_label(ctx, f)}：{_shown_value(ctx, f, f.value) or '—'}" for f in fields]
 
 
 YES_NO = (("yes", "是", "Yes"), ("no", "否", "No"))
@@ -220,7 +228,7 @@ def _field_editor(ctx, f, show_label: bool = True):
     fs = ctx.form_state
     box = BoxLayout(orientation="vertical", spacing=8)
     if show_label:
-        box.add_widget(text_label((f.label_en if ctx.lang == "en" else f.label_zh) + "：",
+        box.add_widget(text_label(_label(ctx, f) + "：",
                                   th.body, T.MUTED, theme=th))
     if f.type in ("choice", "yes_no"):
         for value, zh, en in f.choices or YES_NO:
@@ -374,9 +382,7 @@ def _focus_material(ctx, code: str) -> None:
 def review(ctx, snap):
     th = ctx.theme
     lines = [f"{ctx.t(k)}：{ctx.t(v) if v.startswith('role.') else v}" for k, v in snap.applicant]
-    for f in snap.fields:
-        label = f.label_en if ctx.lang == "en" else f.label_zh
-        lines.append(f"{label}：{_shown_value(ctx, f, f.value) or '—'}")
+    lines += _answer_lines(ctx, snap.fields)
     lines.append("")
     for m in snap.materials:
         name = m.name_en if ctx.lang == "en" else m.name_zh

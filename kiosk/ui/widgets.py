@@ -81,7 +81,7 @@ class Keypad(GridLayout):
 
     def __init__(self, on_key: Callable[[str], None], extra: str = "", theme=T.Theme(), **kw):
         super().__init__(cols=3, spacing=8, **kw)
-        self.on_key = on_key          # reassigned when the app reuses this keypad for a field
+        self.on_key = on_key or _ignore   # reassigned when the app reuses it for a field
         keys = list("123456789") + [extra[:1] or "", "0", "←"]
         for k in keys:
             if not k:
@@ -109,7 +109,8 @@ class LetterKeyboard(BoxLayout):
     def __init__(self, on_text: Callable[[str], None], on_back: Callable[[], None], ime=None,
                  digits: bool = False, theme=T.Theme(), **kw):
         super().__init__(orientation="vertical", spacing=6, **kw)
-        self.ime, self.on_text, self.on_back, self.theme = ime, on_text, on_back, theme
+        self.ime, self.theme = ime, theme
+        self.on_text, self.on_back = on_text or _ignore, on_back or _ignore
         self.typed = ""
         self.page = 0
         self.candidates = BoxLayout(spacing=6)
@@ -136,9 +137,9 @@ class LetterKeyboard(BoxLayout):
         """Forget half-typed pinyin and the screen it was last used on: the keyboard is reused
         for the next field or visitor."""
         self.on_text, self.on_back = _ignore, _ignore
-        self.typed = ""
-        self.page = 0
-        self._refresh()
+        if self.typed or self.page:         # (every screen change resets every kept keyboard)
+            self.typed, self.page = "", 0
+            self._refresh()
 
     def _letter(self, ch: str) -> None:
         if self.ime is None:

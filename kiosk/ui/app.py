@@ -21,12 +21,15 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from kiosk import intents as I
 from kiosk.ui import screens_browse, screens_progress, screens_visit
 from kiosk.ui import theme as T
+from kiosk.ui.frame_pacing import FramePacer
+from kiosk.ui.text_measure import TextExtentsCache
 from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
 
 log = logging.getLogger(__name__)
@@ -121,6 +124,9 @@ class KioskApp(App):
         self.rendered_listeners: list[Callable[[I.Snapshot, str], None]] = []
         self.current_screen = ""
         self.screen_changed_at = 0.0
+        self.build_s_in_frame = 0.0     # time spent building screens since the last frame
+        self.pacer: FramePacer | None = None
+        self.text_extents: TextExtentsCache | None = None
         self.draft_views: list[tuple[object, Callable[[str], str]]] = []
         self._previews: dict[str, object] = {}
         self.kept_widgets: OrderedDict[tuple, Widget] = OrderedDict()
@@ -182,6 +188,8 @@ class KioskApp(App):
     def build(self):
         from kiosk.ui.fonts import register_default_font
         register_default_font()
+        from kivy.core.text import Label as CoreLabel
+        self.text_extents = TextExtentsCache(CoreLabel).install()
         Window.clearcolor = T.BACKGROUND
         if self.lockdown:
             Window.borderless = True
@@ -189,10 +197,19 @@ class KioskApp(App):
             Window.bind(on_request_close=lambda *a, **k: not self.technician_exit)
             Window.bind(on_keyboard=lambda *a: True)   # no key reaches the OS or closes the app
         self.root_box = BoxLayout(orientation="vertical")
+        self.pacer = FramePacer(Window, self._textures_shown)
         self.session.subscribe(lambda s: Clock.schedule_once(lambda _dt: self._on_snapshot(s)))
         if self.on_frame:
             Clock.schedule_interval(lambda _dt: self.on_frame(), 0.5)
         return self.root_box
+
+    def _textures_shown(self):
+        return (w.texture for w in self.root_box.walk(restrict=True)
+                if isinstance(w, Label) and w.texture is not None)
+
+    def on_stop(self):
+        if self.text_extents is not None:
+            self.text_extents.uninstall()
 
     def on_start(self):
         if self.on_ready:
@@ -272,6 +289,8 @@ class KioskApp(App):
             if snap.screen != "attract":
                 self.browse_state = {}
             elif self.snapshot is not None:         # a visit has just ended
+                if self.text_extents is not None:
+                    self.text_extents.clear()       # it measured what the applicant typed
                 Clock.schedule_once(lambda _dt: self._full_gc_between_visits(), 2.0)
         self.snapshot = snap
         self._speak(snap)
@@ -290,6 +309,7 @@ class KioskApp(App):
         started = time.perf_counter()
         self._rerender()
         took = time.perf_counter() - started
+        self.build_s_in_frame += took
         if took > 0.05:
             log.info("screen drawn slowly screen=%s ms=%d", self.current_screen, took * 1000)
 
@@ -331,6 +351,8 @@ class KioskApp(App):
         if kept_scroll:     # a redraw of the same screen must not jump the lists back to the top
             Clock.schedule_once(lambda _dt: self._restore_scroll(kept_scroll))
         self.current_screen = name
+        if self.pacer is not None:
+            self.pacer.screen_built()
         for listener in list(self.rendered_listeners):
             listener(snap, name)
 

@@ -64,23 +64,19 @@ class UiAutopilot:
         self.naive_work = naive_work
         self.naive_stall: float | None = None
         self.swaps: list[float] = []     # seconds in the GL buffer swap of each redrawn frame
-        self.app_gaps: list[float] = []  # each frame gap less its buffer swap: the app's own work
-        self._swap_in_frame = 0.0
+        self.draws: list[float] = []     # seconds drawing each redrawn frame (canvas -> GL calls)
+        self.gl_free_gaps: list[float] = []  # each gap less drawing and swap: the app's own work
+        self._swap_in_frame = self._draw_in_frame = 0.0
+        self.slowest: list[tuple] = []  # (gap, screen, swap, draw, build) in seconds
         self._own_work = False
         self._card_placed = False
 
     def start(self) -> None:
         self.app.rendered_listeners.append(self._rendered)
-        swap = Window.flip
-
-        def timed_swap():       # how much of a frame the GL driver takes to put it on screen
-            started = time.perf_counter()
-            swap()
-            took = time.perf_counter() - started
-            self._swap_in_frame += took
-            if self._started and self.result is None:
-                self.swaps.append(took)
-        Window.flip = timed_swap
+        # how much of a frame Kivy's drawing (the canvas turned into GL calls) and the GL
+        # driver's buffer swap take, frame by frame and over the visit
+        Window.on_draw = self._timed(Window.on_draw, "_draw_in_frame", self.draws)
+        Window.flip = self._timed(Window.flip, "_swap_in_frame", self.swaps)
         Clock.schedule_interval(self._frame, 0)
         if self.app.speaker is not None:
             self.app.speaker.add_listener(self._spoken)
@@ -88,16 +84,31 @@ class UiAutopilot:
         Clock.schedule_once(self._give_up, self.timeout_s)
 
     # -- observation ---------------------------------------------------------------------------
+    def _timed(self, step, in_frame: str, samples: list[float]):
+        def timed():
+            started = time.perf_counter()
+            step()
+            took = time.perf_counter() - started
+            setattr(self, in_frame, getattr(self, in_frame) + took)
+            if self._started and self.result is None:
+                samples.append(took)
+        return timed
+
     def _frame(self, dt: float) -> None:
         swapping, self._swap_in_frame = self._swap_in_frame, 0.0
+        drawing, self._draw_in_frame = self._draw_in_frame, 0.0
+        building, self.app.build_s_in_frame = self.app.build_s_in_frame, 0.0
         if self._own_work:          # the autopilot's own screenshot and layout check: not the app's
             self._own_work = False
         elif self._started and self.result is None:
             self.frame_gaps.append(dt)
-            self.app_gaps.append(max(0.0, dt - swapping))
-            if dt > 0.1:
-                log.info("autopilot: main loop stalled ms=%d swap_ms=%d screen=%s", dt * 1000,
-                         swapping * 1000, self.app.current_screen)
+            self.gl_free_gaps.append(max(0.0, dt - swapping - drawing))
+            if dt > 0.05:
+                self.slowest = sorted(self.slowest + [(dt, self.app.current_screen, swapping,
+                                                       drawing, building)], reverse=True)[:8]
+                log.info("autopilot: main loop stalled ms=%d swap_ms=%d draw_ms=%d build_ms=%d "
+                         "screen=%s", dt * 1000, swapping * 1000, drawing * 1000, building * 1000,
+                         self.app.current_screen)
 
     def _spoken(self, event) -> None:       # on the speech thread
         if event.kind in ("finished", "interrupted") and event.latency_s is not None:
@@ -122,6 +133,7 @@ class UiAutopilot:
         """Check the drawn screen's layout (and save its picture) once it has settled."""
         if self.app.current_screen == name and tries < 25 and (
                 Clock.get_time() - self._last_render < SETTLE_S       # redrawn just now
+                or (self.app.pacer is not None and self.app.pacer.holding)  # not drawn yet
                 or (name in LIVE_PREVIEW_SCREENS and not self._camera_picture_shown())):
             Clock.schedule_once(lambda _dt: self._look(name, path, tries + 1), SETTLE_S / 2)
             return
@@ -355,7 +367,13 @@ class UiAutopilot:
                                  "p99": round(gaps[int(len(gaps) * 0.99)], 1) if gaps else None,
                                  "max": round(gaps[-1], 1) if gaps else None},
                 "swap_ms": _spread(self.swaps),
-                "gap_without_swap_ms": _spread(self.app_gaps),
+                "draw_ms": _spread(self.draws),
+                "gap_without_draw_and_swap_ms": _spread(self.gl_free_gaps),
+                "slowest_frames": [{"screen": screen, "ms": round(gap * 1000, 1),
+                                    "swap_ms": round(swap * 1000, 1),
+                                    "draw_ms": round(draw * 1000, 1),
+                                    "build_ms": round(build * 1000, 1)}
+                                   for gap, screen, swap, draw, build in self.slowest],
                 "screen_to_voice_ms": voice, "screen_to_voice_by_screen": voice_by_screen,
                 "naive_stall_ms": None if self.naive_stall is None
                 else round(self.naive_stall * 1000, 1)}

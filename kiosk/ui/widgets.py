@@ -23,6 +23,7 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui import theme as T
+from kiosk.ui.line_breaking import break_lines
 
 log = logging.getLogger(__name__)
 PREVIEW_MAX_WIDTH = 640       # px of camera picture handed to the screen; plenty for a preview
@@ -45,7 +46,25 @@ class Panel(BoxLayout):
         self._r.pos, self._r.size = self.pos, self.size
 
 
-class BigButton(Button):
+class ChineseLineBreaking:
+    """For a Label (or Button): break the text into lines by Chinese rules (kiosk.ui.line_breaking)
+    before Kivy lays it out, so its own wrapping (which would start a line with "，") has
+    nothing left to do. `text` stays the text as given."""
+
+    def texture_update(self, *args):
+        width = self.text_size[0]
+        if width and self.text and not self.shorten and not self.markup:
+            core = self._label
+            core.resolve_font_name()
+            core.text = break_lines(self.text, width, core.get_extents)
+        super().texture_update(*args)
+
+
+class WrappedLabel(ChineseLineBreaking, Label):
+    pass
+
+
+class BigButton(ChineseLineBreaking, Button):
     def __init__(self, text: str, ident: str, on_tap: Callable[[], None] | None = None,
                  theme: T.Theme = T.Theme(), kind: str = "primary", **kw):
         colors = {"primary": (T.PRIMARY, T.PRIMARY_TEXT), "secondary": (T.SECONDARY, T.TEXT),
@@ -65,7 +84,7 @@ class BigButton(Button):
 def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bold=False,
                theme: T.Theme = T.Theme(), **kw) -> Label:
     """A label that wraps to its width and grows to its text's height."""
-    lbl = Label(text=text, font_size=font_size, color=color, halign=halign, valign="top",
+    lbl = WrappedLabel(text=text, font_size=font_size, color=color, halign=halign, valign="top",
                 bold=bold, size_hint_y=None, line_height=theme.line_height, **kw)
     lbl.bind(width=lambda w, v: setattr(w, "text_size", (v, None)),
              texture_size=lambda w, v: setattr(w, "height", v[1] + 8))

@@ -1,0 +1,86 @@
+"""Chinese line breaking (no Kivy): where lines break, table-tested with a font whose every
+Chinese character is 10 px wide, every Latin character 5 px, a space 3 px; and once more with
+the kiosk's real CJK font through Kivy's text provider."""
+import os
+
+import pytest
+
+from kiosk.ui.line_breaking import NO_LINE_END, NO_LINE_START, break_lines, units
+
+
+def grid_font(text: str) -> tuple[int, int]:
+    return sum(3 if c == " " else 5 if c.isascii() else 10 for c in text), 20
+
+
+@pytest.mark.parametrize("text, width, lines", [
+    # plain Chinese breaks anywhere once the line is full
+    ("请将身份证放在读卡区", 50, ["请将身份证", "放在读卡区"]),
+    # a comma may not start a line: the character before it comes down with it
+    ("请将身份证，放在读卡区", 50, ["请将身份", "证，放在读", "卡区"]),
+    ("一二三四五。", 50, ["一二三四", "五。"]),
+    # two closing marks in a row still do not start the line
+    ("一二三四五）。", 50, ["一二三四", "五）。"]),
+    ("一二三四）。", 50, ["一二三", "四）。"]),
+    # an opening bracket may not end a line: it goes down with what it opens
+    ("一二三四（五六）", 50, ["一二三四", "（五六）"]),
+    ("一二三（四五六）", 50, ["一二三（四", "五六）"]),
+    # Latin words and numbers stay whole and break at spaces, which are not drawn
+    ("Place your ID card on the reader", 60, ["Place your", "ID card on", "the reader"]),
+    ("手机号13912345678", 60, ["手机号", "13912345678"]),
+    ("营业时间 22:00 结束", 60, ["营业时间", "22:00 结束"]),
+    # a word wider than a whole line is split where it must be
+    ("abcdefghijklmnop", 40, ["abcdefgh", "ijklmnop"]),
+    # existing line breaks are kept, and an empty line too
+    ("一二\n\n三四", 50, ["一二", "", "三四"]),
+    # what fits is left alone
+    ("下一步", 50, ["下一步"]),
+])
+def test_break_lines(text, width, lines):
+    broken = break_lines(text, width, grid_font).split("\n")
+    assert broken == lines
+    assert all(grid_font(line)[0] <= width for line in broken)
+
+
+def test_no_line_starts_with_closing_or_ends_with_opening_punctuation():
+    text = ("申请人须如实填写申请材料，并对材料的真实性负责（包括复印件）；"
+            "如有虚假，将依法承担相应责任。办理结果可通过短信、“我的办件”查询。")
+    for width in range(40, 200, 10):
+        lines = break_lines(text, width, grid_font).split("\n")
+        assert "".join(lines) == text                   # nothing lost, nothing added
+        for line in lines:
+            assert grid_font(line)[0] <= width
+        for line in lines[1:]:
+            assert line[0] not in NO_LINE_START, (width, lines)
+        for line in lines[:-1]:
+            assert line[-1] not in NO_LINE_END, (width, lines)
+
+
+def test_units():
+    assert units("请拨打 12345，谢谢") == ["请", "拨", "打", " ", "12345", "，", "谢", "谢"]
+    assert units("ID card") == ["ID", " ", "card"]
+
+
+def test_a_kerned_font_is_checked_line_by_line():
+    # summed widths under-estimate this font's lines by 1 px a character: lines still fit
+    def tight(text):
+        return grid_font(text)[0] + len(text), 20
+    lines = break_lines("一二三四五六七八九十", 50, tight).split("\n")
+    assert all(tight(line)[0] <= 50 for line in lines)
+    assert "".join(lines) == "一二三四五六七八九十"
+
+
+def test_with_the_kiosk_font():
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    from kivy.core.text import Label as CoreLabel
+
+    from kiosk.ui.fonts import register_default_font
+    register_default_font()
+    label = CoreLabel(text="", font_size=28)
+    label.resolve_font_name()
+    text = "请阅读承诺内容，并在框内签名。本人承诺是为本人申请，所填用途真实，证明只用于上述用途。"
+    for width in (200, 260, 330, 420):
+        lines = break_lines(text, width, label.get_extents).split("\n")
+        assert "".join(lines) == text
+        assert all(label.get_extents(line)[0] <= width for line in lines)
+        assert all(line[0] not in NO_LINE_START for line in lines[1:])

@@ -68,8 +68,8 @@ def _break_paragraph(paragraph: str, width: float, unit_width, measure: Measure)
     for _attempt in range(4):       # summed widths can differ from the whole line's (kerning)
         lines = _greedy(units(paragraph), width - slack, unit_width)
         over = max((measure(line)[0] - width for line in lines if line), default=0)
-        if over <= 0:
-            return lines
+        if over <= 0 or all(len(line) <= 1 for line in lines):
+            return lines                # fits, or narrower than one character: cannot help
         slack += over + 1
     return lines
 

@@ -46,25 +46,43 @@ class Panel(BoxLayout):
         self._r.pos, self._r.size = self.pos, self.size
 
 
-class ChineseLineBreaking:
-    """For a Label (or Button): break the text into lines by Chinese rules (kiosk.ui.line_breaking)
-    before Kivy lays it out, so its own wrapping (which would start a line with "，") has
-    nothing left to do. `text` stays the text as given."""
+class WrapsToWidth:
+    """For a Label (or Button): the text wraps to the widget's width (less `wrap_margin`), its
+    lines broken by Chinese rules (kiosk.ui.line_breaking) before Kivy lays it out, so Kivy's
+    own wrapping (which would start a line with "，") has nothing left to do; `text` stays the
+    text as given. Nothing is rendered before the layout has given the widget its width: a
+    render at Kivy's default 100 px was thrown away in the same frame, for every label."""
+
+    wrap_margin = 0
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.bind(width=self._wrap_to_width)
+        Clock.schedule_once(self._wrap_to_width)    # in case its width never changes
+
+    def _wrap_to_width(self, *_args) -> None:
+        width = max(1, self.width - self.wrap_margin)
+        if self.text_size[0] != width:
+            self.text_size = (width, None)
 
     def texture_update(self, *args):
         width = self.text_size[0]
-        if width and self.text and not self.shorten and not self.markup:
+        if width is None:
+            return                      # not laid out yet
+        if self.text and not self.shorten and not self.markup:
             core = self._label
             core.resolve_font_name()
             core.text = break_lines(self.text, width, core.get_extents)
         super().texture_update(*args)
 
 
-class WrappedLabel(ChineseLineBreaking, Label):
+class WrappedLabel(WrapsToWidth, Label):
     pass
 
 
-class BigButton(ChineseLineBreaking, Button):
+class BigButton(WrapsToWidth, Button):
+    wrap_margin = 16
+
     def __init__(self, text: str, ident: str, on_tap: Callable[[], None] | None = None,
                  theme: T.Theme = T.Theme(), kind: str = "primary", **kw):
         colors = {"primary": (T.PRIMARY, T.PRIMARY_TEXT), "secondary": (T.SECONDARY, T.TEXT),
@@ -76,7 +94,6 @@ class BigButton(ChineseLineBreaking, Button):
                          background_normal="", background_color=bg, halign="center",
                          valign="middle", **kw)
         self.ident = ident
-        self.bind(size=lambda *_: setattr(self, "text_size", (self.width - 16, None)))
         if on_tap:
             self.bind(on_release=lambda *_: on_tap())
 
@@ -86,8 +103,7 @@ def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bo
     """A label that wraps to its width and grows to its text's height."""
     lbl = WrappedLabel(text=text, font_size=font_size, color=color, halign=halign, valign="top",
                 bold=bold, size_hint_y=None, line_height=theme.line_height, **kw)
-    lbl.bind(width=lambda w, v: setattr(w, "text_size", (v, None)),
-             texture_size=lambda w, v: setattr(w, "height", v[1] + 8))
+    lbl.bind(texture_size=lambda w, v: setattr(w, "height", v[1] + 8))
     return lbl
 
 

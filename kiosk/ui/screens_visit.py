@@ -402,7 +402,7 @@ def commitment(ctx, snap):
     row.add_widget(BigButton(ctx.t("ui.clear_signature"), "clear_signature", pad.clear, th,
                              kind="secondary"))
     row.add_widget(BigButton(ctx.t("ui.sign_submit"), "sign_submit",
-                             lambda: ctx.send(I.Sign(b"" if pad.empty else pad.png())), th,
+                             lambda: pad.signed(lambda png: ctx.send(I.Sign(png))), th,
                              kind="ok"))
     text = text_label(matter.commitment.get(ctx.lang), th.body, theme=th)
     return _column(ctx, _instruction(ctx, snap), text, _problem(ctx, snap), pad, row), \

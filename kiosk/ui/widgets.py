@@ -50,15 +50,20 @@ class WrapsToWidth:
     """For a Label (or Button): the text wraps to the widget's width (less `wrap_margin`), its
     lines broken by Chinese rules (kiosk.ui.line_breaking) before Kivy lays it out, so Kivy's
     own wrapping (which would start a line with "，") has nothing left to do; `text` stays the
-    text as given. Nothing is rendered before the layout has given the widget its width: a
-    render at Kivy's default 100 px was thrown away in the same frame, for every label."""
+    text as given.
+
+    The text is wrapped (and rendered) in the frame after the layout settled on a width, not
+    at each width a layout pass tries on the way: a kept keyboard moved into a new screen went
+    through two or three widths in one frame, and each of its 30-odd keys rendered its text at
+    every one of them. The frame after is the one FramePacer keeps for rendering text anyway."""
 
     wrap_margin = 0
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.bind(width=self._wrap_to_width)
-        Clock.schedule_once(self._wrap_to_width)    # in case its width never changes
+        self._rewrap = Clock.create_trigger(self._wrap_to_width, 0)
+        self.bind(width=lambda *_: self._rewrap())
+        self._rewrap()
 
     def _wrap_to_width(self, *_args) -> None:
         width = max(1, self.width - self.wrap_margin)

@@ -26,6 +26,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from devices.interfaces import ConfigurationError
+from devices.line_breaking import break_lines
 
 KNOWN_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -118,26 +119,10 @@ def bold_variant(font: CjkFont) -> CjkFont:
 
 # -- drawing -----------------------------------------------------------------------------------
 def wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
-    """Greedy wrap by drawn width: CJK breaks anywhere, a Latin word moves whole to the next
-    line when it fits there. Explicit newlines are kept."""
-    lines: list[str] = []
-    for para in text.split("\n"):
-        line = ""
-        for ch in para:
-            if not line or font.getlength(line + ch) <= max_width:
-                line += ch
-                continue
-            if ch != " " and ch.isascii() and line[-1] != " " and line[-1].isascii():
-                space = line.rfind(" ")
-                word = line[space + 1:] + ch
-                if space > 0 and font.getlength(word) <= max_width:
-                    lines.append(line[:space].rstrip())
-                    line = word
-                    continue
-            lines.append(line.rstrip())
-            line = "" if ch == " " else ch
-        lines.append(line)
-    return lines
+    """Lines of at most `max_width` drawn dots, broken by Chinese rules (devices.line_breaking:
+    Chinese breaks between characters, never before ，。） or after （; a Latin word or number
+    stays whole). Explicit newlines are kept."""
+    return break_lines(text, max_width, lambda s: (font.getlength(s), 0)).split("\n")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui import theme as T
-from kiosk.ui.line_breaking import break_lines
+from devices.line_breaking import break_lines
 
 log = logging.getLogger(__name__)
 PREVIEW_MAX_WIDTH = 640       # px of camera picture handed to the screen; plenty for a preview

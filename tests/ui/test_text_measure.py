@@ -65,3 +65,15 @@ def test_bounded(core_label):
         assert len(cache) <= 10
     finally:
         cache.uninstall()
+
+
+def test_line_breaking_with_the_kiosk_font(core_label):
+    from devices.line_breaking import NO_LINE_START, break_lines
+    label = core_label(text="", font_size=28)
+    label.resolve_font_name()
+    text = "请阅读承诺内容，并在框内签名。本人承诺是为本人申请，所填用途真实，证明只用于上述用途。"
+    for width in (200, 260, 330, 420):
+        lines = break_lines(text, width, label.get_extents).split("\n")
+        assert "".join(lines) == text
+        assert all(label.get_extents(line)[0] <= width for line in lines)
+        assert all(line[0] not in NO_LINE_START for line in lines[1:])

@@ -1,11 +1,11 @@
-"""Chinese line breaking (no Kivy): where lines break, table-tested with a font whose every
-Chinese character is 10 px wide, every Latin character 5 px, a space 3 px; and once more with
-the kiosk's real CJK font through Kivy's text provider."""
-import os
-
+"""Chinese line breaking, shared by the receipt layout and the screen: where lines break,
+table-tested with a font whose every Chinese character is 10 px wide, every Latin character
+5 px, a space 3 px; and once more on a receipt with the printer's real CJK font."""
 import pytest
 
-from kiosk.ui.line_breaking import NO_LINE_END, NO_LINE_START, break_lines, units
+from devices.printer.render import find_cjk_font, wrap
+
+from devices.line_breaking import NO_LINE_END, NO_LINE_START, break_lines, units
 
 
 def grid_font(text: str) -> tuple[int, int]:
@@ -69,18 +69,15 @@ def test_a_kerned_font_is_checked_line_by_line():
     assert "".join(lines) == "一二三四五六七八九十"
 
 
-def test_with_the_kiosk_font():
-    os.environ.setdefault("KIVY_NO_ARGS", "1")
-    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
-    from kivy.core.text import Label as CoreLabel
-
-    from kiosk.ui.fonts import register_default_font
-    register_default_font()
-    label = CoreLabel(text="", font_size=28)
-    label.resolve_font_name()
-    text = "请阅读承诺内容，并在框内签名。本人承诺是为本人申请，所填用途真实，证明只用于上述用途。"
-    for width in (200, 260, 330, 420):
-        lines = break_lines(text, width, label.get_extents).split("\n")
+def test_receipt_lines_with_the_printer_font():
+    font = find_cjk_font().at(24)
+    text = "请于3个工作日后凭本回执到户籍窗口领取证明，或拨打12345查询办理进度（工作日9:00-17:00）。"
+    for width in range(150, 560, 37):
+        lines = wrap(text, font, width)
         assert "".join(lines) == text
-        assert all(label.get_extents(line)[0] <= width for line in lines)
-        assert all(line[0] not in NO_LINE_START for line in lines[1:])
+        assert all(font.getlength(line) <= width for line in lines)
+        for before, line in zip(lines, lines[1:]):
+            # the one exception: the line before is a single word ("9:00-17:00") with nothing
+            # that could come down with the closing mark
+            assert line[0] not in NO_LINE_START or len(units(before)) == 1, lines
+            assert before[-1] not in NO_LINE_END, lines

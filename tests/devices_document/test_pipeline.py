@@ -138,3 +138,21 @@ def test_wrong_input_is_a_clear_error(bad):
 def test_pipeline_never_crashes_on_random_small_images(img):
     page = P.process_frame(img)
     assert page.accepted or page.reason_key in P.REASONS
+
+
+def test_jfif_density_is_written_as_dots_per_inch():
+    import io
+
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from devices.document.pipeline import encode_jpeg, with_jfif_dpi
+    page = np.full((40, 30, 3), 230, np.uint8)
+    for dpi in (72, 200, 300):
+        with Image.open(io.BytesIO(encode_jpeg(page, dpi))) as img:
+            assert img.info["jfif_unit"] == 1 and img.info["dpi"] == (dpi, dpi)
+            assert img.size == (30, 40)
+    png = cv2.imencode(".png", page)[1].tobytes()
+    with pytest.raises(ValueError):
+        with_jfif_dpi(png, 200)

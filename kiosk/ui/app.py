@@ -33,6 +33,7 @@ from kiosk.ui.text_measure import TextExtentsCache
 from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
 
 log = logging.getLogger(__name__)
+VISIT_SCOPED_KEPT = {"material_row"}   # kept widgets dropped when a visit ends
 FULL_GC_NEVER = 1_000_000_000   # gen-2 threshold: full passes only in `_full_gc_between_visits`
 KEPT_WIDGETS_MAX = 48       # headers, footers, keyboards kept for reuse (least recent dropped)
 
@@ -291,6 +292,8 @@ class KioskApp(App):
             elif self.snapshot is not None:         # a visit has just ended
                 if self.text_extents is not None:
                     self.text_extents.clear()       # it measured what the applicant typed
+                for key in [k for k in self.kept_widgets if VISIT_SCOPED_KEPT & set(k[:2])]:
+                    del self.kept_widgets[key]      # the visit's material rows
                 Clock.schedule_once(lambda _dt: self._full_gc_between_visits(), 2.0)
         self.snapshot = snap
         self._speak(snap)

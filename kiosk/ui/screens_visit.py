@@ -47,7 +47,13 @@ def _problem(ctx, snap, key=None):
 def guide(ctx, snap):
     matter = ctx.catalog.get(snap.matter_code)
     text = render_guide(ctx.catalog, matter, ctx.lang)
-    body = text_label(text, ctx.theme.body, theme=ctx.theme)
+    # A label a paragraph: a bundle's whole guide in one label took 40-60 ms to render in one
+    # go (FramePacer can spread labels over frames, not one label), and a long one could
+    # outgrow the largest texture a terminal's GPU takes.
+    body = GridLayout(cols=1, size_hint_y=None)
+    body.bind(minimum_height=body.setter("height"))
+    for paragraph in text.split("\n\n"):
+        body.add_widget(text_label(paragraph + "\n", ctx.theme.body, theme=ctx.theme))
     return _column(ctx, _instruction(ctx, snap), _scroll(body)), ["cancel", "help", "next"]
 
 
@@ -297,38 +303,50 @@ def materials(ctx, snap):
 
 def _material_rows(ctx, snap):
     """Every material with its state and what can be done about it."""
-    th = ctx.theme
     rows = GridLayout(cols=1, spacing=10, size_hint_y=None)
     rows.bind(minimum_height=rows.setter("height"))
     for m in snap.materials:
-        name = m.name_en if ctx.lang == "en" else m.name_zh
-        status = {"complete": f"{T.OK_MARK} " + ctx.t("ui.pages_done"),
-                  "missing_allowed": f"{T.OK_MARK} " + ctx.t("materials.missing_allowed"),
-                  "optional": ctx.t("ui.optional"),
-                  "todo": f"{T.WARN_MARK} " + ctx.t("ui.pages_todo")}[m.status]
-        line = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
-        what = text_label(f"{name}\n{m.pages_have}/{m.pages_needed} · {status}", th.body, theme=th)
-        what.bind(height=lambda _w, h, line=line: setattr(line, "height",
-                                                          max(th.button_height, h)))
-        line.add_widget(what)
-        if m.status in ("todo", "optional"):
-            line.add_widget(BigButton(ctx.t("ui.capture"), f"capture:{m.code}",
-                                      lambda c=m.code: ctx.send(I.CapturePage(c)), th,
-                                      disabled=snap.busy, size_hint_x=0.35))
-            if m.missing_allowed or m.lookup:
-                line.add_widget(BigButton(ctx.t("ui.supply_later" if m.missing_allowed
-                                                else "materials.lookup"),
-                                          f"missing:{m.code}",
-                                          lambda c=m.code: ctx.send(I.MarkMissing(c)), th,
-                                          kind="secondary", size_hint_x=0.35,
-                                          disabled=snap.busy, font_size=th.small,
-                                          size_hint_y=1))
-        else:
-            line.add_widget(BigButton(ctx.t("ui.retake"), f"retake:{m.code}",
-                                      lambda c=m.code: ctx.send(I.Retake(c)), th,
-                                      kind="secondary", size_hint_x=0.3, disabled=snap.busy))
-        rows.add_widget(line)
+        row = ctx.kept(("material_row", ctx.lang, m.code, m.name_zh, m.name_en, m.status,
+                        m.pages_have, m.pages_needed, bool(m.missing_allowed), bool(m.lookup)),
+                       lambda m=m: _material_row(ctx, m), None)
+        for child in row.children:
+            if isinstance(child, BigButton):
+                child.disabled = snap.busy
+        rows.add_widget(row)
     return rows
+
+
+def _material_row(ctx, m):
+    """One material's row. Kept across redraws while the material does not change (a bundle
+    lists a dozen, and each page captured redraws the screen two or three times: rebuilding
+    every row froze it for 45-65 ms); only whether its buttons can be used follows the
+    snapshot. Its buttons send through the app, so a kept row holds no snapshot."""
+    th = ctx.theme
+    send = ctx.app.send
+    name = m.name_en if ctx.lang == "en" else m.name_zh
+    status = {"complete": f"{T.OK_MARK} " + ctx.t("ui.pages_done"),
+              "missing_allowed": f"{T.OK_MARK} " + ctx.t("materials.missing_allowed"),
+              "optional": ctx.t("ui.optional"),
+              "todo": f"{T.WARN_MARK} " + ctx.t("ui.pages_todo")}[m.status]
+    line = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
+    what = text_label(f"{name}\n{m.pages_have}/{m.pages_needed} · {status}", th.body, theme=th)
+    what.bind(height=lambda _w, h: setattr(line, "height", max(th.button_height, h)))
+    line.add_widget(what)
+    code = m.code
+    if m.status in ("todo", "optional"):
+        line.add_widget(BigButton(ctx.t("ui.capture"), f"capture:{code}",
+                                  lambda: send(I.CapturePage(code)), th, size_hint_x=0.35))
+        if m.missing_allowed or m.lookup:
+            line.add_widget(BigButton(ctx.t("ui.supply_later" if m.missing_allowed
+                                            else "materials.lookup"),
+                                      f"missing:{code}", lambda: send(I.MarkMissing(code)), th,
+                                      kind="secondary", size_hint_x=0.35, font_size=th.small,
+                                      size_hint_y=1))
+    else:
+        line.add_widget(BigButton(ctx.t("ui.retake"), f"retake:{code}",
+                                  lambda: send(I.Retake(code)), th, kind="secondary",
+                                  size_hint_x=0.3))
+    return line
 
 
 def _focused_material(ctx, snap):

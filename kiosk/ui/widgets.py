@@ -22,8 +22,8 @@ from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
-from kiosk.ui import theme as T
 from devices.line_breaking import break_lines
+from kiosk.ui import theme as T
 
 log = logging.getLogger(__name__)
 PREVIEW_MAX_WIDTH = 640       # px of camera picture handed to the screen; plenty for a preview
@@ -48,7 +48,7 @@ class Panel(BoxLayout):
 
 class WrapsToWidth:
     """For a Label (or Button): the text wraps to the widget's width (less `wrap_margin`), its
-    lines broken by Chinese rules (kiosk.ui.line_breaking) before Kivy lays it out, so Kivy's
+    lines broken by Chinese rules (devices.line_breaking) before Kivy lays it out, so Kivy's
     own wrapping (which would start a line with "，") has nothing left to do; `text` stays the
     text as given.
 
@@ -107,7 +107,7 @@ def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bo
                theme: T.Theme = T.Theme(), **kw) -> Label:
     """A label that wraps to its width and grows to its text's height."""
     lbl = WrappedLabel(text=text, font_size=font_size, color=color, halign=halign, valign="top",
-                bold=bold, size_hint_y=None, line_height=theme.line_height, **kw)
+                       bold=bold, size_hint_y=None, line_height=theme.line_height, **kw)
     lbl.bind(texture_size=lambda w, v: setattr(w, "height", v[1] + 8))
     return lbl
 

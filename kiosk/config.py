@@ -68,14 +68,19 @@ class Site(_Model):
         return not self.opening_hours or any(h.covers(when) for h in self.opening_hours)
 
     def next_opening(self, when: dt.datetime) -> dt.datetime | None:
+        """The next time after `when` at which an opening period starts (its `open` time on a
+        day it covers), or None without opening hours."""
         if not self.opening_hours:
             return None
-        t = when.replace(second=0, microsecond=0)
-        for _ in range(8 * 24 * 4):  # scan a week ahead in 15-minute steps
-            t += dt.timedelta(minutes=15)
-            if self.is_open(t):
-                return t
-        return None
+        starts = []
+        for ahead in range(8):      # today and the week ahead
+            day = when.date() + dt.timedelta(days=ahead)
+            for h in self.opening_hours:
+                hour, minute = map(int, h.open.split(":"))
+                start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=when.tzinfo)
+                if start > when and h.covers(start):
+                    starts.append(start)
+        return min(starts, default=None)
 
     def matter_enabled(self, code: str) -> bool:
         return "*" in self.enabled_matters or code in self.enabled_matters

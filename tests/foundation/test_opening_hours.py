@@ -143,3 +143,20 @@ def test_outside_hours_a_progress_query_does_not_start_either(mini_catalog, tmp_
         assert dict(session.snapshot.params)["when"] == "11-30 09:00"
     finally:
         session.stop()
+
+
+def test_the_opening_time_is_the_sites_not_the_minutes_of_now(mini_catalog, tmp_path):
+    """At 11:12 on a Sunday the branch opens on Monday at 09:00, not at "09:12"."""
+    sunday_1112 = dt.datetime(2026, 11, 29, 11, 12, 37)
+    session = bank_session(mini_catalog, tmp_path, WallClock(sunday_1112))
+    try:
+        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
+        assert pilot.reason_key == "visit.out_of_hours"
+        params = dict(session.snapshot.params)
+        assert params["when"] == "11-30 09:00" and params["opens_at"] == "2026-11-30T09:00"
+    finally:
+        session.stop()
+    site = bank_config(tmp_path).site
+    assert site.next_opening(dt.datetime(2026, 11, 27, 17, 7)) == dt.datetime(2026, 11, 28, 10, 0)
+    assert site.next_opening(dt.datetime(2026, 11, 30, 8, 53)) == dt.datetime(2026, 11, 30, 9, 0)
+    assert site.next_opening(FRIDAY_1659) == dt.datetime(2026, 11, 28, 10, 0)   # open now: the next

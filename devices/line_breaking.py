@@ -10,6 +10,10 @@ runs out, so a line could begin with "，" or "。" and end with "（". Chinese 
   * closing punctuation (，。、；：？！）》」…) never starts a line: the character before it moves
     down with it; opening punctuation (（《「) never ends one: it moves down to what it opens.
 
+A reference a person copies or reads out — a case number such as "LH-20261205-000123" — must
+never be split at all: `one_line_size` gives the largest type size at which it fits one line,
+so whoever lays it out gives it a line of its own, smaller if it must be.
+
 Pure functions over a `measure(text) -> (width, height)` (the font's own measurement, in the
 app Kivy's text provider); lines are checked against `width` with that same measurement.
 """
@@ -61,6 +65,23 @@ def break_lines(text: str, width: float, measure: Measure) -> str:
     for paragraph in text.split("\n"):
         lines.extend(_break_paragraph(paragraph, width, unit_width, measure))
     return "\n".join(lines)
+
+
+def one_line_size(text: str, width: float, measure_at: Callable[[int], Measure], largest: int,
+                  smallest: int = 1) -> int:
+    """The largest size in `smallest..largest` at which `text` fits `width` on one line;
+    `measure_at(size)` is the measurement of the font at that size. `smallest` if even that is
+    too wide (the caller chose it as the least that is still legible)."""
+    low, high = smallest, largest
+    if measure_at(high)(text)[0] <= width:
+        return high
+    while low < high - 1:                       # low fits (or is the floor), high does not
+        mid = (low + high) // 2
+        if measure_at(mid)(text)[0] <= width:
+            low = mid
+        else:
+            high = mid
+    return low
 
 
 def _break_paragraph(paragraph: str, width: float, unit_width, measure: Measure) -> list[str]:

@@ -21,6 +21,7 @@ import click
 import yaml
 
 from flows.catalog import load_catalog
+from flows.text_files import NotUtf8, read_utf8
 from kiosk.autopilot import Autopilot, drive
 from kiosk.config import load_config
 from kiosk.visit_packet import DirectorySink
@@ -73,7 +74,12 @@ def simulate(ctx, codes, answers, out_dir, configured, as_json, card, faces_dir,
 def load_answers(path: Path | None) -> dict:
     if path is None:
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(read_utf8(path)) or {}
+    except NotUtf8 as exc:
+        raise click.BadParameter(str(exc)) from None
+    except yaml.YAMLError as exc:
+        raise click.BadParameter(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise click.BadParameter(f"{path}: answers must be a mapping")
     return data

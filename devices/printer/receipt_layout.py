@@ -17,13 +17,16 @@ from __future__ import annotations
 import datetime as dt
 
 from devices.interfaces import Receipt
+from devices.line_breaking import one_line_size
 from devices.printer import codec
-from devices.printer.render import Block, CjkFont, Gap, Rule, TextLine, find_cjk_font, render_blocks
+from devices.printer.render import (Block, CjkFont, Gap, Rule, TextLine, bold_variant,
+                                    find_cjk_font, render_blocks, wrap)
 
 WIDTH_80MM = 576     # 80 mm paper at 203 dpi
 WIDTH_58MM = 384     # 58 mm paper
 FEED_BEFORE_CUT = 4  # lines, so the QR and notes clear the cutter
 SEPARATORS = " ·•．.-"
+MARGIN = 8           # dots left blank at either side of the paper
 
 
 def mask_name(name: str) -> str:
@@ -65,7 +68,17 @@ def _fmt_time(t: dt.datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M")
 
 
-def _head_blocks(r: Receipt, w: int) -> list[Block]:
+def _case_number_px(case_number: str, w: int, font: CjkFont) -> int:
+    """The case number is printed whole on a line of its own: at the large size if it fits,
+    else as large as fits the paper (a long terminal id makes it longer than 80 mm at 44 px)."""
+    bold = bold_variant(font)
+
+    def measure_at(px: int):
+        return lambda text: (bold.at(px).getlength(text), px)
+    return one_line_size(case_number, w - 2 * MARGIN, measure_at, _scale(w, 44), smallest=12)
+
+
+def _head_blocks(r: Receipt, w: int, font: CjkFont) -> list[Block]:
     s = lambda px: _scale(w, px)   # noqa: E731
     blocks: list[Block] = [
         TextLine(r.title, s(34), bold=True, align="center"),
@@ -75,7 +88,8 @@ def _head_blocks(r: Receipt, w: int) -> list[Block]:
         TextLine(f"时间 Time: {_fmt_time(r.issued_at)}", s(22)),
         Rule(),
         TextLine("受理编号 Case No.", s(22), align="center"),
-        TextLine(r.case_number, s(44), bold=True, align="center"),
+        TextLine(r.case_number, _case_number_px(r.case_number, w, font), bold=True,
+                 align="center"),
         Rule(),
         TextLine(f"事项 Matter: {r.matter_name}", s(26), bold=True),
         TextLine(f"申请人 Applicant: {r.applicant_masked}", s(24)),
@@ -124,12 +138,27 @@ def layout_receipt(receipt: Receipt, width_dots: int = WIDTH_80MM, *,
     URL too long for a QR code, FontNotFound when no CJK font is installed."""
     _check_width(width_dots)
     font = font or find_cjk_font()
-    head = render_blocks(_head_blocks(receipt, width_dots), width_dots, font)
-    foot = render_blocks(_foot_blocks(receipt, width_dots), width_dots, font)
+    head = render_blocks(_head_blocks(receipt, width_dots, font), width_dots, font, MARGIN)
+    foot = render_blocks(_foot_blocks(receipt, width_dots), width_dots, font, MARGIN)
     qr = [codec.align("center"), codec.qr_code(receipt.progress_url, qr_module_for(width_dots)),
           codec.line_feed()] if receipt.progress_url else []
     return _job([codec.align("left"), codec.raster_from_image(head), *qr,
                  codec.align("left"), codec.raster_from_image(foot)], partial_cut)
+
+
+def receipt_lines(receipt: Receipt, width_dots: int = WIDTH_80MM, *,
+                  font: CjkFont | None = None) -> list[tuple[str, int]]:
+    """The text lines of a receipt as they are printed, top to bottom: (text, font size in
+    dots), after line breaking. For checking what a receipt says without reading its pixels."""
+    _check_width(width_dots)
+    font = font or find_cjk_font()
+    lines: list[tuple[str, int]] = []
+    for block in _head_blocks(receipt, width_dots, font) + _foot_blocks(receipt, width_dots):
+        if isinstance(block, TextLine):
+            face = (bold_variant(font) if block.bold else font).at(block.px)
+            usable = width_dots - 2 * MARGIN - block.indent
+            lines += [(line, block.px) for line in wrap(block.text, face, usable)]
+    return lines
 
 
 def layout_test_page(width_dots: int = WIDTH_80MM, *, terminal_id: str = "-",

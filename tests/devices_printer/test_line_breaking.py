@@ -5,7 +5,7 @@ import pytest
 
 from devices.printer.render import find_cjk_font, wrap
 
-from devices.line_breaking import NO_LINE_END, NO_LINE_START, break_lines, units
+from devices.line_breaking import NO_LINE_END, NO_LINE_START, break_lines, one_line_size, units
 
 
 def grid_font(text: str) -> tuple[int, int]:
@@ -81,3 +81,12 @@ def test_receipt_lines_with_the_printer_font():
             # that could come down with the closing mark
             assert line[0] not in NO_LINE_START or len(units(before)) == 1, lines
             assert before[-1] not in NO_LINE_END, lines
+
+
+def test_one_line_size_is_the_largest_size_that_fits_unbroken():
+    def grid_at(size):              # grid_font scaled: a Latin character is size / 2 wide
+        return lambda text: (len(text) * size / 2, size)
+    number = "LH-20261205-000123"                       # 18 characters
+    assert one_line_size(number, 400, grid_at, 44) == 44  # 396 wide: fits as it is
+    assert one_line_size(number, 300, grid_at, 44) == 33  # 297 fits, 34 would be 306
+    assert one_line_size(number, 50, grid_at, 44, smallest=12) == 12   # never below the floor

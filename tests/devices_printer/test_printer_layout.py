@@ -1,4 +1,5 @@
-"""The receipt layout: masking helpers, a golden hash of a whole job, and its structure."""
+"""The receipt layout: masking helpers, a golden hash of a whole job, its structure, and the
+case number printed whole."""
 import dataclasses
 import hashlib
 
@@ -6,9 +7,10 @@ import pytest
 
 from devices.printer import codec
 from devices.printer.escpos_stream import EscPosStreamParser
-from devices.printer.receipt_layout import (layout_receipt, layout_test_page, mask_id_number,
-                                            mask_name, qr_module_for)
-from devices.printer.render import find_cjk_font
+from devices.printer.receipt_layout import (MARGIN, layout_receipt, layout_test_page,
+                                            mask_id_number, mask_name, qr_module_for,
+                                            receipt_lines)
+from devices.printer.render import bold_variant, find_cjk_font
 
 # Pinned for NotoSansCJK-Regular.ttc (SC face) with this Pillow/FreeType. If the font package
 # or Pillow changes, look at a fresh docs/receipt-example.png, then update the hash.
@@ -98,3 +100,23 @@ def test_test_page_has_native_ascii_and_gb18030_text():
 def test_receipt_without_progress_url_has_no_qr(receipt):
     names = [e.name for e in _events(layout_receipt(dataclasses.replace(receipt, progress_url="")))]
     assert not any(n.startswith("qr_") for n in names) and names[-1] == "cut"
+
+
+# Case numbers as terminals issue them: <terminal id>-<day>-<sequence>; a provisioned terminal's
+# id ("510102-ZZ-0001") makes them longer than the receipt's large type fits on 80 mm paper.
+@pytest.mark.parametrize("case_number", [
+    "LH-20261205-000123", "SIM-0001-20261205-000001", "510102-ZZ-0001-20261205-000123",
+    "510102-ZZ-0001-A7F3-20261205-000123"])
+@pytest.mark.parametrize("width", [576, 384])
+def test_the_case_number_is_printed_whole_on_one_line(receipt, case_number, width):
+    r = dataclasses.replace(receipt, case_number=case_number)
+    lines = receipt_lines(r, width)
+    texts = [text for text, _px in lines]
+    assert case_number in texts, texts             # a line of its own, never split
+    assert not [t for t in texts if t != case_number and t and t in case_number], texts
+    px = dict(lines)[case_number]
+    nominal = dict(receipt_lines(receipt, width))[receipt.case_number]   # a short one's size
+    bold = bold_variant(find_cjk_font())
+    usable = width - 2 * MARGIN
+    assert px <= nominal and bold.at(px).getlength(case_number) <= usable
+    assert px == nominal or bold.at(px + 1).getlength(case_number) > usable   # no smaller

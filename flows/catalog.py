@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pypinyin import Style, lazy_pinyin
 
+from flows.text_files import NotUtf8, read_utf8
+
 log = logging.getLogger(__name__)
 
 CATALOG_DIR = Path(__file__).resolve().parent
@@ -167,7 +169,7 @@ class _Source:
     def __init__(self, path: Path, root: Path):
         self.path = path
         self.name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
         self.node = yaml.compose(text, Loader=yaml.SafeLoader)
         self.data = yaml.safe_load(text)
         self.duplicates = list(_duplicate_keys(self.node))
@@ -212,16 +214,19 @@ def _fmt_loc(loc: tuple) -> str:
 
 
 def _load_source(path: Path, root: Path, issues: list[CatalogIssue]) -> _Source | None:
+    name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
     try:
         src = _Source(path, root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        issues.append(CatalogIssue(str(path.relative_to(root)) if path.is_relative_to(root)
-                                   else str(path), mark.line + 1 if mark else None, "",
+        issues.append(CatalogIssue(name, mark.line + 1 if mark else None, "",
                                    f"not valid YAML: {getattr(exc, 'problem', exc)}"))
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.append(CatalogIssue(str(path), None, "", f"cannot read: {exc}"))
+    except NotUtf8 as exc:
+        issues.append(CatalogIssue(name, None, "", exc.reason))
+        return None
+    except OSError as exc:
+        issues.append(CatalogIssue(name, None, "", f"cannot read: {exc.strerror or exc}"))
         return None
     for loc, line in src.duplicates:
         issues.append(CatalogIssue(src.name, line, _fmt_loc(loc), "key appears twice"))

@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from flows.text_files import NotUtf8, read_utf8
+
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 SITE_FILE = Path("/etc/kiosk/kiosk.toml")
 SITE_PROFILE = Path("site-profile") / "current" / "site.toml"   # see kiosk/updates.py
@@ -181,10 +183,13 @@ def site_file(explicit: str | os.PathLike | None = None) -> Path | None:
 
 def _read_toml(path: Path) -> dict:
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(read_utf8(path))
     except FileNotFoundError:
         raise ConfigInvalid(f"{path}: configuration file not found") from None
+    except NotUtf8 as exc:
+        raise ConfigInvalid(str(exc)) from None
+    except OSError as exc:
+        raise ConfigInvalid(f"{path}: cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigInvalid(f"{path}: not valid TOML: {exc}") from None
 

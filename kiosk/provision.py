@@ -46,6 +46,7 @@ from pathlib import Path
 import click
 import yaml
 
+from flows.text_files import NotUtf8, read_utf8
 from kiosk import __version__
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,9 @@ def propose_urls(candidates: list[Candidate], probe=_opens) -> dict[str, Candida
 
 def load_answers(path: Path) -> dict:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(read_utf8(path)) or {}
+    except NotUtf8 as exc:
+        raise ProvisionError(str(exc)) from None
     except (OSError, yaml.YAMLError) as exc:
         raise ProvisionError(f"{path}: cannot read the answers file: {exc}") from None
     if not isinstance(data, dict):

@@ -102,3 +102,20 @@ def test_search(mini_catalog, query, code):
 
 def test_search_respects_enabled(mini_catalog):
     assert mini_catalog.search("gtgsh", enabled={"NP-OLD-ALLOWANCE"}) == []
+
+
+def test_a_file_that_is_not_utf8_names_file_byte_and_offset(mini_root):
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+    f = mini_root / "matters" / "LP-EST-SHOP.yaml"
+    data = f.read_bytes()
+    at = data.index("个体".encode())
+    f.write_bytes(data[:at] + "个体".encode("gb18030") + data[at + len("个体".encode()):])
+    line = data.count(b"\n", 0, at) + 1
+    expected = f"matters/LP-EST-SHOP.yaml: not UTF-8: byte 0xb8 at offset {at} (line {line}); " \
+               "save the file as UTF-8"
+    assert expected in _errors(mini_root)
+    result = CliRunner().invoke(main, ["catalog", "validate", str(mini_root)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{mini_root}/{expected}" in result.output.splitlines()

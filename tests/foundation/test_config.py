@@ -65,3 +65,41 @@ def test_opening_hours(tmp_path):
     assert site.is_open(monday_10) and not site.is_open(saturday)
     assert not site.is_open(dt.datetime(2026, 11, 23, 17, 0))
     assert site.next_opening(saturday) == dt.datetime(2026, 11, 30, 9, 0)
+
+
+def test_a_site_file_that_is_not_utf8_names_file_and_byte_offset(tmp_path):
+    p = tmp_path / "kiosk.toml"
+    head = b'terminal_id = "T-1"\n[site]\nname = { zh = "'
+    p.write_bytes(head + "政务".encode("gbk") + b'" }\n')        # saved as GBK by an editor
+    result = CliRunner().invoke(main, ["--config", str(p), "config", "check"])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output and "UnicodeDecodeError" not in result.output
+    problem = [line for line in result.output.splitlines() if str(p) in line]
+    assert problem == [f"{p}: not UTF-8: byte 0xd5 at offset {len(head)} (line 3); "
+                       "save the file as UTF-8"]
+
+
+def test_a_site_profile_that_is_not_utf8_names_file_and_byte_offset(tmp_path):
+    profile = tmp_path / "state" / "site-profile" / "current" / "site.toml"
+    profile.parent.mkdir(parents=True)
+    head = b'[site]\nid = "bank-1"\nkind = "bank_branch"\nphone = "1'
+    profile.write_bytes(head + b'\xff"\n')
+    with pytest.raises(ConfigInvalid) as e:
+        load_config(overrides={"state_dir": str(tmp_path / "state")})
+    assert str(e.value) == f"{profile}: not UTF-8: byte 0xff at offset {len(head)} (line 4); " \
+                           "save the file as UTF-8"
+
+
+@pytest.mark.parametrize("command", [["simulate", "NP-OLD-ALLOWANCE", "--out", "OUT"],
+                                     ["provision", "--root", "ROOT"]])
+def test_an_answers_file_that_is_not_utf8_names_file_and_byte_offset(tmp_path, command):
+    p = tmp_path / "answers.yaml"
+    head = "form:\n  mobile: '13912345678'\n  name: '".encode()
+    p.write_bytes(head + "王".encode("gbk") + b"'\n")
+    args = [str(tmp_path / a) if a in ("OUT", "ROOT") else a for a in command]
+    result = CliRunner().invoke(main, args + ["--answers", str(p)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert not isinstance(result.exception, UnicodeDecodeError), result.exception
+    assert f"{p}: not UTF-8: byte 0xcd at offset {len(head)} (line 3); save the file as UTF-8" \
+        in result.output

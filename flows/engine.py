@@ -18,7 +18,7 @@ from devices.interfaces import CardRecord, FaceDecision, FaceResult
 from flows.catalog import Catalog, FormField, Matter
 from flows.validators import FIELD_VALIDATORS, FieldInvalid
 
-MAX_FACE_ATTEMPTS = 3
+DEFAULT_MAX_FACE_ATTEMPTS = 3    # a plan made without the site's `[face] max_attempts`
 
 
 class Step(str, enum.Enum):
@@ -67,6 +67,7 @@ class VisitPlan:
     form: tuple[FormField, ...]
     materials: tuple[PlannedMaterial, ...]
     answers: tuple = ()          # BundleAnswer: member questions the bundle answers itself
+    max_face_attempts: int = DEFAULT_MAX_FACE_ATTEMPTS   # failed attempts before staff check
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -76,7 +77,13 @@ class VisitPlan:
         return f"step.{step.value}"
 
 
-def plan_visit(catalog: Catalog, matter: Matter) -> VisitPlan:
+def plan_visit(catalog: Catalog, matter: Matter,
+               max_face_attempts: int = DEFAULT_MAX_FACE_ATTEMPTS) -> VisitPlan:
+    """The steps, form and materials of a visit; `max_face_attempts` (the site's `[face]
+    max_attempts`) is how many failed face checks the visit allows before it offers staff
+    check instead."""
+    if max_face_attempts < 1:
+        raise ValueError("max_face_attempts must be at least 1")
     members = tuple(catalog.members(matter))
     form: dict[str, FormField] = {}
     answered = {a.key for a in matter.answers}
@@ -98,10 +105,11 @@ def plan_visit(catalog: Catalog, matter: Matter) -> VisitPlan:
                     prev.for_matters + (m.code,))
     steps = [Step.GUIDE, Step.CONSENT]
     if matter.identity.id_card:
-        steps.append(Step.ID_CARD)
+        # eligibility is decided from the card alone: a card that cannot use the matter
+        # (expired, too young or too old) is refused before the camera ever opens
+        steps += [Step.ID_CARD, Step.ELIGIBILITY]
         if matter.identity.face:
             steps.append(Step.FACE)
-        steps.append(Step.ELIGIBILITY)
     if matter.applicant == "legal_person":
         steps.append(Step.ROLE)
     if form:
@@ -113,7 +121,7 @@ def plan_visit(catalog: Catalog, matter: Matter) -> VisitPlan:
         steps.append(Step.RECEIPT)
     steps.append(Step.EVALUATION)
     return VisitPlan(matter, members, tuple(steps), tuple(form.values()), tuple(mats.values()),
-                     matter.answers)
+                     matter.answers, max_face_attempts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +150,14 @@ class CardRead:
 @dataclass(frozen=True)
 class FaceAttempt:
     result: FaceResult
+
+
+@dataclass(frozen=True)
+class FaceFailed:
+    """The face check could not give a result (camera fault...): it counts as an attempt.
+    `retry_possible=False` (no face in the card photo): offer staff check at once."""
+    reason_key: str
+    retry_possible: bool = True
 
 
 @dataclass(frozen=True)
@@ -365,7 +381,7 @@ def _consent(plan, state, event: Consent):
 
 def _card(plan, state, event: CardRead):
     nxt = _move(plan, state, 1, card=event.card, today=event.today)
-    # the eligibility step follows identity: evaluate it at once when we reach it
+    # the eligibility step follows the card: evaluate it at once when we reach it
     return _auto(plan, nxt)
 
 
@@ -382,16 +398,27 @@ def _auto(plan, state):
 def _face(plan, state, event: FaceAttempt):
     attempts = state.face_attempts + 1
     if event.result.decision is FaceDecision.MATCH and event.result.liveness.value != "failed":
-        return _auto(plan, _move(plan, state, 1, face=event.result, face_attempts=attempts))
+        return _move(plan, state, 1, face=event.result, face_attempts=attempts)
     reason = event.result.reason_key or ("face.no_match" if event.result.decision is
                                          FaceDecision.NO_MATCH else "face.undecided")
-    if attempts >= MAX_FACE_ATTEMPTS:
-        reason = "face.offer_alternative"
-    return _stay(state, reason, face=event.result, face_attempts=attempts)
+    return _face_not_verified(plan, state, reason, face=event.result)
+
+
+def _face_failed(plan, state, event: FaceFailed):
+    reason = event.reason_key if event.retry_possible else "face.offer_alternative"
+    return _face_not_verified(plan, state, reason)
+
+
+def _face_not_verified(plan, state, reason_key: str, **changes):
+    """One more failed attempt; at the plan's limit, offer staff check instead."""
+    attempts = state.face_attempts + 1
+    if attempts >= plan.max_face_attempts:
+        reason_key = "face.offer_alternative"
+    return _stay(state, reason_key, face_attempts=attempts, **changes)
 
 
 def _face_declined(plan, state, event):
-    return _auto(plan, _move(plan, state, 1, face_declined=True))
+    return _move(plan, state, 1, face_declined=True)
 
 
 def _role(plan, state, event: RoleChosen):
@@ -487,6 +514,7 @@ _HANDLERS = {
     (Step.CONSENT, Consent): _consent,
     (Step.ID_CARD, CardRead): _card,
     (Step.FACE, FaceAttempt): _face,
+    (Step.FACE, FaceFailed): _face_failed,
     (Step.FACE, FaceDeclined): _face_declined,
     (Step.ROLE, RoleChosen): _role,
     (Step.FORM, FormValue): _form_value,

@@ -59,7 +59,7 @@ class SessionSettings:
     card_read_s: float = 60.0
     face_s: float = 30.0
     end_screen_s: float = 8.0
-    max_face_attempts: int = 3
+    max_face_attempts: int = E.DEFAULT_MAX_FACE_ATTEMPTS    # [face] max_attempts, into each plan
     progress_base_url: str = "https://backoffice.invalid"
     enabled: Callable[[str], bool] = field(default=lambda code: True)
     is_open: Callable[[dt.datetime], bool] = field(default=lambda when: True)  # opening hours
@@ -120,7 +120,7 @@ class Session:
         self._cancel_job = threading.Event()
         self._face_cancel = threading.Event()    # per face job: the applicant may opt out mid-way
         self._job_no = 0
-        self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
+        self._plans = self._plan_all(catalog)
         self._seq = 0
         self._idle_tasks: list[Callable[["Session"], None]] = []
         self._handled = 0
@@ -144,8 +144,13 @@ class Session:
 
     def replace_catalog(self, catalog: Catalog) -> None:
         """Use another catalogue from the next visit on; only from a `when_idle` task."""
-        self._plans = {code: E.plan_visit(catalog, m) for code, m in catalog.matters.items()}
+        self._plans = self._plan_all(catalog)
         self.catalog = catalog
+
+    def _plan_all(self, catalog: Catalog) -> dict[str, E.VisitPlan]:
+        limit = self.settings.max_face_attempts
+        return {code: E.plan_visit(catalog, m, max_face_attempts=limit)
+                for code, m in catalog.matters.items()}
 
     def start(self) -> "Session":
         self._thread = threading.Thread(target=self._run, name="session", daemon=True)
@@ -273,7 +278,7 @@ class Session:
                 self._job, self._job_no = None, self._job_no + 1
             event = E.FaceDeclined()
         elif isinstance(item, I.RetryFace) and step is E.Step.FACE and self._job is None:
-            if self.state.face_attempts < self.settings.max_face_attempts:
+            if self.state.face_attempts < self.plan.max_face_attempts:
                 self._launch(step)
             return
         elif isinstance(item, I.CapturePage) and step is E.Step.MATERIALS and self._job is None:
@@ -399,10 +404,8 @@ class Session:
                     self._launch(step)
         elif step is E.Step.FACE:
             if err is not None:
-                self.state = dataclasses.replace(
-                    self.state, reason_key="face.offer_alternative" if err.reason_key ==
-                    "face.no_card_photo" else err.reason_key,
-                    face_attempts=self.state.face_attempts + 1)
+                self._apply(E.FaceFailed(err.reason_key,
+                                         retry_possible=err.reason_key != "face.no_card_photo"))
             else:
                 self._apply(E.FaceAttempt(r.value))
         elif step is E.Step.MATERIALS:

@@ -4,7 +4,7 @@ Public entry points:
     make_verifier(threshold=DEFAULT_THRESHOLD, isolated=False, **options)   (FaceVerifier;
         isolated=True: ProcessFaceVerifier, the same in a child process)
     FaceVerificationJob(verifier, card_photo_bgr, camera, on_event, on_done, timeout)
-    FaceAttempts(max_attempts=3)
+    FaceAttempts(max_attempts)        (a standalone verifier's attempt counter)
     encode_card_photo(bgr) -> np.ndarray(128)
 Heavy imports (dlib via face_recognition) happen on first use, not on import of this package.
 """

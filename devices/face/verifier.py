@@ -49,9 +49,12 @@ class LivePreview:
 
 
 class FaceAttempts:
-    """Counts failed attempts in a visit; after `max_attempts` offer the non-face route."""
+    """Counts failed attempts in a visit; after `max_attempts` offer the non-face route.
 
-    def __init__(self, max_attempts: int = 3):
+    The kiosk's visit counts attempts itself, against the limit its plan carries (the site's
+    `[face] max_attempts`); this counter is for a verifier used on its own."""
+
+    def __init__(self, max_attempts: int):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.max_attempts = max_attempts
@@ -86,7 +89,7 @@ def decide(distances: list[float], threshold: float, min_frames: int) -> tuple[F
 
 class LiveFaceVerifier:
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, n_frames: int = 5,
-                 min_frames: int = 3, encode_gap_s: float = 0.15, max_attempts: int = 3,
+                 min_frames: int = 3, encode_gap_s: float = 0.15, max_attempts: int | None = None,
                  liveness: bool = True, blink: BlinkSettings | None = None,
                  quality: QualitySettings | None = None, repeat_prompt_s: float = 3.0,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
@@ -99,7 +102,8 @@ class LiveFaceVerifier:
         self.blink_settings = blink or BlinkSettings()
         self.quality = quality or QualitySettings()
         self.repeat_prompt_s = repeat_prompt_s
-        self.attempts = FaceAttempts(max_attempts)
+        # None: no limit here; the visit decides when to offer staff check (flows.engine)
+        self.attempts = FaceAttempts(max_attempts) if max_attempts is not None else None
         self._clock = clock
         self._rng = rng or random.SystemRandom()
         self._card = CardEncodingCache()
@@ -107,8 +111,8 @@ class LiveFaceVerifier:
         self._preview: LivePreview | None = None
 
     @property
-    def max_attempts(self) -> int:
-        return self.attempts.max_attempts
+    def max_attempts(self) -> int | None:
+        return self.attempts.max_attempts if self.attempts is not None else None
 
     # -- the UI side ------------------------------------------------------------------------
     def preview(self) -> LivePreview | None:
@@ -120,7 +124,8 @@ class LiveFaceVerifier:
         self._card.wipe()
         with self._preview_lock:
             self._preview = None
-        self.attempts.reset()
+        if self.attempts is not None:
+            self.attempts.reset()
 
     def encode_card(self, card_photo_bgr: np.ndarray) -> np.ndarray:
         try:
@@ -175,13 +180,13 @@ class LiveFaceVerifier:
                             self.threshold, liveness,
                             best_frame_jpeg=_jpeg(run.best_frame) if run.best_frame is not None
                             else None, frames_used=len(run.distances), reason_key=reason)
-        if not run.cancelled and self.attempts.record(result):
+        if not run.cancelled and self.attempts is not None and self.attempts.record(result):
             result = FaceResult(result.decision, result.distance, result.threshold,
                                 result.liveness, result.best_frame_jpeg, result.frames_used,
                                 OFFER_ALTERNATIVE)
-        log.info("face verify decision=%s liveness=%s frames=%d attempts=%d",
+        log.info("face verify decision=%s liveness=%s frames=%d attempts=%s",
                  result.decision.value, result.liveness.value, result.frames_used,
-                 self.attempts.attempts)
+                 self.attempts.attempts if self.attempts is not None else "-")
         return result
 
     def _set_preview(self, frame: np.ndarray, analysis: FrameAnalysis) -> None:

@@ -29,7 +29,7 @@ def test_implements_the_interface():
 
 
 def test_blinking_stream_of_the_same_person_matches_and_passes_liveness(card_photo, emulator_url):
-    v = verifier()
+    v = verifier(max_attempts=3)
     events = []
     cam = open_device(emulator_url(photo="obama_2.jpg", blink=1, seed=2))
     result = v.verify(card_photo("obama_1"), cam, events.append, timeout=15)
@@ -42,7 +42,7 @@ def test_blinking_stream_of_the_same_person_matches_and_passes_liveness(card_pho
 
 
 def test_still_photo_held_up_fails_the_challenge(card_photo, emulator_url):
-    v = verifier()
+    v = verifier(max_attempts=3)
     cam = open_device(emulator_url(photo="obama_2.jpg", static=1))
     result = v.verify(card_photo("obama_1"), cam, timeout=15)
     assert result.liveness is Liveness.FAILED
@@ -90,6 +90,15 @@ def test_three_failed_attempts_offer_the_alternative(card_photo, emulator_url):
     assert v.attempts.attempts == 0
 
 
+def test_the_visit_not_the_verifier_limits_attempts(card_photo, emulator_url):
+    """The kiosk's verifier has no limit of its own: the visit plan carries the site's
+    `[face] max_attempts` (flows.engine), so a fourth failure is still just a failure."""
+    v = verifier()
+    reasons = [v.verify(card_photo("leslie_1"), open_device(emulator_url(faces=0)),
+                        timeout=0.3).reason_key for _ in range(4)]
+    assert reasons == ["face.no_face"] * 4 and v.max_attempts is None
+
+
 def test_attempt_counter_counts_only_failures():
     from devices.interfaces import FaceResult
     a = FaceAttempts(2)
@@ -109,7 +118,7 @@ def test_card_photo_without_usable_face_is_a_device_error(emulator_url):
 
 
 def test_job_runs_off_thread_exposes_preview_and_can_be_cancelled(card_photo, emulator_url):
-    v = verifier()
+    v = verifier(max_attempts=3)
     threads, done = set(), threading.Event()
     cam = open_device(emulator_url(photo="leslie_2.jpg", static=1))
     job = FaceVerificationJob(v, card_photo("leslie_1"), cam,

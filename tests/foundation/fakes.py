@@ -41,9 +41,12 @@ class FakeVerifier:
     def __init__(self, decisions=("match",)):
         self.decisions = list(decisions)
         self.wiped = 0
+        self.calls = 0
 
     def verify(self, card_photo_bgr, camera, on_event=None, timeout=30.0, cancel=None):
         assert card_photo_bgr.shape == (126, 102, 3)
+        self.calls += 1
+        camera.read()
         if on_event:
             from devices.interfaces import FaceEvent
             on_event(FaceEvent("face.blink", 0.5))
@@ -56,7 +59,11 @@ class FakeVerifier:
 
 
 class FakeCamera:
+    def __init__(self):
+        self.reads = 0
+
     def read(self):
+        self.reads += 1
         return np.zeros((480, 640, 3), np.uint8)
 
     def frames(self):

@@ -17,7 +17,7 @@ def face(decision="match"):
 
 def test_plan_of_natural_person_matter(mini_catalog):
     plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
-    assert [s.value for s in plan.steps] == ["guide", "consent", "id_card", "face", "eligibility",
+    assert [s.value for s in plan.steps] == ["guide", "consent", "id_card", "eligibility", "face",
                                             "form", "materials", "review", "commitment", "submit",
                                             "receipt", "evaluation"]
     assert plan.capabilities == {"id_card.read", "face.verify", "doc.capture", "outbox.submit",
@@ -67,9 +67,19 @@ def test_whole_visit(mini_catalog):
     (make_card(valid_until=dt.date(2020, 1, 1)), "eligibility.card_expired"),
 ])
 def test_eligibility_refusals(mini_catalog, card, reason):
+    """Eligibility is decided from the card alone, before the face check: a card that cannot
+    use the matter ends the visit as soon as it is read."""
     plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
-    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(card, TODAY), E.FaceAttempt(face())])
-    assert s.outcome == "refused" and s.reason_key == reason
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(card, TODAY)])
+    assert s.outcome == "refused" and s.reason_key == reason and s.face is None
+    with pytest.raises(E.EventNotAllowed):
+        E.advance(plan, s, E.FaceAttempt(face()))
+
+
+def test_an_eligible_card_goes_on_to_the_face_check(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1940, 1, 1)), TODAY)])
+    assert s.outcome is None and E.current_step(plan, s) is E.Step.FACE
 
 
 def test_exactly_80_today_is_eligible(mini_catalog):
@@ -77,8 +87,7 @@ def test_exactly_80_today_is_eligible(mini_catalog):
     s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 23)), TODAY),
                    E.FaceAttempt(face())])
     assert s.outcome is None and E.current_step(plan, s) is E.Step.FORM
-    s2 = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 24)), TODAY),
-                    E.FaceAttempt(face())])
+    s2 = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 24)), TODAY)])
     assert s2.reason_key == "eligibility.too_young"
 
 
@@ -91,6 +100,21 @@ def test_three_face_failures_offer_the_alternative(mini_catalog):
     assert s.reason_key == "face.offer_alternative"
     s = run(plan, [E.FaceDeclined()], s)
     assert s.face_declined and E.current_step(plan, s) is E.Step.FORM
+
+
+def test_the_face_attempt_limit_comes_with_the_plan(mini_catalog):
+    plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"), max_face_attempts=2)
+    assert plan.max_face_attempts == 2
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(), TODAY),
+                   E.FaceAttempt(face("no_match"))])
+    assert s.reason_key == "face.no_match"
+    s = run(plan, [E.FaceFailed("device.camera")], s)     # a camera fault counts as an attempt
+    assert s.reason_key == "face.offer_alternative" and s.face_attempts == 2
+    s = run(plan, [E.FaceFailed("face.no_card_photo", retry_possible=False)],
+            E.VisitState(index=plan.steps.index(E.Step.FACE)))
+    assert s.reason_key == "face.offer_alternative" and s.face_attempts == 1
+    with pytest.raises(ValueError):
+        E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"), max_face_attempts=0)
 
 
 def test_consent_declined_ends_visit(mini_catalog):

@@ -80,6 +80,46 @@ def test_too_young_is_refused_and_wiped(mini_catalog, tmp_path):
         session.stop()
 
 
+@pytest.mark.parametrize("card,reason", [
+    (make_card(birth=dt.date(1940, 1, 1), valid_until=dt.date(2020, 1, 1)), "eligibility.card_expired"),
+    (make_card(birth=dt.date(1990, 5, 5)), "eligibility.too_young"),
+])
+def test_a_card_that_cannot_use_the_matter_never_opens_the_face_camera(mini_catalog, tmp_path,
+                                                                       card, reason):
+    session, devices, sink = make_session(mini_catalog, tmp_path, card=card)
+    try:
+        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=10)
+    finally:
+        session.stop()
+    assert pilot.outcome == "refused" and pilot.reason_key == reason
+    assert "face" not in pilot.screens and pilot.screens[-1] == "refused"
+    assert devices.face.calls == 0 and devices.camera.reads == 0
+
+
+def test_the_configured_face_attempt_limit_offers_staff_check(mini_catalog, tmp_path):
+    """[face] max_attempts = 2: after two failed attempts the visit offers staff check; the
+    packet records two attempts, declined."""
+    from kiosk.config import load_config
+    from kiosk.terminal import session_settings
+    config = load_config(overrides={"state_dir": str(tmp_path / "state"),
+                                    "face": {"max_attempts": 2}})
+    settings = session_settings(config)
+    session, devices, sink = make_session(mini_catalog, tmp_path, verifier=FakeVerifier(["no_match"]),
+                                          max_face_attempts=settings.max_face_attempts)
+    reasons = []
+    try:
+        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20,
+                      on_snapshot=lambda s: s.screen == "face" and reasons.append(
+                          (s.face_attempts, s.reason_key)))
+    finally:
+        session.stop()
+    assert pilot.outcome == "done", pilot.screens
+    assert (1, "face.no_match") in reasons and (2, "face.offer_alternative") in reasons
+    assert devices.face.calls == 2
+    app = [p for p in manifests(tmp_path / "s") if p["kind"] == "application"][0]
+    assert app["face"]["declined"] is True and app["face"]["attempts"] == 2
+
+
 def test_forgotten_card_is_called_out_before_attract(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path)
     seen = []

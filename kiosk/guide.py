@@ -1,6 +1,8 @@
 """The guide (办事指南) a citizen reads for a matter, as plain text in zh or en.
 
-Shared by `kiosk catalog show` and the guide screen.
+`guide_body` is shared by `kiosk catalog show` and the guide screen: the screen heads it with
+the matter's name as a heading, the terminal's `render_guide` with the name underlined by a
+row of "=" (a text-mode underline, which on a screen would be just a row of "=").
 """
 from __future__ import annotations
 
@@ -9,10 +11,17 @@ from flows.engine import plan_visit
 
 
 def render_guide(cat, m: Matter, lang: str) -> str:
+    """The whole guide for a terminal: the matter's name, underlined, then `guide_body`."""
+    return "\n".join([m.name.get(lang), "=" * 40, guide_body(cat, m, lang)])
+
+
+def guide_body(cat, m: Matter, lang: str) -> str:
+    """The guide below its heading (the matter's name): summary, authority, time limits,
+    materials, procedure; paragraphs separated by an empty line."""
     t = lambda text: text.get(lang)  # noqa: E731
     zh = lang == "zh"
     plan = plan_visit(cat, m)
-    lines = [t(m.name), "=" * 40, t(m.summary), ""]
+    lines = [t(m.summary), ""]
     if m.kind == "bundle":
         lines.append(("一次办理以下事项：" if zh else "Handles together: ")
                      + ("、" if zh else ", ").join(t(x.name) for x in cat.members(m)))

@@ -30,7 +30,7 @@ from kiosk.ui import screens_browse, screens_progress, screens_visit
 from kiosk.ui import theme as T
 from kiosk.ui.frame_pacing import FramePacer
 from kiosk.ui.text_measure import TextExtentsCache
-from kiosk.ui.widgets import BigButton, CameraPreview, Panel, text_label
+from kiosk.ui.widgets import BigButton, CameraPreview, Panel, heading_label, text_label
 
 log = logging.getLogger(__name__)
 VISIT_SCOPED_KEPT = {"material_row"}   # kept widgets dropped when a visit ends
@@ -383,7 +383,7 @@ class KioskApp(App):
         corner = BigButton("", "corner", self._corner_tap, th, kind="primary", size_hint_x=None,
                            width=60, height=bar.height - 16)
         bar.add_widget(corner)
-        bar.title = text_label("", th.title, T.PRIMARY_TEXT, bold=True, theme=th, shorten=True)
+        bar.title = heading_label(th.title, T.PRIMARY_TEXT, theme=th)
         bar.add_widget(bar.title)
         elder = th.elder
         bar.add_widget(BigButton("♪ " + ctx.t("ui.repeat"), "repeat", self._repeat, th,

@@ -424,8 +424,9 @@ def _inside(w, x: float, y: float) -> bool:
 
 def layout_problems(root) -> list[str]:
     """What a reviewer would call broken on the drawn screen: text cut off inside its widget,
-    or a widget pushed outside its parent (a column too full for the screen). Widgets inside a
-    scroll view may lie outside it; that is what scrolling is for."""
+    text shortened with an ellipsis ("高龄津贴申…置身份证"), or a widget pushed outside its
+    parent (a column too full for the screen). Widgets inside a scroll view may lie outside it;
+    that is what scrolling is for."""
     problems: list[str] = []
     for _ in range(3):      # finish any layout still pending from the last redraw, top down
         for w in root.walk(restrict=True):
@@ -448,7 +449,10 @@ def layout_problems(root) -> list[str]:
                 r[2] > parent_rect[2] + 2 or r[3] > parent_rect[3] + 2):
             problems.append(f"{what} outside its parent {tuple(round(v) for v in r)} "
                             f"not in {tuple(round(v) for v in parent_rect)}")
-        if isinstance(w, Label) and w.text and not getattr(w, "shorten", False):
+        if isinstance(w, Label) and w.text and getattr(w, "is_shortened", False):
+            problems.append(f"{what} text shortened with an ellipsis to fit "
+                            f"{round(w.width)}x{round(w.height)}")
+        elif isinstance(w, Label) and w.text and not getattr(w, "shorten", False):
             tw, th = w.texture_size
             if th > w.height + 2 or tw > w.width + 2:
                 problems.append(f"{what} text {tw}x{th} cut to {round(w.width)}x{round(w.height)}")

@@ -12,7 +12,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from kiosk import intents as I
-from kiosk.guide import render_guide
+from kiosk.guide import guide_body
 from kiosk.ui import theme as T
 from kiosk.ui.widgets import (BigButton, Keypad, LetterKeyboard, SignaturePad,
                               text_label)
@@ -45,15 +45,17 @@ def _problem(ctx, snap, key=None):
 
 
 def guide(ctx, snap):
+    th = ctx.theme
     matter = ctx.catalog.get(snap.matter_code)
-    text = render_guide(ctx.catalog, matter, ctx.lang)
+    text = guide_body(ctx.catalog, matter, ctx.lang)
     # A label a paragraph: a bundle's whole guide in one label took 40-60 ms to render in one
     # go (FramePacer can spread labels over frames, not one label), and a long one could
     # outgrow the largest texture a terminal's GPU takes.
     body = GridLayout(cols=1, size_hint_y=None)
     body.bind(minimum_height=body.setter("height"))
+    body.add_widget(text_label(matter.name.get(ctx.lang), th.instruction, theme=th, bold=True))
     for paragraph in text.split("\n\n"):
-        body.add_widget(text_label(paragraph + "\n", ctx.theme.body, theme=ctx.theme))
+        body.add_widget(text_label(paragraph + "\n", th.body, theme=th))
     return _column(ctx, _instruction(ctx, snap), _scroll(body)), ["cancel", "help", "next"]
 
 

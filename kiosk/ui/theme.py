@@ -61,6 +61,16 @@ class Theme:
         return self.font(26 if self.elder else 34)
 
     @property
+    def heading_min(self) -> float:
+        """The least size (sp) a heading is set at to fit its box without being cut: the header
+        bar's "matter · screen" title, which in English or elder mode may take two lines."""
+        return 17 * self.scale
+
+    @property
+    def heading_line_height(self) -> float:
+        return 1.1
+
+    @property
     def line_height(self) -> float:
         return 1.4 if self.elder else 1.2
 

@@ -15,6 +15,8 @@ import numpy as np
 from kivy.clock import Clock
 from kivy.graphics import Color, Line, Rectangle
 from kivy.graphics.texture import Texture
+from kivy.metrics import sp
+from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -85,6 +87,40 @@ class WrappedLabel(WrapsToWidth, Label):
     pass
 
 
+class HeadingLabel(WrappedLabel):
+    """A heading in a box of fixed height (the header bar's title, "高龄津贴申请 · 放置身份证"):
+    wrapped by Chinese rules like every label, and set smaller, down to `min_font_size`, when
+    at its own size it needs more lines than the box holds. Never cut off, never shortened with
+    an ellipsis (which showed "高龄津贴申…置身份证" in elder mode). The size is chosen by
+    measuring (Kivy stacks lines as: first line's height + each further line's height times
+    `line_height`), so the text is rendered once."""
+
+    min_font_size = NumericProperty(12)
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.bind(height=lambda *_: self._trigger_texture())
+
+    def texture_update(self, *args):
+        width = self.text_size[0]
+        if width is not None and self.text:
+            self._label.options["font_size"] = self._fitting_size(width)
+        super().texture_update(*args)
+
+    def _fitting_size(self, width: float) -> float:
+        core = self._label
+        core.resolve_font_name()
+        size = self.font_size
+        while size > self.min_font_size:
+            core.options["font_size"] = size
+            lines = break_lines(self.text, width, core.get_extents).count("\n") + 1
+            line = core.get_extents(" ")[1]
+            if line + (lines - 1) * int(line * self.line_height) <= self.height:
+                break
+            size = max(self.min_font_size, size - 2)
+        return size
+
+
 class BigButton(WrapsToWidth, Button):
     wrap_margin = 16
 
@@ -110,6 +146,13 @@ def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bo
                        bold=bold, size_hint_y=None, line_height=theme.line_height, **kw)
     lbl.bind(texture_size=lambda w, v: setattr(w, "height", v[1] + 8))
     return lbl
+
+
+def heading_label(font_size: str, color=T.TEXT, theme: T.Theme = T.Theme(), **kw) -> Label:
+    """A heading that fills the height it is given (see HeadingLabel), centred on it."""
+    return HeadingLabel(text=kw.pop("text", ""), font_size=font_size, color=color,
+                        min_font_size=sp(theme.heading_min), valign="middle", bold=True,
+                        line_height=theme.heading_line_height, **kw)
 
 
 def _ignore(*_args) -> None:

@@ -12,20 +12,19 @@ that pinyin, reading what is not a Chinese character the way a clerk would:
   by digit, letters spelled the way Chinese speakers say them (A = ei1, X = ai2 ke4 si1);
 * phone numbers (mobile, landline, 12345-style hotlines, or digits after 电话/热线/拨打):
   digit by digit with 1 read yao1;
-* dates (2026-12-05, 2026年12月5日) as 年月日, times (09:00) as 点/分, amounts and small
+* dates (2026-12-05, 2026年12月5日, 12-06 before a time) as 年月日, times (09:00) as 点/分, amounts and small
   numbers as numbers (20 -> er4 shi2, 2 before a measure word -> liang3, 12.5 -> shi2 er4 dian3
   wu3);
 * punctuation becomes a pause ("," or "."); brackets and quotes are dropped.
 
 The result holds only pinyin syllables with tone digits 1-5, spaces, "," and ".": nothing the
-voice could take for English. Pure functions; no global state.
+voice could take for English. Pure functions; no global state. pypinyin is imported at first use: its dictionaries take
+150 ms to load, which the speech worker process does not need.
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-from pypinyin import Style, lazy_pinyin
 
 DIGITS = ("ling2", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3")
 PHONE_DIGITS = ("ling2", "yao1") + DIGITS[2:]
@@ -59,6 +58,7 @@ _TOKEN = re.compile(
     r"|(?P<date>(?P<y>\d{4})\s*(?:年|-|/|\.)\s*(?P<m>\d{1,2})\s*(?:月|-|/|\.)\s*(?P<d>\d{1,2})\s*[日号]?)"
     r"|(?P<yearmonth>(?P<ym_y>\d{4})\s*年\s*(?P<ym_m>\d{1,2})\s*月)"
     r"|(?P<year>(?P<yy>\d{4})\s*年)"
+    r"|(?P<monthday>(?<![\d-])(?P<md_m>1[0-2]|0?[1-9])-(?P<md_d>3[01]|[0-2]?\d)(?=\s+\d{1,2}[:：]\d{2}))"
     r"|(?P<time>(?P<hh>[01]?\d|2[0-3])\s*[:：]\s*(?P<mm>[0-5]\d))"
     r"|(?P<landline>\b0\d{2,3}-\d{7,8}\b)"
     r"|(?P<mobile>(?<!\d)1[3-9]\d{9}(?!\d))"
@@ -172,6 +172,10 @@ def _read_year(m: re.Match, _text: str) -> str:
     return f"{digits_one_by_one(m.group('yy'))} nian2"
 
 
+def _read_monthday(m: re.Match, _text: str) -> str:
+    return f"{_integer(int(m.group('md_m')))} yue4 {_integer(int(m.group('md_d')))} ri4"
+
+
 def _read_time(m: re.Match, _text: str) -> str:
     hour, minute = int(m.group("hh")), int(m.group("mm"))
     spoken = ("liang3" if hour == 2 else _integer(hour)) + " dian3"
@@ -229,7 +233,7 @@ def _read_other(m: re.Match, _text: str) -> str:
 
 
 _READERS = {
-    "case": _read_case, "date": _read_date, "yearmonth": _read_yearmonth, "year": _read_year,
+    "case": _read_case, "date": _read_date, "yearmonth": _read_yearmonth, "year": _read_year, "monthday": _read_monthday,
     "time": _read_time, "landline": _read_phone, "mobile": _read_phone, "hotline": _read_phone,
     "idfrag": _read_idfrag, "percent": _read_percent, "number": _read_number, "latin": _read_latin, "han": _read_han,
     "other": _read_other,
@@ -265,6 +269,8 @@ def _split_overrides(han: str) -> list[str]:
 def _han_pinyin(han: str) -> str:
     if han in PHRASE_OVERRIDES:
         return PHRASE_OVERRIDES[han]
+    from pypinyin import Style, lazy_pinyin   # 150 ms of dictionaries: not in every importer
+
     syllables = [s.replace("ü", "v") for s in
                  lazy_pinyin(han, style=Style.TONE3, neutral_tone_with_five=True)]
     if len(syllables) != len(han):          # pypinyin dropped something: read what it gave

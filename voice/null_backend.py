@@ -14,6 +14,7 @@ from pathlib import Path
 
 from voice.audio import WavAudio
 from voice.playback import Playback, TimedPlayback
+from voice.settings import DEFAULT_VOICES
 from voice.utterance import Utterance
 
 
@@ -30,9 +31,9 @@ class NullBackend:
     name = "null"
     cache_tag = "null"
 
-    def __init__(self, realtime: bool = False, voices: frozenset[str] = frozenset({"cmn", "en-us"})):
+    def __init__(self, realtime: bool = False, voices: frozenset[str] | None = None):
         self.realtime = realtime
-        self._voices = voices
+        self._voices = voices if voices is not None else frozenset({"cmn", *DEFAULT_VOICES.values()})
         self.records: list[SpokenRecord] = []
         self.synth_calls = 0
         self._lock = threading.Lock()

@@ -30,6 +30,7 @@ from voice.cache import WavCache, cache_key
 from voice.errors import VoiceError
 from voice.playback import Playback, Player, player_for_device
 from voice.prompts import PromptBook
+from voice.reading import speakable
 from voice.settings import MIN_RATE, VoiceSettings, check_rate, check_volume
 from voice.synth import Synthesizer, default_synthesizer
 from voice.utterance import Utterance
@@ -337,15 +338,16 @@ class Speaker:
             self._emit(SpeechEvent("finished", u, latency))
 
     def _render(self, u: Utterance) -> WavAudio:
+        spoken, rate = self._synthesis_input(u.text, u.language, u.rate)
         if u.cacheable:
-            key = cache_key(u.text, u.voice, u.rate, self.synthesizer.cache_tag)
+            key = cache_key(spoken, u.voice, rate, self.synthesizer.cache_tag)
             audio = self.cache.get(key)
             if audio is not None:
                 self.stats.cache_hits += 1
                 return audio
             self._live_idle.clear()
             try:
-                return self.cache.put(key, lambda p: self._synthesize(u.text, u.voice, u.rate, p))
+                return self.cache.put(key, lambda p: self._synthesize(spoken, u.voice, rate, p))
             except OSError as e:
                 log.warning("voice cache: cannot store (%s); speaking uncached", type(e).__name__)
             finally:
@@ -354,10 +356,16 @@ class Speaker:
         try:
             with tempfile.TemporaryDirectory(prefix="voice-", dir=_RAM_DIR) as tmp:
                 path = Path(tmp) / "say.wav"
-                self._synthesize(u.text, u.voice, u.rate, path)
+                self._synthesize(spoken, u.voice, rate, path)
                 return WavAudio.read(path)
         finally:
             self._live_idle.set()
+
+    def _synthesis_input(self, text: str, language: str, rate: int) -> tuple[str, int]:
+        """What the synthesiser is given: the text as the voice reads it (Mandarin as toned
+        pinyin, `voice.reading`) and the rate in the voice's own units."""
+        spoken = speakable(text, language) or text
+        return spoken, self.settings.synthesis_rate(language, rate)
 
     def _synthesize(self, text: str, voice: str, rate: int, path: Path) -> None:
         self.stats.synth_calls += 1
@@ -371,13 +379,14 @@ class Speaker:
                 break
             self._live_idle.wait(5.0)      # a live prompt goes first
             try:
-                text = self.prompts.text(key, language)
+                spoken, voice_rate = self._synthesis_input(self.prompts.text(key, language),
+                                                           language, rate)
                 voice = self.settings.voice_for(language)
-                ckey = cache_key(text, voice, rate, tag)
+                ckey = cache_key(spoken, voice, voice_rate, tag)
                 if self.cache.path_for(ckey).exists():
                     job.already_cached += 1
                     continue
-                self.cache.put(ckey, lambda p: self._synthesize(text, voice, rate, p))
+                self.cache.put(ckey, lambda p: self._synthesize(spoken, voice, voice_rate, p))
                 job.synthesized += 1
             except (VoiceError, OSError) as e:
                 job.failed += 1

@@ -16,7 +16,7 @@ class SegfaultsOnEveryRequest:
         pass
 
     def voices(self):
-        return frozenset({"cmn", "en-us"})
+        return frozenset({"cmn", "cmn-latn-pinyin", "en-us"})
 
     def synthesize(self, text, voice, rate, out_path):
         out_path.write_bytes(b"RIFF partial")          # a half-written file must not survive

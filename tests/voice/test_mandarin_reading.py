@@ -71,3 +71,41 @@ def test_english_reads_case_numbers_phones_and_dates_like_a_clerk():
     said = speakable("Case LS-001-20261205-000123, call 12345 by 2026-12-05.", "en")
     assert said == ("Case L S, 0 0 1, 2 0 2 6 1 2 0 5, 0 0 0 1 2 3, call 1 2 3 4 5 "
                     "by 5 December 2026.")
+
+
+class RecordingSynth:
+    """A real synthesiser that also notes what it was given."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.cache_tag = inner, inner.name, inner.cache_tag
+        self.given: list[tuple[str, str, int]] = []
+
+    def voices(self):
+        return self.inner.voices()
+
+    def synthesize(self, text, voice, rate, out_path):
+        self.given.append((text, voice, rate))
+        self.inner.synthesize(text, voice, rate, out_path)
+
+
+def test_the_speaker_gives_the_voice_pinyin_at_a_natural_pace_and_slower_for_elders(
+        espeak, tmp_path):
+    from voice import FilePlayer, Speaker, VoiceSettings, WavAudio
+
+    synth = RecordingSynth(espeak)
+    settings = VoiceSettings(cache_dir=tmp_path / "cache")
+    with Speaker(settings, synthesizer=synth, player=FilePlayer()) as speaker:
+        for language, elder in (("zh", False), ("en", False), ("zh", True)):
+            speaker.elder(elder)
+            speaker.say("step.id_card", language=language)
+            speaker.wait_idle(30)
+    (normal, voice, rate), (english, en_voice, en_rate), (elder, _, elder_rate) = synth.given
+    assert voice == "cmn-latn-pinyin" and en_voice == "en-us"
+    assert normal == elder == speakable_mandarin("请把身份证放在下方的读卡区，放好不要移动。")
+    assert english.startswith("Please place your ID card")
+    assert rate == round(settings.rate * 1.2) and en_rate == settings.rate
+    assert 0.7 <= elder_rate / rate <= 0.8
+    # 19 syllables: about four a second at the normal pace (8 s with the old cmn voice).
+    out = tmp_path / "normal.wav"
+    espeak.synthesize(normal, voice, rate, out)
+    assert 3.5 <= WavAudio.read(out).duration_s <= 6.0

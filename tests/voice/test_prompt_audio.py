@@ -9,9 +9,12 @@ import yaml
 
 from voice import EspeakCliBackend, PromptBook, VoiceError, WavAudio
 from voice.prompts import PROMPTS_YAML
+from voice.reading import speakable
+from voice.settings import VoiceSettings
 
 RATE = 170
-VOICES = {"zh": "cmn", "en": "en-us"}
+SETTINGS = VoiceSettings()
+VOICES = {"zh": SETTINGS.voice_for("zh"), "en": SETTINGS.voice_for("en")}
 
 
 def step_keys() -> list[str]:
@@ -42,7 +45,8 @@ def test_every_step_prompt_synthesises_to_plausible_wav(espeak, prompts, tmp_pat
     for key in step_keys():
         text = prompts.text(key, language)
         out = tmp_path / f"{key}.{language}.wav"
-        espeak.synthesize(text, VOICES[language], RATE, out)
+        espeak.synthesize(speakable(text, language), VOICES[language],
+                          SETTINGS.synthesis_rate(language, RATE), out)
         audio = WavAudio.read(out)
         low, high = plausible_seconds(text, language)
         assert low <= audio.duration_s <= high, (key, language, audio.duration_s, low, high)

@@ -9,8 +9,6 @@ Refusals answer {"error": reason_key, "detail": text} and are logged to the reje
 """
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -18,8 +16,10 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from backoffice.db import Case
+from backoffice.fleet import MAX_HEARTBEAT_BYTES, parse_heartbeat
 from backoffice.terminal_auth import ApiError, log_rejection
 from backoffice.workflow import progress
+from kiosk import packet as kp
 
 
 class EnrolRequest(BaseModel):
@@ -169,15 +169,14 @@ def build_router(services) -> APIRouter:
                  summary="Report terminal health (signed JSON)")
     async def heartbeat(request: Request):
         terminal_id = request.headers.get("x-terminal-id", "")
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_HEARTBEAT_BYTES:
+            return await refuse(ApiError(413, "backoffice.heartbeat.too_large",
+                                         "heartbeat too large"), terminal_id, "heartbeats")
         body = await request.body()
         try:
             terminal = await authenticated(request, body)
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                raise ApiError(422, "backoffice.heartbeat.malformed", "body is not JSON") from None
-            if not isinstance(payload, dict):
-                raise ApiError(422, "backoffice.heartbeat.malformed", "body is not an object")
+            payload = parse_heartbeat(body)
             await run_in_threadpool(services.fleet.record_heartbeat, terminal.id, payload)
         except ApiError as error:
             return await refuse(error, terminal_id, "heartbeats")
@@ -216,7 +215,7 @@ def build_router(services) -> APIRouter:
         try:
             await authenticated(request, body)
             try:
-                id_number = json.loads(body).get("id_number")
+                id_number = kp.loads_bounded(body).get("id_number")
             except (ValueError, AttributeError):
                 id_number = None
             if not isinstance(id_number, str) or not 6 <= len(id_number) <= 40:

@@ -5,6 +5,11 @@ One `Services` object per app (no globals): database, vault and file store, the 
 reviewers, the publisher of signed updates (its Ed25519 key also generated on first start)
 and the fleet alarms.
 The terminal API lives under /api/v1, the reviewers' console under /console.
+Errors keep the terminal API's body `{"error": reason_key, "detail": text}` everywhere: a
+request FastAPI cannot validate is a 422 `backoffice.request.malformed` (naming the field, not
+echoing the input), an unreadable body a 400 with the same key (HTTP errors under /api/ get a
+reason key; the console keeps FastAPI's own pages), a database that cannot be reached a 503 `backoffice.unavailable`, and
+any other unexpected failure a 500 `backoffice.internal_error` (logged with its traceback).
 """
 from __future__ import annotations
 
@@ -15,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.public
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backoffice.alarms import Alarms
 from backoffice.api import build_router
@@ -35,6 +44,8 @@ from kiosk import packet as kp
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
+HTTP_REASONS = {400: "backoffice.request.malformed", 404: "backoffice.not_found",
+                405: "backoffice.request.method_not_allowed"}
 
 
 def load_or_create_keypair(path: Path) -> nacl.public.PrivateKey:
@@ -100,6 +111,33 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_console(services))
     app.include_router(build_progress_page(services))   # the receipt's QR code
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def api_http_error(request: Request, exc: StarletteHTTPException):
+        if not request.url.path.startswith("/api/"):     # the console's pages and redirects
+            return await http_exception_handler(request, exc)
+        return JSONResponse({"error": HTTP_REASONS.get(exc.status_code, "backoffice.request.refused"),
+                             "detail": str(exc.detail)[:160]}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed_request(request: Request, exc: RequestValidationError):
+        first = (exc.errors() or [{}])[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "request"
+        return JSONResponse({"error": "backoffice.request.malformed",
+                             "detail": f"{where}: {first.get('type', 'invalid')}"[:160]},
+                            status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError):
+        log.error("database unavailable path=%s error=%s", request.url.path, type(exc.orig).__name__)
+        return JSONResponse({"error": "backoffice.unavailable", "detail": "try again later"},
+                            status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        return JSONResponse({"error": "backoffice.internal_error", "detail": "internal error"},
+                            status_code=500)
 
     @app.get("/", include_in_schema=False)
     def root():

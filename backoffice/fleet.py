@@ -3,6 +3,9 @@
 Tokens are random (32 bytes, url-safe), shown once, stored only as SHA-256, usable once, and
 expire after `ttl_hours`. A terminal is SILENT when its last heartbeat is older than
 `silent_after_s` (default 3 missed heartbeats x 30 s), or it never sent one.
+A heartbeat body is parsed by `parse_heartbeat`: at most MAX_HEARTBEAT_BYTES, JSON nested at
+most kiosk.packet.MAX_JSON_DEPTH deep (checked before parsing), and every field the fleet page
+and the alarms read of the type they expect; anything else is a 413/422 with a reason key.
 """
 from __future__ import annotations
 
@@ -13,15 +16,72 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from typing import Literal
+
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from backoffice.alarms import record_sample
 from backoffice.db import Database, EnrolmentToken, Terminal, utcnow
-from backoffice.terminal_auth import ApiError, verify_key_from_text
+from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_key_from_text
+from kiosk import packet as kp
 
 log = logging.getLogger(__name__)
 TERMINAL_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
 PAPER_STATES = ("ok", "near_end", "out", "unknown")
+MAX_HEARTBEAT_BYTES = 64 * 1024
+
+
+class DeviceHealth(StrictShape):
+    available: bool = True
+    fault: str | None = None
+
+
+class OutboxCounts(StrictShape):
+    pending: int | None = Field(default=None, ge=0)
+    in_flight: int | None = Field(default=None, ge=0)
+    dead: int | None = Field(default=None, ge=0)
+    oldest_pending_age_s: float | int | None = None
+
+
+class UpdateFailure(StrictShape):
+    version: int | None = None
+    reason_key: str | None = None
+
+
+class UpdateState(StrictShape):
+    version: int | None = None
+    staged: int | None = None
+    failed: UpdateFailure | None = None
+
+
+class HeartbeatShape(StrictShape):
+    """What the fleet page and the alarms read of a heartbeat, with the types they expect."""
+    terminal_id: str
+    paper: Literal[PAPER_STATES] = "unknown"
+    versions: dict[str, str] = {}
+    devices: dict[str, DeviceHealth] = {}
+    outbox: OutboxCounts = OutboxCounts()
+    updates: dict[str, UpdateState] = {}
+
+
+def parse_heartbeat(body: bytes) -> dict:
+    """The heartbeat in a request body; ApiError (413/422, with a reason key) otherwise."""
+    if len(body) > MAX_HEARTBEAT_BYTES:
+        raise ApiError(413, "backoffice.heartbeat.too_large", "heartbeat too large")
+    try:
+        payload = kp.loads_bounded(body)
+    except ValueError:
+        raise ApiError(422, "backoffice.heartbeat.malformed",
+                       f"body is not JSON nested at most {kp.MAX_JSON_DEPTH} deep") from None
+    if not isinstance(payload, dict):
+        raise ApiError(422, "backoffice.heartbeat.malformed", "body is not an object")
+    try:
+        HeartbeatShape.model_validate(payload)
+    except ValidationError as exc:
+        raise ApiError(422, "backoffice.heartbeat.malformed",
+                       shape_error(exc, "heartbeat")) from None
+    return payload
 
 
 def _hash(token: str) -> str:
@@ -93,14 +153,10 @@ class Fleet:
         return True
 
     def record_heartbeat(self, terminal_id: str, payload: dict) -> None:
+        """Keep a heartbeat `parse_heartbeat` accepted; it must name the requester."""
         if payload.get("terminal_id") != terminal_id:
             raise ApiError(422, "backoffice.heartbeat.wrong_terminal",
                            "heartbeat names another terminal")
-        if payload.get("paper", "unknown") not in PAPER_STATES:
-            raise ApiError(422, "backoffice.heartbeat.malformed", "unknown paper state")
-        for key in ("versions", "devices", "outbox", "updates"):
-            if not isinstance(payload.get(key, {}), dict):
-                raise ApiError(422, "backoffice.heartbeat.malformed", f"{key} must be an object")
         pending = (payload.get("outbox") or {}).get("pending")
         with self.db.write() as session:
             terminal = session.get(Terminal, terminal_id)

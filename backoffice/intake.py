@@ -4,6 +4,11 @@ Idempotent by packet_id: the first receipt answers 201 {packet_id, case_number, 
 stores that body; the same bytes again answer 200 with the same body; the same packet_id with
 other bytes answers 409. A packet that is malformed, signed by another terminal than the one
 sending it, tampered, undecryptable, or whose files do not match their hashes answers 422.
+A signed manifest is not trusted either: every field the back office reads is checked for its
+type (`ManifestShape`, strict: no number where a string belongs, no list where an object
+does) and JSON nested deeper than kiosk.packet.MAX_JSON_DEPTH is refused before it is parsed,
+so no manifest makes a 500 (which the uploader would retry for ever). Fields the back office
+does not read are carried unchanged.
 The heavy work (decrypting, hashing, writing files) happens outside the database write lock.
 """
 from __future__ import annotations
@@ -16,14 +21,16 @@ import mimetypes
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 import nacl.public
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backoffice.db import (Case, CaseEvent, CaseFile, Database, HelpRequest, Packet, Terminal,
                            utcnow)
-from backoffice.terminal_auth import ApiError, verify_key_from_text
+from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_key_from_text
 from backoffice.vault import FileStore, Vault
 from backoffice.workflow import CLOSED, open_supplement, record
 from kiosk import packet as kp
@@ -31,7 +38,7 @@ from kiosk import packet as kp
 log = logging.getLogger(__name__)
 
 KINDS = ("application", "supplement", "evaluation", "help_request")
-CASE_NUMBER = re.compile(r"^(?P<terminal>[A-Za-z0-9_.\-]{1,40})-(?P<date>\d{8})-(?P<seq>\d{6})$")
+CASE_NUMBER = kp.CASE_NUMBER
 FILE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_.\-]+)*$")
 PACKET_ERRORS = {
     "HashMismatch": "backoffice.packet.hash_mismatch",
@@ -39,6 +46,56 @@ PACKET_ERRORS = {
     "DecryptionFailed": "backoffice.packet.undecryptable",
     "MalformedPacket": "backoffice.packet.malformed",
 }
+
+
+class FileEntryShape(StrictShape):
+    name: str
+    sha256: str
+    bytes: int | None = None
+    media_type: str | None = None
+
+
+class MatterShape(StrictShape):
+    code: str
+    name_zh: str | None = None
+
+
+class ApplicantShape(StrictShape):
+    id_number: str | None = None
+    name: str | None = None
+
+
+class MaterialShape(StrictShape):
+    code: str | None = None
+    files: list[FileEntryShape] | None = None
+
+
+class TimestampsShape(StrictShape):
+    submitted_at: str | None = None
+
+
+class HelpShape(StrictShape):
+    reason: str | None = None
+    step: str | None = None
+
+
+class EvaluationShape(StrictShape):
+    level: int | None = None
+    comment: str | None = None
+
+
+class ManifestShape(StrictShape):
+    kind: Literal[KINDS]
+    case_number: str | None = None
+    site_id: str | None = None
+    created_at: str | None = None
+    matter: MatterShape | None = None
+    applicant: ApplicantShape | None = None
+    timestamps: TimestampsShape | None = None
+    help: HelpShape | None = None
+    evaluation: EvaluationShape | None = None
+    materials: list[MaterialShape] | None = None
+    files: list[FileEntryShape] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,11 +110,11 @@ def parse_time(text) -> dt.datetime | None:
         return None
     try:
         value = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):    # e.g. year 1 with a positive offset
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
 
 
 def mask_name(name: str) -> str:
@@ -122,9 +179,9 @@ class PacketIntake:
         entries = _file_entries(manifest, {})
         stored = []
         for name, data in files.items():
-            entry = entries.get(name, {})
-            media_type = entry.get("media_type") or mimetypes.guess_type(name)[0] \
-                or "application/octet-stream"
+            declared = entries.get(name, {}).get("media_type")
+            media_type = (declared if isinstance(declared, str) and declared else None) \
+                or mimetypes.guess_type(name)[0] or "application/octet-stream"
             stored.append((name, hashlib.sha256(data).hexdigest(), len(data), media_type[:100],
                            self.store.put(data)))
         self.store.put_raw(f"{packet_id}.sealed", blob)
@@ -167,7 +224,11 @@ class PacketIntake:
         def bad(reason: str, detail: str):
             return ApiError(422, reason, detail, packet_id)
 
-        if manifest.get("kind") not in KINDS or manifest.get("kind") != envelope.kind:
+        try:
+            ManifestShape.model_validate(manifest)
+        except ValidationError as exc:
+            raise bad("backoffice.packet.malformed", shape_error(exc, "manifest")) from None
+        if manifest["kind"] != envelope.kind:
             raise bad("backoffice.packet.malformed", "unknown or mismatching kind")
         case_number = manifest.get("case_number")
         if manifest["kind"] != "help_request" or case_number:

@@ -6,6 +6,8 @@ METHOD, PATH, TIMESTAMP, NONCE and the body's SHA-256; the shared implementation
 timestamp more than `clock_skew_s` off -> 401; a nonce seen before -> 401 "replayed" (nonces
 are remembered in the database for twice the allowed skew).
 Every refusal is written to the `rejections` table and logged without personal data.
+What a terminal sends is checked against `StrictShape` models (intake.py, fleet.py): a field
+of the wrong type is a 422 naming the field, never its value.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import time
 
 import nacl.exceptions
 import nacl.signing
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -37,6 +40,19 @@ class ApiError(Exception):
 
     def body(self) -> dict:
         return {"error": self.reason_key, "detail": self.detail}
+
+
+class StrictShape(BaseModel):
+    """Strict types (no number for a string, no list for an object) for the fields the back
+    office reads of a terminal's JSON; fields it does not read are carried as they are."""
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+def shape_error(exc: ValidationError, what: str) -> str:
+    """Which field has the wrong shape: its path only, for the value may be personal."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top)"
+    return f"{what} field {where}: {first['type']}"[:160]
 
 
 def log_rejection(db: Database, error: ApiError, terminal_id: str, endpoint: str) -> None:

@@ -41,6 +41,15 @@ MAX_FILES = 1000
 MAX_NAME_LENGTH = 300
 WRAPPED_KEY_BYTES = 32 + 16 + 32   # SealedBox of a 32-byte key: ephemeral public key, MAC, key
 FILE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*$")
+MAX_JSON_DEPTH = 32               # arrays/objects in a signed block or a request body
+# A case number: <terminal id>-<YYYYMMDD>-<installation>-<sequence>, the installation four
+# characters of Crockford's base32 (no I, L, O, U) drawn when the outbox's database is created,
+# the sequence per day. Case numbers issued before the installation part existed,
+# <terminal id>-<YYYYMMDD>-<6 digits>, stay valid (receipts in citizens' hands, queued packets).
+CASE_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CASE_NUMBER = re.compile(r"^(?P<terminal>[A-Za-z0-9_.\-]{1,40})-(?P<date>\d{8})-"
+                         r"(?:(?P<installation>[0-9A-HJKMNP-TV-Z]{4})-(?P<seq>\d{4,6})"
+                         r"|(?P<legacy_seq>\d{6}))$")
 TERMINAL_KEY_LABEL = "kiosk-terminal-ed25519-seed"
 BACKOFFICE_KEY_LABEL = "kiosk-backoffice-x25519-private"
 BACKOFFICE_PUBLIC_LABEL = "kiosk-backoffice-x25519-public"
@@ -90,6 +99,33 @@ class Envelope:
 class OpenedPacket:
     manifest: dict
     files: dict[str, bytes]
+
+
+# one JSON string (or an unterminated one, to the end): no backtracking, linear in the input
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.S)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_too_deep(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """True when the arrays and objects of a JSON text nest deeper than `max_depth` (brackets
+    inside strings do not count); looked at without parsing, so deep input costs nothing."""
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", bytes(data)).translate(None, _NOT_BRACKETS):
+        if byte in b"[{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def loads_bounded(data: bytes, max_depth: int = MAX_JSON_DEPTH):
+    """Parse UTF-8 JSON nested at most `max_depth` deep; ValueError otherwise (also for bytes
+    that are not UTF-8 or not JSON). The depth is checked before the recursive parser runs."""
+    if json_too_deep(data, max_depth):
+        raise ValueError(f"JSON nested deeper than {max_depth}")
+    return json.loads(bytes(data).decode("utf-8"))
 
 
 def canonical_json(value) -> bytes:
@@ -161,8 +197,10 @@ def seal_packet(manifest: dict, files: dict[str, bytes], signing_key: nacl.signi
     _check_entries_against_files(manifest, {e["name"]: (e["sha256"], e["bytes"]) for e in index})
     try:
         signed_block = canonical_json({"envelope": header, "manifest": manifest, "files": index})
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise MalformedPacket("manifest is not plain JSON") from exc
+    if json_too_deep(signed_block):
+        raise MalformedPacket(f"manifest nested deeper than {MAX_JSON_DEPTH - 2} levels")
     signature = signing_key.sign(SIGNATURE_CONTEXT + signed_block).signature
     plaintext = b"".join([struct.pack(">I", len(signed_block)), signed_block, signature, *blobs])
     content_key = nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
@@ -233,9 +271,9 @@ def open_packet(blob: bytes, private_key: nacl.public.PrivateKey,
     except (nacl.exceptions.BadSignatureError, ValueError, TypeError) as exc:
         raise BadSignature("signature does not verify with the terminal key") from exc
     try:
-        block = json.loads(signed_block.decode("utf-8"))
+        block = loads_bounded(signed_block)
         manifest, index, inner_header = block["manifest"], block["files"], block["envelope"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise MalformedPacket("signed block unreadable") from exc
     if inner_header != header or _envelope_of(manifest) != header:
         raise MalformedPacket("envelope does not match the signed manifest")

@@ -1,0 +1,42 @@
+"""Fixtures of the attack tests: one real back office (uvicorn in a thread) for the session and
+enrolled terminals that sign their requests; the packet builders of tests/backoffice are reused."""
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "backoffice"))   # backoffice_testkit (importlib mode)
+
+from backoffice.settings import Settings  # noqa: E402
+from backoffice_testkit import ServerThread, TerminalClient  # noqa: E402
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    settings = Settings.for_data_dir(tmp_path_factory.mktemp("backoffice-attacks"))
+    with ServerThread(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def new_terminal(server):
+    """Factory: an enrolled TerminalClient (an attacker holding a real terminal's key)."""
+    made = []
+
+    def make() -> TerminalClient:
+        client = TerminalClient(server.base_url, f"ATK{next(_ids):03d}")
+        made.append(client)
+        token = server.services.fleet.create_token(client.terminal_id, "site-1")
+        assert client.enrol(token).status_code == 201
+        return client
+
+    yield make
+    for client in made:
+        client.http.close()

@@ -6,6 +6,11 @@ Naive baseline (same run, same texts, same player): synthesise on demand every t
 ("plug:null"), so process start and the pipe are in the measurement; no sound card needed.
 Target: <= 100 ms with the cache.
 
+Also the real-time factor (synthesis time / audio length) of the Mandarin path the kiosk uses
+(text -> toned pinyin -> espeak-ng `cmn-latn-pinyin`) for every `step.*` prompt, with the time
+the pinyin conversion itself takes, beside the old path (characters straight to the `cmn`
+voice, which read tone digits as English words) as the baseline.
+
     .venv/bin/python benchmarks/voice_latency.py [--device plug:null] [--rounds 3]
 """
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from voice import Speaker, VoiceSettings  # noqa: E402
+from voice import Speaker, VoiceSettings, WavAudio  # noqa: E402
+from voice.reading import speakable  # noqa: E402
 
 
 def measure(speaker: Speaker, say, keys, languages, rounds: int) -> list[float]:
@@ -34,6 +40,30 @@ def measure(speaker: Speaker, say, keys, languages, rounds: int) -> list[float]:
                     raise SystemExit("speech failed; see the log")
                 latencies.append(speaker.stats.latencies_s[-1])
     return latencies
+
+
+def real_time_factors(speaker: Speaker, keys, folder: Path) -> None:
+    """Synthesis time / audio length for each zh prompt, pinyin path and old cmn path."""
+    settings = speaker.settings
+    rate = settings.synthesis_rate("zh", settings.rate)
+    rows = {"pinyin": [], "cmn (old)": []}
+    convert_ms = []
+    for key in keys:
+        text = speaker.prompts.text(key, "zh")
+        t0 = time.perf_counter()
+        pinyin = speakable(text, "zh")
+        convert_ms.append((time.perf_counter() - t0) * 1000)
+        for name, given, voice, r in (("pinyin", pinyin, settings.voice_for("zh"), rate),
+                                      ("cmn (old)", text, "cmn", settings.rate)):
+            out = folder / f"{key}.{voice}.wav"
+            t0 = time.perf_counter()
+            speaker.synthesizer.synthesize(given, voice, r, out)
+            rows[name].append((time.perf_counter() - t0) / WavAudio.read(out).duration_s)
+    print(f"pinyin conversion: median {statistics.median(convert_ms):.2f} ms, "
+          f"max {max(convert_ms):.2f} ms a prompt (pypinyin already loaded by the prewarm)")
+    for name, rtf in rows.items():
+        print(f"real-time factor {name:9s}: median {statistics.median(rtf):.3f}, "
+              f"max {max(rtf):.3f} (n={len(rtf)})")
 
 
 def describe(name: str, values: list[float]) -> str:
@@ -63,6 +93,7 @@ def main() -> int:
             naive = measure(speaker, lambda k, lang: speaker.say_text(
                 speaker.prompts.text(k, lang), language=lang, cache=False),
                 keys, languages, args.rounds)
+            real_time_factors(speaker, keys, Path(tmp))
     print(describe("cached", cached))
     print(describe("naive", naive))
     ratio = statistics.median(naive) / statistics.median(cached)

@@ -130,6 +130,7 @@ class Matter(Strict):
     eligibility: tuple[Rule, ...] = ()
     form: tuple[FormField, ...] = ()
     materials: tuple[MaterialRef, ...] = ()
+    issues: tuple[str, ...] = ()      # materials.yaml codes of the documents this matter issues
     bundle_of: tuple[str, ...] = ()
     answers: tuple[BundleAnswer, ...] = ()     # bundles only: member questions not asked
     receipt: bool = True
@@ -392,6 +393,12 @@ def _check_references(m: Matter, src: _Source, trees, materials, matters, issues
                 "(add it to materials.yaml)")
         elif ref.lookup and not materials[ref.material].lookup_replaceable:
             bad(("materials", i, "lookup"), f"material {ref.material} cannot be replaced by a lookup")
+    asked = {ref.material for ref in m.materials}
+    for i, code in enumerate(m.issues):
+        if code not in materials:
+            bad(("issues", i), f"unknown material {code!r} (add it to materials.yaml)")
+        elif code in asked:
+            bad(("issues", i), f"{m.code} issues {code} and cannot ask for it")
     seen = set()
     for i, f in enumerate(m.form):
         if f.key in seen:
@@ -423,6 +430,8 @@ def _check_references(m: Matter, src: _Source, trees, materials, matters, issues
         bad(("bundle_of",), "only a bundle names member matters")
     if m.kind != "bundle" and m.answers:
         bad(("answers",), "only a bundle answers its members' questions")
+    if m.kind == "bundle" and m.issues:
+        bad(("issues",), "a bundle issues what its matters issue: list it in the matter")
 
 
 def _check_answers(m: Matter, members: list[Matter], bad) -> None:

@@ -92,8 +92,11 @@ def plan_visit(catalog: Catalog, matter: Matter,
             if f.key not in answered:
                 form.setdefault(f.key, f)
     mats: dict[str, PlannedMaterial] = {}
+    issued = {code for m in members for code in m.issues}   # a bundle makes these itself
     for m in members:
         for ref in m.materials:
+            if ref.material in issued:
+                continue
             prev = mats.get(ref.material)
             if prev is None:
                 mats[ref.material] = PlannedMaterial(ref.material, ref.pages, ref.required,

@@ -17,8 +17,8 @@ from flows.engine import Step, plan_visit
 
 SCHEMA_ORDER = ["code", "kind", "bundle_of", "name", "tree", "stage", "theme", "event", "category",
                 "authority", "legal_basis", "fee", "time_limit", "place", "phone", "summary",
-                "procedure", "applicant", "identity", "eligibility", "form", "materials", "answers",
-                "receipt", "commitment"]
+                "procedure", "applicant", "identity", "eligibility", "form", "materials", "issues",
+                "answers", "receipt", "commitment"]
 
 # The 31 rows of the domain table (docs/domain.md): zh name -> (tree, stage).
 DOMAIN_TABLE = {
@@ -173,8 +173,8 @@ def test_files_keep_the_schema_key_order():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         keys = list(data)
         assert keys == [k for k in SCHEMA_ORDER if k in data], path.name
-        not_needed = {"bundle_of", "answers"} if data["kind"] == "matter" else \
-            {"form", "materials", "answers"}
+        not_needed = {"bundle_of", "answers", "issues"} if data["kind"] == "matter" else \
+            {"form", "materials", "answers", "issues"}
         missing = [k for k in SCHEMA_ORDER if k not in data and k not in not_needed]
         assert missing == [], (path.name, missing)
 

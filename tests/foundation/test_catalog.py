@@ -119,3 +119,26 @@ def test_a_file_that_is_not_utf8_names_file_byte_and_offset(mini_root):
     result = CliRunner().invoke(main, ["catalog", "validate", str(mini_root)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{mini_root}/{expected}" in result.output.splitlines()
+
+
+def test_what_a_matter_issues_is_checked(mini_root):
+    shop = mini_root / "matters" / "LP-EST-SHOP.yaml"
+    base = shop.read_text()
+    shop.write_text(base.replace("receipt: true", "issues: [business_licence, shop_sign]\n"
+                                 "receipt: true"))
+    errs = _errors(mini_root)
+    assert any(e.startswith("matters/LP-EST-SHOP.yaml:") and "issues[1]: unknown material "
+               "'shop_sign'" in e for e in errs), errs
+    assert any("issues[0]: LP-EST-SHOP issues business_licence and cannot ask for it" in e
+               for e in errs), errs
+    shop.write_text(base.replace("  - {material: business_licence, pages: 1, required: true, "
+                                 "lookup: true}\n", "")
+                    .replace("receipt: true", "issues: [business_licence]\nreceipt: true"))
+    catalog = load_catalog(mini_root)
+    from flows.engine import plan_visit
+    plan = plan_visit(catalog, catalog.get("LP-EST-BUNDLE"))     # the shop's licence, the
+    assert [m.code for m in plan.materials] == ["premises_proof"]   # food matter needs it: no
+    bundle = mini_root / "matters" / "LP-EST-BUNDLE.yaml"
+    bundle.write_text(bundle.read_text().replace("receipt: true", "issues: [business_licence]\n"
+                                                 "receipt: true"))
+    assert any("issues: a bundle issues what its matters issue" in e for e in _errors(mini_root))

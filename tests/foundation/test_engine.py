@@ -177,3 +177,22 @@ def test_a_bundle_answers_its_members_questions_itself():
     assert answers["insured_name"] == "王小宝"
     assert answers["insured_id_number"] == ""
     assert answers["mobile"] == "13800138000"
+
+
+def test_a_bundle_never_asks_for_what_one_of_its_matters_issues():
+    """出生一件事 issues the 出生医学证明 itself (its member NP-BIRTH-CERT): the applicant is not
+    asked for it, though the hukou, vaccination and insurance matters on their own are. The same
+    for the business licence the company registration of 开办企业一件事 issues."""
+    from flows.catalog import load_catalog
+    catalog = load_catalog()
+    assert catalog.get("NP-BIRTH-CERT").issues == ("birth_medical_certificate",)
+    birth = E.plan_visit(catalog, catalog.get("NP-BIRTH-BUNDLE"))
+    assert "birth_medical_certificate" not in {m.code for m in birth.materials}
+    assert {"delivery_discharge_summary", "household_register"} <= {m.code for m in birth.materials}
+    for code in ("NP-BIRTH-HUKOU", "NP-BIRTH-VACCINE", "NP-BIRTH-MEDINS"):
+        alone = E.plan_visit(catalog, catalog.get(code))
+        assert "birth_medical_certificate" in {m.code for m in alone.materials}, code
+    opening = E.plan_visit(catalog, catalog.get("LP-EST-OPEN-BUNDLE"))
+    assert "business_licence" not in {m.code for m in opening.materials}
+    assert "business_licence" in {m.code for m in
+                                  E.plan_visit(catalog, catalog.get("LP-EST-SEAL")).materials}

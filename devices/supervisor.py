@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from devices.interfaces import DeviceError, DeviceUnavailable, PaperState
+from devices.interfaces import DeviceError, DeviceUnavailable
+from devices.printer.condition import condition_of
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,7 @@ class HealthChange:
 def default_probe(kind: str):
     """A cheap health check per kind: returns (fault, maintenance) reason keys or Nones."""
     def probe_printer(dev):
-        st = dev.status()
-        if not st.online:
-            return "printer.offline", None
-        if st.paper == PaperState.OUT:
-            return "printer.paper_out", None
-        if st.cover_open:
-            return "printer.cover_open", None
-        if st.cutter_error or st.unrecoverable:
-            return "printer.cutter_error", None
-        return None, ("printer.paper_near_end" if st.paper == PaperState.NEAR_END else None)
+        return condition_of(dev.status())
 
     def probe_none(dev):
         return None, None
@@ -49,8 +41,10 @@ def default_probe(kind: str):
 
 
 # Methods a device promises are safe alongside any other call (they only look, e.g. the
-# document camera's live preview during a capture); everything else talks to the device alone.
-CONCURRENT_SAFE = frozenset({"preview"})
+# document camera's live preview during a capture, or do not talk to the device at all, e.g.
+# the printer forgetting its kept receipt at a wipe, which must not wait for a job to finish);
+# everything else talks to the device alone.
+CONCURRENT_SAFE = frozenset({"preview", "forget_last"})
 
 
 class DeviceSupervisor:

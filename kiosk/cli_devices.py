@@ -7,6 +7,7 @@ import sys
 import click
 
 from devices.interfaces import ConfigurationError
+from devices.printer.condition import condition_of
 from devices.registry import open_device
 from kiosk.cli import LazyGroup
 from kiosk.config import ConfigInvalid, load_config
@@ -43,7 +44,9 @@ def list_(ctx, as_json: bool) -> None:
             state = "ok"
             if kind == "printer":
                 st = dev.status()
-                state = f"online={st.online} paper={st.paper.value} cover_open={st.cover_open}"
+                fault, maintenance = condition_of(st)
+                state = (f"{fault or maintenance or 'ok'}: online={st.online} "
+                         f"paper={st.paper.value} cover_open={st.cover_open}")
             dev.close()
         except ConfigurationError as exc:
             state = f"misconfigured: {exc}"

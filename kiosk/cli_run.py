@@ -193,13 +193,7 @@ def _health_writer(terminal, config, write_health, stop: threading.Event) -> Non
 
     def loop():
         while not stop.wait(10):
-            health = terminal.health()
-            printer = health.get("printer", {})
-            paper = ("out" if printer.get("fault") == "printer.paper_out" else "near_end"
-                     if printer.get("maintenance") == "printer.paper_near_end" else "ok"
-                     if printer.get("available") else "unknown")
-            devices = {k: {"available": v["available"], "fault": v["fault"]}
-                       for k, v in health.items()}
+            devices, paper = terminal.heartbeat_health()
             try:
                 write_health(config.state_dir, devices, paper, {"app": __version__})
             except OSError as exc:

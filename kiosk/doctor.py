@@ -90,30 +90,40 @@ class _Background:
 
 # ---- devices --------------------------------------------------------------------------------
 
+# What the technician reads and does for each printer fault `devices.printer.condition` names.
+PRINTER_FAULTS = {
+    "printer.paper_out": ("paper out",
+                          "Load a new roll of 80 mm thermal paper (shiny side to the print head), "
+                          "close the cover, then `kiosk devices test printer`."),
+    "printer.cover_open": ("cover open", "Close the printer cover firmly."),
+    "printer.cutter_error": ("cutter jammed or printer fault",
+                             "Open the cover, clear the paper at the cutter, power-cycle the "
+                             "printer, then `kiosk devices test printer`."),
+    "printer.offline": ("printer offline", DEVICE_ADVICE["printer"]),
+}
+PAPER_NEAR_END = ("paper near end", "Replace the paper roll during this visit.")
+
+
+def printer_check(status) -> Check:
+    """The printer's check from its status, through the one status -> fault mapping."""
+    from devices.printer.condition import condition_of
+
+    fault, maintenance = condition_of(status)
+    if fault:
+        detail, advice = PRINTER_FAULTS.get(fault, (fault, DEVICE_ADVICE["printer"]))
+        return Check("printer", FAIL, detail, advice)
+    if maintenance:
+        return Check("printer", WARN, *PAPER_NEAR_END)
+    return Check("printer", OK, "online, paper ok")
+
+
 def _probe_device(slot: str, url: str) -> Check:
-    from devices.interfaces import PaperState
     from devices.registry import open_device
 
     device = open_device(url, expected_kind=slot)
     try:
         if slot == "printer":
-            st = device.status()
-            if st.paper == PaperState.OUT:
-                return Check("printer", FAIL, "paper out",
-                             "Load a new roll of 80 mm thermal paper (shiny side to the print "
-                             "head), close the cover, then `kiosk devices test printer`.")
-            if st.cover_open:
-                return Check("printer", FAIL, "cover open", "Close the printer cover firmly.")
-            if st.cutter_error or st.unrecoverable:
-                return Check("printer", FAIL, "cutter jammed or printer fault",
-                             "Open the cover, clear the paper at the cutter, power-cycle the "
-                             "printer, then `kiosk devices test printer`.")
-            if not st.online:
-                return Check("printer", FAIL, "printer offline", DEVICE_ADVICE["printer"])
-            if st.paper == PaperState.NEAR_END:
-                return Check("printer", WARN, "paper near end",
-                             "Replace the paper roll during this visit.")
-            return Check("printer", OK, "online, paper ok")
+            return printer_check(device.status())
         if slot == "camera":
             frame = device.read()
             return Check("camera", OK, f"frame {frame.shape[1]}x{frame.shape[0]}")
@@ -176,15 +186,16 @@ def health_checks(health: dict) -> list[Check]:
         elif info.get("available"):
             out.append(Check(slot, OK, "available (from the running app)"))
         else:
-            out.append(Check(slot, FAIL, f"unavailable: {info.get('fault') or 'unknown'} "
-                             "(from the running app)", DEVICE_ADVICE[slot]))
+            fault = info.get("fault") or "unknown"
+            detail, advice = PRINTER_FAULTS.get(fault, (f"unavailable: {fault}",
+                                                        DEVICE_ADVICE[slot]))
+            out.append(Check(slot, FAIL, f"{detail} (from the running app)", advice))
     paper = health.get("paper")
     if paper == "out":
-        out.append(Check("paper", FAIL, "paper out (from the running app)",
-                         "Load a new roll of 80 mm thermal paper and close the cover."))
+        detail, advice = PRINTER_FAULTS["printer.paper_out"]
+        out.append(Check("paper", FAIL, f"{detail} (from the running app)", advice))
     elif paper == "near_end":
-        out.append(Check("paper", WARN, "paper near end",
-                         "Replace the paper roll during this visit."))
+        out.append(Check("paper", WARN, *PAPER_NEAR_END))
     return out
 
 

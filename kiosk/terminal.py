@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from devices.interfaces import ConfigurationError
+from devices.printer.condition import paper_of
 from devices.registry import open_device, parse_device_url
 from devices.supervisor import DeviceSupervisor, HealthChange
 from flows.catalog import Catalog
@@ -76,6 +77,16 @@ class Terminal:
             out[slot] = {"available": sup.available, "fault": sup.fault,
                          "maintenance": sup.maintenance}
         return out
+
+    def heartbeat_health(self) -> tuple[dict, str]:
+        """(devices, paper) for health.json, which the uploader's heartbeats carry: each
+        device's availability and fault key, and the paper as the printer's health says it
+        (devices.printer.condition: paper out is "out", never an unknown offline printer)."""
+        health = self.health()
+        printer = health["printer"]
+        paper = paper_of(printer["fault"], printer["maintenance"], printer["available"])
+        return {k: {"available": v["available"], "fault": v["fault"]}
+                for k, v in health.items()}, paper
 
     def start(self) -> "Terminal":
         self.session.start()

@@ -13,15 +13,16 @@ Options in the query string: `width=576|384` (dots; default 576 = 80 mm), `baudr
 time), `cut=partial`. For `escpos+serial` our options are taken out of the query and the rest
 is left for pyserial.
 
-A job: read real-time status (DLE EOT 1, 2, 3, 4); refuse to print on a fault
-(DeviceError `printer.paper_out` / `printer.cover_open` / `printer.cutter_error` /
-`printer.offline`); send the job bytes followed by `GS r 1`, which the printer answers only
-after it has processed everything before it; while waiting, poll DLE EOT so a roll that runs
-out mid-job is seen at once; finally read status again. The job is reported printed only if
-the `GS r` reply came and the status after it is clean; paper near end prints and is returned
-as `PaperState.NEAR_END` for a maintenance alert. No reply to DLE EOT within `status_timeout`
-is DeviceUnavailable `printer.no_reply`. The last job's bytes are kept for `reprint_last()`
-(cleared by `forget_last()`).
+A job: read real-time status (DLE EOT 1, 2, 3, 4); refuse to print on a fault (DeviceError
+`printer.paper_out` / `printer.cover_open` / `printer.cutter_error` / `printer.offline`, as
+`condition.fault_of` reads the status: the one mapping the supervisor and the doctor use too);
+send the job bytes followed by `GS r 1`, which the printer answers only after it has processed
+everything before it; while waiting, poll DLE EOT so a roll that runs out mid-job is seen at
+once; finally read status again. The job is reported printed only if the `GS r` reply came and
+the status after it is clean; paper near end prints and is returned as `PaperState.NEAR_END`
+for a maintenance alert. No reply to DLE EOT within `status_timeout` is DeviceUnavailable
+`printer.no_reply`. The last receipt's bytes are kept for `reprint_last()` until
+`forget_last()`, which the session calls when it wipes the visit.
 
 Write-only transports (`escpos+file`): status cannot be read, so nothing can be confirmed.
 Such a URL must say `?unverified=1`, or opening fails with ConfigurationError; then `status()`
@@ -38,6 +39,7 @@ from urllib.parse import parse_qsl, urlencode
 from devices.interfaces import (ConfigurationError, DeviceError, DeviceUnavailable, PaperState,
                                 PrinterStatus, Receipt)
 from devices.printer import codec
+from devices.printer.condition import fault_of
 from devices.printer.receipt_layout import WIDTH_80MM, layout_receipt, layout_test_page
 from devices.printer.transport import (FileTransport, SerialTransport, TcpTransport, Transport,
                                        UsbTransport)
@@ -59,19 +61,6 @@ class UnverifiedStatus(PrinterStatus):
     verified: bool = False
 
 
-def fault_of(status: PrinterStatus) -> str | None:
-    """The reason_key that stops printing, or None. Paper out wins over what it causes."""
-    if status.paper == PaperState.OUT:
-        return "printer.paper_out"
-    if status.cover_open:
-        return "printer.cover_open"
-    if status.cutter_error or status.unrecoverable:
-        return "printer.cutter_error"
-    if not status.online:
-        return "printer.offline"
-    return None
-
-
 class EscPosPrinter:
     """A `ReceiptPrinter` over any `Transport`."""
 
@@ -89,6 +78,7 @@ class EscPosPrinter:
         self._replies: list[int] = []
         self._sync_seen = False
         self._last_job: bytes | None = None
+        self._kept = 0                  # bumped by forget_last: a job started before it is not kept
         self.last_status: PrinterStatus | None = None
         if not transport.can_read:
             log.warning("printer status not readable on %s: jobs are sent unconfirmed",
@@ -111,28 +101,34 @@ class EscPosPrinter:
         return self.last_status
 
     def print_receipt(self, receipt: Receipt) -> PrinterStatus:
+        kept = self._kept
         data = layout_receipt(receipt, self.width_dots, font=self._font,
                               partial_cut=self.partial_cut)
-        return self._run_job(data, "receipt")
+        return self._run_job(data, "receipt", kept)
 
     def print_test_page(self, terminal_id: str = "-", site_name: str = "-") -> PrinterStatus:
         import datetime as dt
+        kept = self._kept
         data = layout_test_page(self.width_dots, terminal_id=terminal_id, site_name=site_name,
                                 printed_at=dt.datetime.now(), font=self._font)
-        return self._run_job(data, "test_page")
+        return self._run_job(data, "test_page", kept)
 
     def reprint_last(self) -> PrinterStatus:
-        """Send the last job's bytes again (e.g. after the technician replaced the paper)."""
-        if self._last_job is None:
+        """Send the last receipt's bytes again, for the applicant whose visit printed it (until
+        `forget_last`); DeviceError `printer.nothing_to_reprint` when there is none."""
+        kept, last = self._kept, self._last_job
+        if last is None:
             raise DeviceError("no job to reprint", "printer.nothing_to_reprint")
-        return self._run_job(self._last_job, "reprint")
+        return self._run_job(last, "reprint", kept)
 
     @property
     def last_job(self) -> bytes | None:
         return self._last_job
 
     def forget_last(self) -> None:
-        """Drop the kept job (it shows a masked name and a case number) at session wipe."""
+        """Drop the kept receipt (a masked name, a case number): the session calls this when it
+        wipes the visit. Safe alongside a job in progress: that job's bytes are not kept."""
+        self._kept += 1
         self._last_job = None
 
     def close(self) -> None:
@@ -145,14 +141,17 @@ class EscPosPrinter:
         self.close()
 
     # -- the job -----------------------------------------------------------------------------
-    def _run_job(self, data: bytes, kind: str) -> PrinterStatus:
+    def _run_job(self, data: bytes, kind: str, kept: int) -> PrinterStatus:
+        """Print `data`, kept for `reprint_last` unless `forget_last` came since the caller read
+        `kept` from `_kept` (a wipe while the job was being laid out or sent)."""
         started = time.monotonic()
         before = self.status()
         fault = fault_of(before)
         if fault:
             log.info("printer job refused kind=%s reason=%s", kind, fault)
             raise DeviceError(f"printer not ready before {kind}: {fault}", fault)
-        self._last_job = data
+        if kept == self._kept:
+            self._last_job = data
         if not self._t.can_read:
             self._t.write(data)
             log.info("printer job sent unconfirmed kind=%s bytes=%d", kind, len(data))

@@ -35,3 +35,33 @@ def test_probes_during_jobs_do_not_steal_the_job_confirmation(emulated, receipt)
     assert probes[0] > 6
     assert errors == [] and faults == []
     assert len(emulator.jobs) == 6
+
+
+# Each emulator state as the supervisor reports it (fault, maintenance) and as the heartbeat
+# reports the paper. A real printer goes offline when its roll runs out or its cover opens: the
+# cause is what is reported, never the offline flag that follows from it.
+SUPERVISED_STATES = [
+    ("ok", None, None, "ok"),
+    ("near_end", None, "printer.paper_near_end", "near_end"),
+    ("paper_out", "printer.paper_out", None, "out"),
+    ("cover_open", "printer.cover_open", None, "unknown"),
+    ("cutter_error", "printer.cutter_error", None, "unknown"),
+    ("offline", "printer.offline", None, "unknown"),
+]
+
+
+def test_each_printer_state_through_the_real_driver_and_supervisor(emulated):
+    emulator, url = emulated
+    sup = DeviceSupervisor("printer", url, lambda u: open_device(u, expected_kind="printer"))
+    seen = []
+    try:
+        assert sup.open_now()
+        for state, *_ in SUPERVISED_STATES:
+            emulator.set_state(state)
+            sup.probe_now()
+            seen.append((state, sup.fault, sup.maintenance, sup.available))
+    finally:
+        sup.close()
+    assert [s[:3] for s in seen] == [s[:3] for s in SUPERVISED_STATES]
+    from devices.printer.condition import paper_of
+    assert [paper_of(*s[1:]) for s in seen] == [s[3] for s in SUPERVISED_STATES]

@@ -6,8 +6,9 @@ import threading
 import numpy as np
 from PIL import Image
 
-from devices.interfaces import (CapturedPage, DeviceError, FaceDecision, FaceResult, Liveness,
-                                PaperState, PrinterStatus)
+from devices.interfaces import CapturedPage, DeviceError, FaceDecision, FaceResult, Liveness
+from devices.printer.condition import fault_of
+from devices.printer.emulator import STATES as PRINTER_STATES
 
 
 def jpeg(color=200) -> bytes:
@@ -96,19 +97,38 @@ class FakeScanner:
 
 
 class FakePrinter:
-    def __init__(self, paper=PaperState.OK, fail=False):
-        self.paper = paper
+    """A printer in one of the emulator's states, reporting each as the real driver reads it
+    from the emulator (paper out is also offline, as on a real printer), refusing to print on a
+    fault, and keeping the last receipt for a reprint until `forget_last`, like the driver.
+    `fail=True`: the roll runs out during the first job."""
+
+    def __init__(self, state="ok", fail=False):
+        self.state = state
         self.fail = fail
         self.receipts = []
+        self.last = None
 
     def status(self):
-        return PrinterStatus(True, self.paper)
+        return PRINTER_STATES[self.state]
 
     def print_receipt(self, receipt):
+        fault = fault_of(self.status())
+        if fault:
+            raise DeviceError(f"printer not ready: {fault}", fault)
         if self.fail:
+            self.state = "paper_out"
             raise DeviceError("paper ran out", "printer.paper_out")
         self.receipts.append(receipt)
+        self.last = receipt
         return self.status()
+
+    def reprint_last(self):
+        if self.last is None:
+            raise DeviceError("no job to reprint", "printer.nothing_to_reprint")
+        return self.print_receipt(self.last)
+
+    def forget_last(self):
+        self.last = None
 
     def close(self):
         pass

@@ -3,18 +3,23 @@ import logging
 
 import pytest
 
-from devices.interfaces import DeviceUnavailable, PaperState, PrinterStatus
+from devices.interfaces import DeviceUnavailable, PaperState
+from devices.printer.emulator import STATES as PRINTER_STATES
 from devices.supervisor import DeviceSupervisor
 
 
 class Flaky:
+    """A printer that can be unplugged; its paper states read as the emulator reports them
+    (a printer out of paper is offline too)."""
+
     def __init__(self, world):
         self.world = world
 
     def status(self):
         if self.world["unplugged"]:
             raise DeviceUnavailable("gone", "printer.no_reply")
-        return PrinterStatus(True, self.world["paper"])
+        return PRINTER_STATES[{PaperState.OK: "ok", PaperState.NEAR_END: "near_end",
+                               PaperState.OUT: "paper_out"}[self.world["paper"]]]
 
     def close(self):
         self.world["closed"] += 1

@@ -150,6 +150,10 @@ class ReceiptPrinter(Protocol):
         """Print and cut; returns the status read after the job. Raises DeviceError if the
         job could not be confirmed printed (status after the job not clean)."""
 
+    def forget_last(self) -> None:
+        """Drop the kept copy of the last receipt (it names the applicant); called when the
+        session wipes the visit, so nothing of it can be reprinted afterwards."""
+
     def close(self) -> None: ...
 
 

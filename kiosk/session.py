@@ -596,9 +596,20 @@ class Session:
 
     def _wipe(self, reason_key: str | None = None) -> None:
         self._drop_applicant()
+        self._forget_receipt()
         self._reset_visit()
         self._reason = reason_key
         log.info("visit wiped")
+
+    def _forget_receipt(self) -> None:
+        """The printer keeps the visit's receipt (masked name, case number) for a reprint while
+        the end screen is up; it goes with the visit, or the next reprint shows it to a stranger."""
+        if self.devices.printer is None:
+            return
+        try:
+            self.devices.printer.forget_last()
+        except DeviceError:     # printer down: its closed driver took the receipt with it
+            pass
 
     def _reset_visit(self) -> None:
         self.plan = None

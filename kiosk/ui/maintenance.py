@@ -1,8 +1,10 @@
-"""The technician's maintenance screen, behind a PIN: device states, outbox depth, reprint,
-self-tests, and the only way out of the locked-down app.
+"""The technician's maintenance screen, behind a PIN: device states, outbox depth, self-tests,
+and the only way out of the locked-down app.
 
 Opened by five taps on the top-left corner of the attract screen, then the PIN on a keypad.
-Self-tests and the reprint run in a worker thread; results come back through the Clock.
+Self-tests run in a worker thread; results come back through the Clock. There is no reprint
+here: the screen opens only between visits, and the printer forgets each receipt with its
+visit, so a reprint could only ever show a previous citizen's receipt to the technician.
 """
 from __future__ import annotations
 
@@ -102,8 +104,6 @@ class Maintenance:
                                        kind="secondary", font_size=th.small))
         box.add_widget(tests)
         row = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
-        row.add_widget(BigButton("补打回执 Reprint", "maint:reprint",
-                                 lambda: self._run(self._reprint), th, kind="secondary"))
         row.add_widget(BigButton("返回服务 Back to service", "maint:leave", self.leave, th))
         row.add_widget(BigButton("退出程序 Exit app", "maint:exit", self._exit, th,
                                  kind="danger"))
@@ -128,10 +128,6 @@ class Maintenance:
         r = run_self_test(kind, sup.proxy, self.terminal.config.terminal_id,
                           self.terminal.config.site.name.get("zh"), card_timeout=10)
         return f"{T.OK_MARK if r.ok else T.BAD_MARK} {kind}: {r.detail} ({r.seconds} s)"
-
-    def _reprint(self) -> str:
-        self.terminal.supervisors["printer"].proxy.reprint_last()
-        return f"{T.OK_MARK} reprinted the last receipt"
 
     def _exit(self) -> None:
         app = self._app()

@@ -1,0 +1,61 @@
+"""The printed receipt goes with the visit: after the wipe the printer keeps nothing of the
+citizen, so a technician's reprint (through the same supervisor proxy the maintenance screen
+used) prints nothing. The session runs a whole visit on the real ESC/POS driver, talking to the
+wire-level emulator over a pty."""
+import datetime as dt
+import time
+
+import pytest
+
+from devices.interfaces import DeviceError
+from devices.printer.emulator import PrinterEmulator
+from devices.registry import open_device
+from devices.supervisor import DeviceSupervisor
+from kiosk.autopilot import Autopilot, drive
+from kiosk.session import Devices, Session, SessionSettings
+from kiosk.visit_packet import DirectorySink
+from tests.foundation.cards import make_card
+from tests.foundation.fakes import FakeCamera, FakeReader, FakeScanner, FakeVerifier
+
+
+@pytest.fixture
+def supervised_printer(tmp_path):
+    """(emulator, supervisor) — the printer as kiosk.terminal wires it."""
+    emulator = PrinterEmulator(out_dir=tmp_path / "paper")
+    url = "escpos+serial://" + emulator.start_pty() + "?status_timeout=0.5&job_timeout=5"
+    sup = DeviceSupervisor("printer", url, lambda u: open_device(u, expected_kind="printer"))
+    assert sup.open_now()
+    yield emulator, sup
+    sup.close()
+    emulator.stop()
+
+
+def _wait_attract(session, reader, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while session.snapshot.screen != "attract" and time.monotonic() < deadline:
+        reader.present = False          # the applicant took the card: the end screen times out
+        time.sleep(0.05)
+    assert session.snapshot.screen == "attract" and session.state is None
+
+
+def test_a_technician_reprint_after_the_visit_prints_nothing_of_the_citizen(
+        mini_catalog, tmp_path, supervised_printer):
+    emulator, sup = supervised_printer
+    reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
+    devices = Devices(id_card=reader, camera=FakeCamera(), face=FakeVerifier(),
+                      scanner=FakeScanner(), printer=sup.proxy)
+    sink = DirectorySink(tmp_path / "packets", "T-TEST-W", "site-test")
+    session = Session(mini_catalog, devices, sink, SessionSettings(
+        terminal_id="T-TEST-W", site_name="测试站", phone="12345", end_screen_s=0.2)).start()
+    try:
+        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
+                      "NP-OLD-ALLOWANCE", timeout=30)
+        assert pilot.outcome == "done" and pilot.case_number
+        assert len(emulator.jobs) == 1              # the citizen's receipt, on paper
+        _wait_attract(session, reader)
+    finally:
+        session.stop()
+    with pytest.raises(DeviceError) as err:
+        sup.proxy.reprint_last()
+    assert err.value.reason_key == "printer.nothing_to_reprint"
+    assert len(emulator.jobs) == 1                  # nothing more came out of the printer

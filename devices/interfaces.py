@@ -65,8 +65,8 @@ class CardRecord:
     valid_until: dt.date | None   # None = 长期 (long-term)
     photo_raw: bytes = b""        # the card's 1024-byte compressed photo
     photo_bgr: np.ndarray | None = field(default=None, compare=False)  # 126x102x3 once decoded
-    english_name: str = ""
-    nationality: str = ""
+    english_name: str = ""        # the foreigner's permanent residence cards; "" on the others
+    nationality: str = ""         # ISO 3166-1 alpha-3 (GB/T 2659), the foreigner's cards
 
     def __repr__(self) -> str:  # never print personal data
         return f"CardRecord(type={self.card_type.value}, id=****)"

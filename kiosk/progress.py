@@ -28,11 +28,11 @@ import httpx
 
 from kiosk import intents as I
 from kiosk import packet as kp
-from kiosk.visit_packet import FORMAT, file_entry
+from kiosk.visit_packet import FORMAT, applicant_of, file_entry
 
 log = logging.getLogger(__name__)
 
-CASE_NUMBER = re.compile(r"^[A-Za-z0-9_.\-]{1,40}-\d{8}-\d{6}$")
+CASE_NUMBER = kp.CASE_NUMBER       # one definition, shared with the back office
 STATUSES = ("received", "accepted", "needs_supplement", "approved", "rejected", "completed")
 
 
@@ -442,12 +442,7 @@ class ProgressVisit:
             "format": FORMAT, "kind": "supplement", "case_number": case.case_number,
             "matter": {"code": case.matter_code, "name_zh": matter.name.zh if matter else "",
                        "bundle_of": None},
-            "applicant": {"card_type": card.card_type.value, "name": card.name,
-                          "id_number": card.id_number, "sex": card.sex,
-                          "birth_date": card.birth_date.isoformat(), "nation": card.nation,
-                          "address": card.address,
-                          "valid_until": card.valid_until.isoformat() if card.valid_until else None,
-                          "role": None},
+            "applicant": applicant_of(card, None),
             "supplement": {"requested": [m.code for m in self.materials],
                            "reasons": {m.code: m.reason for m in self.materials if m.reason}},
             "materials": materials,

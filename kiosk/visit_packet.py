@@ -17,7 +17,7 @@ from typing import Protocol
 
 import uuid6
 
-from devices.interfaces import Receipt
+from devices.interfaces import CardRecord, Receipt
 from devices.printer.receipt_layout import mask_id_number, mask_name
 from flows.catalog import Catalog
 from flows.engine import VisitPlan, VisitState, form_answers
@@ -93,15 +93,18 @@ def build_pdf(pages: list[bytes]) -> bytes | None:
     return pages_to_pdf(pages)[0]
 
 
-def applicant_section(state: VisitState, role: str | None) -> dict | None:
-    card = state.card
-    if card is None:
-        return None
+def applicant_of(card: CardRecord, role: str | None) -> dict:
+    """The packet's `applicant` from the card read: the foreigner's cards' English name and
+    nationality (ISO 3166-1 alpha-3) too, "" where the card has none."""
     return {"card_type": card.card_type.value, "name": card.name, "id_number": card.id_number,
             "sex": card.sex, "birth_date": card.birth_date.isoformat(), "nation": card.nation,
             "address": card.address,
             "valid_until": card.valid_until.isoformat() if card.valid_until else None,
-            "role": role}
+            "english_name": card.english_name, "nationality": card.nationality, "role": role}
+
+
+def applicant_section(state: VisitState, role: str | None) -> dict | None:
+    return None if state.card is None else applicant_of(state.card, role)
 
 
 def build_application(catalog: Catalog, plan: VisitPlan, state: VisitState,

@@ -27,6 +27,8 @@ def card_to_json(record: CardRecord) -> dict:
         "authority": record.authority,
         "valid_from": record.valid_from.isoformat(),
         "valid_until": record.valid_until.isoformat() if record.valid_until else None,
+        "english_name": record.english_name,      # foreigner's cards; "" on the others
+        "nationality": record.nationality,        # ISO 3166-1 alpha-3, foreigner's cards
         "photo": {"width": int(photo.shape[1]) if photo is not None else 0,
                   "height": int(photo.shape[0]) if photo is not None else 0},
     }
@@ -39,10 +41,10 @@ def _plain(record: CardRecord) -> str:
               ("id_number", "号码 number"), ("authority", "签发机关 authority"),
               ("valid_from", "有效期起 valid from"), ("valid_until", "有效期止 valid until")]
     lines = [f"{label}: {d[key] if d[key] is not None else '长期 long-term'}" for key, label in labels]
-    if record.english_name:
-        lines.insert(2, f"英文名 English name: {record.english_name}")
-    if record.nationality:
-        lines.append(f"国籍 nationality: {record.nationality}")
+    if d["english_name"]:
+        lines.insert(2, f"英文名 English name: {d['english_name']}")
+    if d["nationality"]:
+        lines.append(f"国籍 nationality: {d['nationality']}")
     lines.append(f"照片 photo: {d['photo']['width']}x{d['photo']['height']}")
     return "\n".join(lines)
 

@@ -49,7 +49,8 @@ def test_read_card_json_over_pty(emulator_pty):
         "card_type": "foreign_2023", "name": "基特", "sex": "male", "nation": "",
         "birth_date": "1986-12-26", "address": "", "id_number": "911826198612260014",
         "authority": "中华人民共和国国家移民管理局", "valid_from": "2023-12-01",
-        "valid_until": "2033-12-01", "photo": {"width": 102, "height": 126}}
+        "valid_until": "2033-12-01", "english_name": "HARINGTON KIT CHRISTOPHER",
+        "nationality": "GBR", "photo": {"width": 102, "height": 126}}
 
 
 def test_read_card_again_finds_no_fresh_card(emulator_pty):

@@ -123,6 +123,7 @@ class Session:
         self._plans = self._plan_all(catalog)
         self._seq = 0
         self._idle_tasks: list[Callable[["Session"], None]] = []
+        self._wipe_hooks: list[Callable[[], None]] = []
         self._handled = 0
         self._visit_no = 0
         self.snapshot: I.Snapshot | None = None
@@ -133,6 +134,11 @@ class Session:
         self._listeners.append(listener)
         if self.snapshot is not None:
             listener(self.snapshot)
+
+    def on_wipe(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` in the session thread whenever a visit has been wiped, before the
+        attract screen's snapshot goes out (the voice goes back to the site's rate and volume)."""
+        self._wipe_hooks.append(hook)
 
     def send(self, intent) -> None:
         self._queue.put(intent)
@@ -600,6 +606,11 @@ class Session:
         self._reset_visit()
         self._reason = reason_key
         log.info("visit wiped")
+        for hook in list(self._wipe_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("wipe hook failed")
 
     def _forget_receipt(self) -> None:
         """The printer keeps the visit's receipt (masked name, case number) for a reprint while

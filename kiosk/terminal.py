@@ -117,6 +117,18 @@ def session_settings(config: KioskConfig) -> SessionSettings:
         nearest_24h_station=site.nearest_24h_station)
 
 
+def voice_follows_visits(session: Session, speaker) -> None:
+    """The speaker follows the session's visits: elder mode (the slower elder rate) whenever a
+    snapshot says elder, and the site's rate and volume again, elder off and nothing left to
+    repeat, once a visit is wiped. Both happen in the session thread before the snapshot reaches
+    any screen that subscribed later, so a screen's prompt is already said at the right rate."""
+    def follow(snap) -> None:
+        if snap.elder != speaker.elder_mode:
+            speaker.elder(snap.elder)
+    session.on_wipe(speaker.reset_for_new_visit)
+    session.subscribe(follow)
+
+
 def _make_verifier(config: KioskConfig):
     try:
         from devices.face import make_verifier

@@ -26,6 +26,7 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from kiosk import intents as I
+from kiosk.terminal import voice_follows_visits
 from kiosk.ui import screens_browse, screens_progress, screens_visit
 from kiosk.ui import theme as T
 from kiosk.ui.frame_pacing import FramePacer
@@ -111,6 +112,8 @@ class KioskApp(App):
         super().__init__(**kw)
         self.session, self.catalog, self.kiosk_config = session, catalog, config
         self.speaker = speaker
+        if speaker is not None:     # elder rate, reset after each visit (before build subscribes)
+            voice_follows_visits(session, speaker)
         self.camera_read, self.doc_read = camera_read, doc_read
         self.lockdown = lockdown
         self.on_frame, self.on_ready = on_frame, on_ready

@@ -4,7 +4,8 @@ JSON at /console/fleet/alarms.json), help requests, rejections.
 Server-rendered Jinja2, plain HTML/CSS, Chinese UI with English subtitles. A reviewer logs in
 (scrypt-hashed password) and gets a session cookie; every form carries the session's CSRF
 token (the login form a double-submit cookie token). One case's page and its actions are in
-console_case.py.
+console_case.py. Codes are shown as words and catalogue labels, every time in the configured
+zone (console_text.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from backoffice import console_text as words
+from backoffice.console_text import CatalogLabels, LocalTime
 from backoffice.db import Case, HelpRequest, Rejection, utcnow
 from backoffice.workflow import STATUS_LABELS, STATUSES
 
@@ -33,13 +36,10 @@ class ConsoleKit:
 
     def __init__(self, services):
         self.services = services
-        self.tz = ZoneInfo(services.settings.timezone)
-        self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-        self.templates.env.filters["localtime"] = self.localtime
-        self.templates.env.globals["STATUS_LABELS"] = STATUS_LABELS
-
-    def localtime(self, value: dt.datetime | None) -> str:
-        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+        self.time = LocalTime(services.settings.timezone)
+        self.tz = self.time.tz
+        self.labels = CatalogLabels(services.settings.catalog_dir)
+        self.templates = console_templates(self.time, self.labels)
 
     async def reviewer(self, request: Request) -> tuple[str, str]:
         """(name, csrf) of the logged-in reviewer; otherwise redirects to the login page."""
@@ -47,6 +47,8 @@ class ConsoleKit:
                                         request.cookies.get(SESSION_COOKIE))
         if found is None:
             raise HTTPException(303, headers={"Location": "/console/login"})
+        if "catalog" not in vars(self.labels):      # loaded once, off the event loop (~1 s)
+            await run_in_threadpool(getattr, self.labels, "catalog")
         return found
 
     async def form_checked(self, request: Request, csrf: str):
@@ -61,6 +63,16 @@ class ConsoleKit:
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def console_templates(time: LocalTime, labels: CatalogLabels) -> Jinja2Templates:
+    """The console's templates (also the progress page's): times by `time`, codes in words."""
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    env = templates.env
+    env.filters["localtime"] = time
+    env.globals.update(STATUS_LABELS=STATUS_LABELS, zone_note=time.zone_note, words=words,
+                       labels=labels)
+    return templates
 
 
 def _day_start(text: str, tz: ZoneInfo) -> dt.datetime | None:
@@ -132,11 +144,13 @@ def build_console(services) -> APIRouter:
             query = query.where(Case.received_at < end + dt.timedelta(days=1))
         with db.read() as session:
             cases = session.scalars(query).all()
-            matters = session.scalars(select(Case.matter_code).distinct()
+            matters = session.execute(select(Case.matter_code, func.min(Case.matter_name))
+                                      .group_by(Case.matter_code)
                                       .order_by(Case.matter_code)).all()
             terminals = session.scalars(select(Case.terminal_id).distinct()
                                         .order_by(Case.terminal_id)).all()
-        return cases, matters, terminals
+        return ([(c, kit.labels.matter(c.matter_code, c.matter_name)) for c in cases],
+                [(code, kit.labels.matter(code, name)) for code, name in matters], terminals)
 
     @router.get("/cases")
     async def cases_page(request: Request, status: str = "", matter: str = "",

@@ -3,11 +3,14 @@
 The page shows the applicant, the face result (card photo and best live frame side by side),
 the form, the materials with page images and PDF links, 容缺 items, the signed commitment,
 supplement requests, later packets and the full history. Actions (accept, request supplement,
-approve, reject, complete) go through workflow.apply_action and are refused when illegal.
+approve, reject, complete) go through workflow.apply_action and are refused when illegal; a
+refusal is said in words. Every code of the packet is shown as the catalogue's label or in
+words (`_shown`, console_text.py).
 """
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,8 +18,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from backoffice import console_text as W
+from backoffice.console_text import CatalogLabels, Words
 from backoffice.db import Case, CaseFile, Packet
-from backoffice.workflow import REVIEWER_ACTIONS, TransitionRefused, apply_action
+from backoffice.workflow import REVIEWER_ACTIONS, STATUS_LABELS, TransitionRefused, apply_action
 
 ACTION_LABELS = {
     "accept": "受理 Accept",
@@ -25,14 +30,19 @@ ACTION_LABELS = {
     "complete": "办结 Complete",
     "request_supplement": "要求补件 Request supplement",
 }
-MATERIAL_STATUS_LABELS = {
-    "received": "已收取 received",
-    "missing_allowed": "容缺 missing, allowed",
-    "replaced_by_lookup": "免证办 replaced by lookup",
-}
+TERMINAL_COMMENTS = (     # the trace lines intake.py writes, in words
+    (re.compile(r"^application packet (?P<packet>\S+)$"), "申请材料包 {packet}",
+     "Application packet {packet}"),
+    (re.compile(r"^supplement packet (?P<packet>\S+) \((?P<codes>[^)]*)\)$"),
+     "补件材料包 {packet}：{materials}", "Supplement packet {packet}: {materials_en}"),
+    (re.compile(r"^supplement after the case was closed: (?P<packet>\S+) \((?P<codes>[^)]*)\)$"),
+     "办件已结束后收到的补件 {packet}：{materials}",
+     "Supplement after the case was closed {packet}: {materials_en}"),
+    (re.compile(r"^level (?P<level>\d)$"), "评价 {level} 星", "Rated {level} of 5"),
+)
 
 
-def _case_view(services, case_number: str) -> dict | None:
+def _case_view(services, labels: CatalogLabels, case_number: str) -> dict | None:
     """Everything the case page shows, decrypted; None when there is no such case."""
     with services.db.read() as session:
         case = session.scalar(select(Case).where(Case.case_number == case_number))
@@ -61,7 +71,70 @@ def _case_view(services, case_number: str) -> dict | None:
             "by_path": by_path, "later": later, "later_files": later_files, "file_base": base,
             "actions": [a for a, (allowed, _) in REVIEWER_ACTIONS.items()
                         if case.status in allowed and a != "request_supplement"],
-            "can_request_supplement": case.status in REVIEWER_ACTIONS["request_supplement"][0]}
+            "can_request_supplement": case.status in REVIEWER_ACTIONS["request_supplement"][0],
+            "shown": _shown(labels, case, manifest, events)}
+
+
+def _shown(labels: CatalogLabels, case: Case, manifest: dict, events) -> dict:
+    """The packet's codes as a reviewer reads them: catalogue labels and words."""
+    matter = manifest.get("matter") or {}
+    code = matter.get("code") or case.matter_code
+    a = manifest.get("applicant") or {}
+    face = manifest.get("face") or {}
+    valid = a.get("valid_until")
+    applicant = [(Words("姓名", "Name"), a.get("name"))]
+    if a.get("english_name"):
+        applicant.append((Words("英文姓名", "Name in English"), a["english_name"]))
+    applicant += [
+        (Words("证件", "ID"), Words(f"{W.words(W.CARD_TYPES, a.get('card_type')).zh} "
+                                    f"{a.get('id_number') or ''}",
+                                    W.words(W.CARD_TYPES, a.get("card_type")).en)),
+        (Words("性别", "Sex"), W.words(W.SEX, a.get("sex"))),
+        (Words("出生", "Born"), a.get("birth_date")),
+    ]
+    if a.get("nationality"):
+        applicant.append((Words("国籍", "Nationality"), a["nationality"]))
+    if a.get("nation"):
+        applicant.append((Words("民族", "Nation"), a["nation"]))
+    if a.get("address"):
+        applicant.append((Words("住址", "Address"), a["address"]))
+    if a:
+        applicant.append((Words("有效期至", "Valid until"),
+                          valid if valid else Words("长期", "Long-term")))
+    if a.get("role"):
+        applicant.append((Words("身份", "Role"), labels.role(a["role"])))
+    materials = {m.get("code"): (labels.material(m.get("code"), m.get("name_zh", "")),
+                                 W.words(W.MATERIAL_STATUS, m.get("status")))
+                 for m in manifest.get("materials") or [] if isinstance(m, dict)}
+    return {
+        "matter": labels.matter(code, matter.get("name_zh") or case.matter_name),
+        "members": [labels.matter(c) for c in matter.get("bundle_of") or []],
+        "applicant": applicant,
+        "face": {"decision": W.words(W.FACE_DECISIONS, face.get("decision")),
+                 "liveness": W.words(W.LIVENESS, face.get("liveness"))},
+        "form": labels.form(code, manifest.get("form") or {}),
+        "materials": materials,
+        "events": [_event_words(labels, e) for e in events],
+    }
+
+
+def _event_words(labels: CatalogLabels, event) -> dict:
+    comment: Words | str = event.comment
+    if event.actor.startswith("terminal:"):
+        for pattern, zh, en in TERMINAL_COMMENTS:
+            found = pattern.match(event.comment or "")
+            if found:
+                parts = found.groupdict()
+                names = [labels.material(c.strip()) for c in parts.get("codes", "").split(",")
+                         if c.strip()]
+                parts.update(materials="、".join(n.zh for n in names),
+                             materials_en=", ".join(n.en or n.zh for n in names))
+                comment = Words(zh.format(**parts), en.format(**parts))
+                break
+    return {"actor": W.actor_words(event.actor), "action": W.words(W.ACTIONS, event.action),
+            "from": STATUS_LABELS.get(event.from_status, "—") if event.from_status else "—",
+            "to": STATUS_LABELS.get(event.to_status, event.to_status or "—"),
+            "comment": comment}
 
 
 def add_case_routes(router: APIRouter, kit) -> None:
@@ -69,12 +142,11 @@ def add_case_routes(router: APIRouter, kit) -> None:
 
     async def render_case(request: Request, who, case_number: str, error: str | None = None,
                           status: int = 200):
-        view = await run_in_threadpool(_case_view, services, case_number)
+        view = await run_in_threadpool(_case_view, services, kit.labels, case_number)
         if view is None:
             raise HTTPException(404, "no such case / 无此办件")
         return kit.render(request, "case.html", who, error=error, status=status,
-                          action_labels=ACTION_LABELS, material_labels=MATERIAL_STATUS_LABELS,
-                          **view)
+                          action_labels=ACTION_LABELS, **view)
 
     @router.get("/cases/{case_number}")
     async def case_page(request: Request, case_number: str):
@@ -95,7 +167,7 @@ def add_case_routes(router: APIRouter, kit) -> None:
             await run_in_threadpool(_act, case_number, action, who[0], comment, materials)
         except TransitionRefused as refused:
             return await render_case(request, who, case_number,
-                                     error=f"{refused.reason_key}: {refused}", status=409)
+                                     error=W.words(W.REASONS, refused.reason_key), status=409)
         return RedirectResponse(f"/console/cases/{quote(case_number)}", status_code=303)
 
     @router.post("/cases/{case_number}/action")
@@ -112,7 +184,7 @@ def add_case_routes(router: APIRouter, kit) -> None:
         who = await kit.reviewer(request)
         form = await kit.form_checked(request, who[1])
         reason = str(form.get("reason", "")).strip()
-        view = await run_in_threadpool(_case_view, services, case_number)
+        view = await run_in_threadpool(_case_view, services, kit.labels, case_number)
         if view is None:
             raise HTTPException(404, "no such case / 无此办件")
         names = {m.get("code"): m.get("name_zh", "") for m in view["manifest"].get("materials", [])}

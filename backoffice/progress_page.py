@@ -7,28 +7,23 @@ what GET /api/v1/cases/{case_number}/progress returns (backoffice.workflow.progr
 """
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-from zoneinfo import ZoneInfo
-
 from fastapi import APIRouter, Request
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from backoffice.console import console_templates
+from backoffice.console_text import CatalogLabels, LocalTime
 from backoffice.db import Case
 from backoffice.workflow import STATUS_LABELS, progress
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def build_progress_page(services) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    tz = ZoneInfo(services.settings.timezone)
+    time = LocalTime(services.settings.timezone)        # the console's zone and form
+    templates = console_templates(time, CatalogLabels(services.settings.catalog_dir))
 
-    def local(text: str) -> str:
-        return dt.datetime.fromisoformat(text).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    def local(text: str):
+        return time(text, seconds=False)
 
     def find(case_number: str) -> dict | None:
         with services.db.read() as session:

@@ -10,7 +10,12 @@
 - publisher `<data_dir>/publisher.key` — Ed25519, signs catalogue/site-profile updates (publishing.py);
 - alarms    outbox depth of `outbox_alarm_depth` or more, or rising over the last
   `outbox_rising_beats` heartbeats (alarms.py);
-- silence    a terminal is SILENT after `missed_heartbeats` x `heartbeat_interval_s` seconds.
+- silence    a terminal is SILENT after `missed_heartbeats` x `heartbeat_interval_s` seconds;
+- timezone   every time the console and the progress page show is in this zone (an IANA name,
+  default `Asia/Shanghai`; `BACKOFFICE_TIMEZONE`); stored times stay UTC;
+- catalog    the catalogue whose labels the console shows for form fields, choices, matters and
+  materials: `flows/` (the one the terminals ship with) unless `catalog_dir` is set
+  (`BACKOFFICE_CATALOG_DIR`).
 Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override the URLs.
 """
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class SettingsError(ValueError):
@@ -44,6 +50,7 @@ class Settings:
     max_packet_bytes: int = 64 * 1024 * 1024
     cookie_secure: bool = False
     timezone: str = "Asia/Shanghai"
+    catalog_dir: Path | None = None
     outbox_alarm_depth: int = 50
     outbox_rising_beats: int = 4
 
@@ -62,12 +69,27 @@ class Settings:
             or (data_dir / "files").as_uri(),
             key_path=data_dir / "backoffice.key",
             vault_key_path=data_dir / "vault.key",
+            timezone=os.environ.get("BACKOFFICE_TIMEZONE") or cls.timezone,
+            catalog_dir=Path(os.environ["BACKOFFICE_CATALOG_DIR"])
+            if os.environ.get("BACKOFFICE_CATALOG_DIR") else None,
         )
-        return replace(base, **overrides)
+        settings = replace(base, **overrides)
+        check_timezone(settings.timezone)
+        return settings
 
     @property
     def silent_after_s(self) -> int:
         return self.heartbeat_interval_s * self.missed_heartbeats
+
+
+def check_timezone(name: str) -> None:
+    """Raises SettingsError unless `name` is a time zone this machine knows (IANA name)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError("backoffice.settings.bad_timezone",
+                            f"unknown time zone {name!r}: give an IANA name such as "
+                            "Asia/Shanghai (BACKOFFICE_TIMEZONE)") from None
 
 
 def storage_root(storage_url: str) -> Path:

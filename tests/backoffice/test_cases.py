@@ -39,7 +39,7 @@ def test_workflow_is_traced_and_illegal_transitions_are_refused(server, new_term
     terminal = new_terminal()
     case = _submit(terminal)["case_number"]
     refused = _act(console, case, "approve", "skip acceptance")
-    assert refused.status_code == 409 and "backoffice.case.illegal_transition" in refused.text
+    assert refused.status_code == 409 and "办件当前状态下不能进行此操作" in refused.text
     assert _act(console, case, "accept", "材料齐全").status_code == 303
     assert _act(console, case, "complete").status_code == 409
     assert _act(console, case, "approve", "符合条件").status_code == 303
@@ -50,8 +50,8 @@ def test_workflow_is_traced_and_illegal_transitions_are_refused(server, new_term
     assert [h["status"] for h in progress["history"]] == ["received", "accepted", "approved",
                                                            "completed"]
     page = console.get(f"/console/cases/{case}").text
-    for line in ("reviewer:reviewer-cases", "材料齐全", "符合条件", "已发放",
-                 "accepted → approved", f"terminal:{terminal.terminal_id}"):
+    for line in ("审批人 reviewer-cases", "材料齐全", "符合条件", "已发放",
+                 "已受理 Accepted → 已批准 Approved", f"终端 {terminal.terminal_id}"):
         assert line in page
 
 
@@ -85,7 +85,7 @@ def test_supplement_request_shows_in_progress_and_supplement_joins_the_case(new_
     assert progress["status"] == "received" and progress["supplement"] is None
     assert [h["status"] for h in progress["history"]] == ["received", "needs_supplement", "received"]
     page = console.get(f"/console/cases/{case}").text
-    assert "已补 fulfilled" in page and "materials/bank_card/page-001.jpg" in page
+    assert "已补 fulfilled" in page and "收到补件" in page and "page-001.jpg" in page
 
 
 def test_supplement_from_another_person_or_for_unknown_case_is_refused(new_terminal):
@@ -155,13 +155,13 @@ def test_console_requires_login(server):
 def test_heartbeat_then_silence_marks_the_terminal_silent(server, new_terminal, console):
     terminal = new_terminal()
     assert terminal.heartbeat(paper="near_end", devices={
-        "printer": {"available": False, "fault": "cover_open"}},
+        "printer": {"available": False, "fault": "printer.cover_open"}},
         outbox={"pending": 3, "in_flight": 1, "dead": 0, "oldest_pending_age_s": 42}).status_code == 204
     row = f'id="terminal-{terminal.terminal_id}" class="state-'
     page = console.get("/console/fleet").text
     assert row + 'OK"' in page
     chunk = page.split(row, 1)[1].split("</tr>", 1)[0]
-    assert "printer: cover_open" in chunk and "near_end" in chunk and "待发 3" in chunk
+    assert "回执打印机：打印机盖未关好" in chunk and "即将用完" in chunk and "待发 3" in chunk
     time.sleep(server.services.settings.silent_after_s + 0.5)
     assert row + 'SILENT"' in console.get("/console/fleet").text
 

@@ -1,6 +1,7 @@
 """The console in headless Chromium (Debian's /usr/bin/chromium + chromedriver, via selenium):
-log in, list cases, open a case, see its material image load, request a supplement, see the
-fleet page. Saves a screenshot of the case page (docs/backoffice-case.png is one of these)."""
+log in, list cases, open a case (a packet as a terminal writes it), see its material image load
+and its labels in words, request a supplement, see the fleet page. Saves a screenshot of the
+case page (docs/backoffice-case.png is one of these: BACKOFFICE_SCREENSHOT=docs/...)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backoffice_testkit import application
+from kiosk_packets import terminal_application
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
@@ -55,7 +56,7 @@ def browser():
 def test_reviewer_works_a_case_in_the_browser(server, new_terminal, browser, tmp_path):
     server.services.reviewers.add("browser-reviewer", "pa55word-browser")
     terminal = new_terminal(site="乐山市中区7x24站")
-    manifest, files = application(terminal)
+    manifest, files = terminal_application(terminal, bank_card="missing_allowed")
     assert terminal.send_packet(terminal.seal(manifest, files)).status_code == 201
     case = manifest["case_number"]
 
@@ -68,12 +69,16 @@ def test_reviewer_works_a_case_in_the_browser(server, new_terminal, browser, tmp
 
     browser.find_element(By.LINK_TEXT, case).click()
     wait_for(browser, lambda d: status_text(d).startswith("已接收"))
-    page_image = browser.find_element(By.CSS_SELECTOR, "#material-hukou img.page")
+    page_image = browser.find_element(By.CSS_SELECTOR, "#material-household_register img.page")
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
                                   page_image) == 620
     faces = browser.find_elements(By.CSS_SELECTOR, "img.face")
     assert [browser.execute_script("return arguments[0].naturalWidth", f) for f in faces][0] == 102
     assert "容缺" in browser.find_element(By.ID, "material-bank_card").text
+    shown = browser.find_element(By.TAG_NAME, "body").text
+    for words in ("老人姓名", "与家人同住", "居民身份证", "长期", "Asia/Shanghai"):
+        assert words in shown, words
+    assert "+00:00" not in shown and "applicant_name" not in shown
     shot = Path(os.environ.get("BACKOFFICE_SCREENSHOT") or tmp_path / "case.png")
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000

@@ -194,13 +194,14 @@ def seal_packet(manifest: dict, files: dict[str, bytes], signing_key: nacl.signi
         data = bytes(data)
         index.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
         blobs.append(data)
-    _check_entries_against_files(manifest, {e["name"]: (e["sha256"], e["bytes"]) for e in index})
     try:
+        _check_entries_against_files(manifest, {e["name"]: (e["sha256"], e["bytes"])
+                                                for e in index})
         signed_block = canonical_json({"envelope": header, "manifest": manifest, "files": index})
     except (TypeError, ValueError, RecursionError) as exc:
         raise MalformedPacket("manifest is not plain JSON") from exc
     if json_too_deep(signed_block):
-        raise MalformedPacket(f"manifest nested deeper than {MAX_JSON_DEPTH - 2} levels")
+        raise MalformedPacket(f"manifest nested deeper than {MAX_JSON_DEPTH - 1} levels")
     signature = signing_key.sign(SIGNATURE_CONTEXT + signed_block).signature
     plaintext = b"".join([struct.pack(">I", len(signed_block)), signed_block, signature, *blobs])
     content_key = nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)

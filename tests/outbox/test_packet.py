@@ -139,9 +139,11 @@ def test_relabelled_envelope_is_refused(keys):
         kp.open_packet(spliced, private, signing.verify_key)
 
 
-def _seal_raw(signed_block: dict, blobs: list[bytes], signing, recipient) -> bytes:
-    """A packet built by hand, correctly signed and encrypted, to test the inner checks."""
-    block = kp.canonical_json(signed_block)
+def _seal_raw(signed_block: dict, blobs: list[bytes], signing, recipient,
+              edit=lambda block: block) -> bytes:
+    """A packet built by hand, correctly signed and encrypted, to test the inner checks
+    (`edit` may change the signed block's bytes before they are signed)."""
+    block = edit(kp.canonical_json(signed_block))
     plaintext = struct.pack(">I", len(block)) + block + \
         signing.sign(kp.SIGNATURE_CONTEXT + block).signature + b"".join(blobs)
     key = os.urandom(32)
@@ -149,6 +151,42 @@ def _seal_raw(signed_block: dict, blobs: list[bytes], signing, recipient) -> byt
     wrapped = nacl.public.SealedBox(recipient).encrypt(key)
     return b"KPKT\x01" + struct.pack(">H", len(header)) + header + struct.pack(">H", len(wrapped)) \
         + wrapped + bytes(nacl.secret.SecretBox(key).encrypt(plaintext))
+
+
+def nested(depth: int):
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [31, 50, 5_000])
+def test_manifests_nested_too_deep_are_refused_at_sealing_and_opening(keys, depth):
+    manifest, files = sample()
+    manifest["form"] = nested(depth - 1)                 # the manifest object is one level
+    if depth <= kp.MAX_JSON_DEPTH - 1:
+        assert kp.open_packet(kp.seal_packet(manifest, files, keys[0], keys[1].public_key),
+                              keys[1], keys[0].verify_key).manifest["form"] == manifest["form"]
+        return
+    with pytest.raises(kp.MalformedPacket):
+        kp.seal_packet(manifest, files, keys[0], keys[1].public_key)
+    signed_block = {"envelope": kp._envelope_of(manifest), "manifest": {**manifest, "form": "deep"},
+                    "files": [{"name": n, "sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)}
+                              for n, d in sorted(files.items())]}
+    deep = b"[" * (depth - 1) + b"]" * (depth - 1)
+    blob = _seal_raw(signed_block, [files[n] for n in sorted(files)], keys[0], keys[1].public_key,
+                     lambda block: block.replace(b'"deep"', deep))
+    with pytest.raises(kp.MalformedPacket):
+        kp.open_packet(blob, keys[1], keys[0].verify_key)
+
+
+def test_json_depth_is_counted_outside_strings_only():
+    text = rb'{"a": "[[[[{{{{", "b": ["\\\"]]]"]}'          # b: backslash, quote, ]]]
+    assert kp.loads_bounded(text, max_depth=2) == {"a": "[[[[{{{{", "b": ['\\"]]]']}
+    with pytest.raises(ValueError):
+        kp.loads_bounded(b'{"a": [[1]]}', max_depth=2)
+    with pytest.raises(ValueError):
+        kp.loads_bounded(b'"\xff"')                     # not UTF-8
 
 
 def test_signed_but_inconsistent_file_hash_is_hash_mismatch(keys):

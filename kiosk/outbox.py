@@ -9,11 +9,24 @@ points to it are on disk: the receipt is printed after it returns. Layout under 
 
 Crash safety: `accept` holds the database write lock from issuing the case number until the
 commit; inside it the sealed file is written to a temp name, fsynced, renamed and the
-directory fsynced BEFORE the row is inserted. A crash before the commit leaves at most an
+directory fsynced BEFORE the row is inserted.
+Case numbers are `<terminal>-<YYYYMMDD>-<installation>-<seq>` (kiosk.packet.CASE_NUMBER): the
+sequence counts per day, the installation is four random base-32 characters drawn with the
+first number and kept in outbox.db next to the sequence. A state directory lost and rebuilt
+with the same keys restarts the sequence, but with another installation, so it never issues a
+number the back office already has (one in a million chance per rebuild; should it happen, or
+a database be restored from an old backup, the back office's 409 `case.exists` makes the
+uploader draw a new installation, see `renew_installation`). A crash before the commit leaves at most an
 orphan file (swept at the next start, under the same lock) and no issued number; a crash
 after it leaves a complete packet. The uploader (kiosk.uploader) moves rows
 pending -> in_flight -> acknowledged (file deleted at once, row purged after the retention)
 or dead (permanent refusal; `retry` brings it back). No personal data is stored in clear.
+
+Packets leave in acceptance order. While the back office cannot be reached (`mark_unreachable`)
+the whole queue waits, backing off from one try to the next, and only the oldest packet is
+tried; the first packet it takes again makes every waiting packet due at once. A packet the
+back office answers with a server error (`mark_failed`, not permanent) waits on its own
+backoff, so one packet the back office chokes on does not hold up the others.
 """
 from __future__ import annotations
 
@@ -23,6 +36,7 @@ import errno
 import logging
 import os
 import random
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -67,7 +81,13 @@ CREATE TABLE IF NOT EXISTS case_sequences (
     day TEXT PRIMARY KEY,
     last_seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
+INSTALLATION_LENGTH = 4
+QUEUE_FAILURES, QUEUE_RETRY_AT = "queue_failures", "queue_retry_at"   # outbox_meta keys
 
 
 class OutboxError(Exception):
@@ -129,6 +149,16 @@ def _is_disk_full(exc: BaseException) -> bool:
         text = str(exc).lower()
         return "full" in text or "disk i/o" in text
     return False
+
+
+def _get_meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
+    row = db.execute("SELECT value FROM outbox_meta WHERE key=?", (key,)).fetchone()
+    return default if row is None else row["value"]
+
+
+def _set_meta(db: sqlite3.Connection, key: str, value) -> None:
+    db.execute("INSERT INTO outbox_meta (key, value) VALUES (?, ?) "
+               "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, str(value)))
 
 
 def backoff_delay(attempts: int, rng: random.Random | None = None, base_s: float = BACKOFF_BASE_S,
@@ -289,7 +319,24 @@ class Outbox:
         seq = (row["last_seq"] if row else 0) + 1
         db.execute("INSERT INTO case_sequences (day, last_seq) VALUES (?, ?) "
                    "ON CONFLICT(day) DO UPDATE SET last_seq=excluded.last_seq", (day, seq))
-        return f"{self.terminal_id}-{day}-{seq:06d}"
+        return f"{self.terminal_id}-{day}-{self._installation(db)}-{seq:04d}"
+
+    @staticmethod
+    def _installation(db: sqlite3.Connection, renew: bool = False) -> str:
+        """This database's installation part of case numbers, drawn the first time."""
+        value = _get_meta(db, "installation")
+        if not value or renew:
+            value = "".join(secrets.choice(kp.CASE_NUMBER_ALPHABET)
+                            for _ in range(INSTALLATION_LENGTH))
+            _set_meta(db, "installation", value)
+        return value
+
+    def renew_installation(self) -> None:
+        """Draw another installation part: the back office already has one of our numbers
+        (a database restored from a backup, or a chance repeat after a rebuild)."""
+        with self._write() as db:
+            self._installation(db, renew=True)
+        log.warning("outbox case numbers: new installation part drawn")
 
     def _write_file(self, tmp: Path, final: Path, blob: bytes) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -314,13 +361,16 @@ class Outbox:
     # ---- the uploader's side --------------------------------------------------------------
 
     def next_due(self, now: float | None = None) -> QueuedPacket | None:
-        """The oldest pending packet whose backoff has passed, or None (see SENDABLE)."""
+        """The first accepted pending packet whose backoff has passed (see SENDABLE), or None
+        while the queue waits for an unreachable back office."""
         now = time.time() if now is None else now
         with self._lock:
+            if now < self._queue_retry_at():
+                return None
             row = self._db.execute(
                 "SELECT packet_id, case_number, kind, file, attempts FROM packets "
                 f"WHERE {SENDABLE} AND next_attempt_at <= ? "
-                "ORDER BY next_attempt_at, accepted_at LIMIT 1", (now,)).fetchone()
+                "ORDER BY accepted_at, rowid LIMIT 1", (now,)).fetchone()
         if row is None:
             return None
         return QueuedPacket(row["packet_id"], row["case_number"], row["kind"],
@@ -332,7 +382,20 @@ class Outbox:
         with self._lock:
             row = self._db.execute("SELECT MIN(next_attempt_at) AS at FROM packets "
                                    f"WHERE {SENDABLE}").fetchone()
-        return None if row["at"] is None else max(row["at"] - now, 0.0)
+            retry_at = self._queue_retry_at()
+        return None if row["at"] is None else max(row["at"] - now, retry_at - now, 0.0)
+
+    def _queue_retry_at(self) -> float:
+        return float(_get_meta(self._db, QUEUE_RETRY_AT, "0"))
+
+    def queue_hold(self, now: float | None = None) -> dict:
+        """{"failures", "retry_in_s"}: how often in a row the back office was not reached and
+        how long the queue still waits (0: not waiting)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            failures = int(_get_meta(self._db, QUEUE_FAILURES, "0"))
+            retry_at = self._queue_retry_at()
+        return {"failures": failures, "retry_in_s": round(max(retry_at - now, 0.0), 1)}
 
     def mark_in_flight(self, packet_id: str) -> None:
         with self._write() as db:
@@ -353,12 +416,46 @@ class Outbox:
             db.execute("UPDATE packets SET state='acknowledged', acknowledged_at=?, "
                        "server_case_number=?, last_error=NULL WHERE packet_id=?",
                        (now, case_number_from_server, packet_id))
+            released = self._release_queue(db, now)
+        if released is not None:
+            log.info("back office reached again: %d waiting packets due", released)
         if case_number_from_server and row["case_number"] and \
                 case_number_from_server != row["case_number"]:
             log.warning("back office answered another case number packet=%s", packet_id)
         (self.files_dir / row["file"]).unlink(missing_ok=True)
         _fsync_dir(self.files_dir)
         self.purge(now)
+
+    @staticmethod
+    def _release_queue(db: sqlite3.Connection, now: float) -> int | None:
+        """After the back office was not reached: every waiting packet is due now (their
+        count), the queue's backoff starts again. None when the queue was not waiting."""
+        if not int(_get_meta(db, QUEUE_FAILURES, "0")):
+            return None
+        _set_meta(db, QUEUE_FAILURES, 0)
+        _set_meta(db, QUEUE_RETRY_AT, 0)
+        return db.execute("UPDATE packets SET next_attempt_at=? WHERE state='pending' AND "
+                          "next_attempt_at > ?", (now, now)).rowcount
+
+    def mark_unreachable(self, packet_id: str | None, error: str,
+                         now: float | None = None) -> float:
+        """The back office was not reached (network, 503, ...) trying `packet_id` (None: its
+        server kept failing): the whole queue waits, the delay doubling at each failure in a
+        row; the packet keeps its place. Returns the seconds the queue waits."""
+        now = time.time() if now is None else now
+        error = str(error)[:200]
+        with self._write() as db:
+            if packet_id is not None and db.execute(
+                    "UPDATE packets SET state='pending', last_error=? WHERE packet_id=? AND "
+                    "state IN ('pending', 'in_flight')", (error, packet_id)).rowcount != 1:
+                raise UnknownPacket("no pending packet with that id")
+            failures = int(_get_meta(db, QUEUE_FAILURES, "0")) + 1
+            delay = backoff_delay(failures, None, *self.backoff)
+            _set_meta(db, QUEUE_FAILURES, failures)
+            _set_meta(db, QUEUE_RETRY_AT, now + delay)
+        log.info("back office not reached failures=%d error=%s next_try_in_s=%.1f", failures,
+                 error, delay)
+        return delay
 
     def mark_failed(self, packet_id: str, error: str, permanent: bool,
                     now: float | None = None) -> None:
@@ -385,9 +482,11 @@ class Outbox:
                      row["attempts"], error)
 
     def retry(self, packet_id: str | None = None, now: float | None = None) -> int:
-        """Make one packet (dead or pending) or, with None, every dead packet due now."""
+        """Make one packet (dead or pending) or, with None, every dead packet due now (also
+        when the queue waits for an unreachable back office)."""
         now = time.time() if now is None else now
         with self._write() as db:
+            _set_meta(db, QUEUE_RETRY_AT, 0)                    # try now, however it went
             if packet_id is None:
                 count = db.execute("UPDATE packets SET state='pending', attempts=0, "
                                    "next_attempt_at=? WHERE state='dead'", (now,)).rowcount

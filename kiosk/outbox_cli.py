@@ -48,16 +48,21 @@ def outbox() -> None:
 @JSON_OPTION
 @click.pass_context
 def status(ctx: click.Context, state_dir: Path | None, as_json: bool) -> None:
-    """Counts by state and the age of the oldest undelivered packet."""
+    """Counts by state, the age of the oldest undelivered packet, and whether the queue waits
+    for a back office it could not reach."""
     with _open(ctx, state_dir) as box:
         result = box.status()
+        hold = box.queue_hold()
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps({**result, "back_office": hold}))
         return
     for state in STATES:
         click.echo(f"{state:<14}{result[state]}")
     age = result["oldest_pending_age_s"]
     click.echo(f"{'oldest pending':<14}{'-' if age is None else f'{age:.0f} s'}")
+    if hold["failures"]:
+        click.echo(f"{'back office':<14}not reached {hold['failures']} time(s) in a row; "
+                   f"next try in {hold['retry_in_s']:.0f} s (`kiosk outbox retry` to try now)")
 
 
 @outbox.command(name="list")

@@ -4,9 +4,18 @@ Runs as its own process (`kiosk-uploader`, so a hung network never touches the t
 app) or in-process (`Uploader.run(stop_event)`, for the demo). Every request is signed
 (kiosk.packet.sign_request); packets go to POST /api/v1/packets with `Idempotency-Key` = the
 packet id, so an upload repeated after a crash or restart is answered 200 and counted once.
-  201/200        -> acknowledged (sealed file deleted at once)
-  403/409/413/422 -> dead (logged; `kiosk outbox retry` brings it back)
-  anything else, network errors -> back off with jitter and try again later
+Packets leave in acceptance order (kiosk.outbox).
+  201/200        -> acknowledged (sealed file deleted at once); after an outage every
+                    waiting packet is due at once
+  network errors, 401/408/429/502/503/504 -> the back office is not reached (or refuses
+                    this terminal's clock): the whole queue waits, backing off with jitter,
+                    and the same oldest packet is tried next
+  other 4xx      -> dead: the back office refused this packet and says why (logged; `kiosk
+                    outbox retry` brings it back). A 409 `backoffice.case.exists` also draws
+                    a new installation part of case numbers (Outbox.renew_installation)
+  other 5xx      -> this packet backs off on its own (logged as a warning: the back office
+                    has a fault to fix) and the next one is tried; two in a row make the
+                    whole queue wait as for an outage
 Heartbeats (every 30 s by default) carry device health from state_dir/health.json (written
 by the kiosk app with an atomic rename), outbox counts and free disk; nothing personal.
 `enrol(...)` registers the terminal's key with a one-time token (used by provisioning) and
@@ -44,7 +53,7 @@ from kiosk.sdnotify import MainLoopWatchdog, Notifier
 
 log = logging.getLogger(__name__)
 
-PERMANENT_STATUSES = frozenset({403, 409, 413, 422})
+UNREACHABLE_STATUSES = frozenset({401, 408, 429, 502, 503, 504})
 PAPER_STATES = ("ok", "near_end", "out", "unknown")
 REASON_KEY = re.compile(r"^[a-z0-9_]+(?:\.[a-z0-9_]+)+$")
 TERMINAL_KEY_FILE = "terminal.key"
@@ -164,7 +173,8 @@ class Uploader:
     # ---- packets ----------------------------------------------------------------------------
 
     def upload(self, item) -> str:
-        """Deliver one queued packet; returns sent | duplicate | dead | deferred."""
+        """Deliver one queued packet; returns sent | duplicate | dead | deferred (the back
+        office not reached: the queue waits) | failed (a server error: this packet waits)."""
         try:
             self.outbox.mark_in_flight(item.packet_id)
         except UnknownPacket:
@@ -178,7 +188,7 @@ class Uploader:
             response = self._post("/api/v1/packets", blob, "application/octet-stream",
                                   {"Idempotency-Key": item.packet_id})
         except httpx.HTTPError as exc:
-            self.outbox.mark_failed(item.packet_id, type(exc).__name__, permanent=False)
+            self.outbox.mark_unreachable(item.packet_id, type(exc).__name__)
             return "deferred"
         if response.status_code in (200, 201):
             case_number = None
@@ -190,14 +200,22 @@ class Uploader:
             log.info("packet delivered packet=%s status=%d", item.packet_id, response.status_code)
             return "sent" if response.status_code == 201 else "duplicate"
         error = _error_of(response)
-        permanent = response.status_code in PERMANENT_STATUSES
+        if response.status_code in UNREACHABLE_STATUSES:
+            self.outbox.mark_unreachable(item.packet_id, error)
+            return "deferred"
+        permanent = response.status_code < 500
         self.outbox.mark_failed(item.packet_id, error, permanent=permanent)
-        return "dead" if permanent else "deferred"
+        if error == "http 409 backoffice.case.exists":
+            self.outbox.renew_installation()
+        if not permanent:
+            log.warning("back office server error packet=%s error=%s", item.packet_id, error)
+        return "dead" if permanent else "failed"
 
     def drain_once(self, stop_event: threading.Event | None = None) -> DrainResult:
-        """Upload every packet due now; stop at the first transient failure (the network or
-        the back office is down: the rest waits for the next round)."""
+        """Upload every packet due now, oldest first; stop when the back office is not
+        reached (the queue waits for the next round) or fails twice in a row."""
         result = DrainResult()
+        previous = None
         while stop_event is None or not stop_event.is_set():
             item = self.outbox.next_due()
             if item is None:
@@ -214,7 +232,12 @@ class Uploader:
                 result.deferred += 1
                 row = self.outbox.get(item.packet_id)
                 result.errors.append((row or {}).get("last_error") or "deferred")
-                break
+                if outcome == "deferred":
+                    break
+                if previous == "failed":         # not this packet: the back office is failing
+                    self.outbox.mark_unreachable(None, result.errors[-1])
+                    break
+            previous = outcome
         return result
 
     # ---- heartbeats -------------------------------------------------------------------------
@@ -357,6 +380,13 @@ def attach_updater(uploader: Uploader, key_dir: Path, site_id: str = "") -> None
         uploader.updater = ku.Updater(uploader.state_dir, publisher, site_id or None, uploader.get)
 
 
+def once_exit_code(status: dict) -> int:
+    """`--once`: 4 while any packet is dead (the operator must look), 3 while packets wait."""
+    if status["dead"]:
+        return 4
+    return 0 if status["pending"] + status["in_flight"] == 0 else 3
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", envvar="KIOSK_STATE_DIR", required=True,
               type=click.Path(file_okay=False, path_type=Path),
@@ -379,8 +409,10 @@ def attach_updater(uploader: Uploader, key_dir: Path, site_id: str = "") -> None
               type=click.FloatRange(0.05, 600),
               help="With nothing due, how often to look for newly accepted packets.")
 @click.option("--once", is_flag=True,
-              help="Send one heartbeat, upload everything due, print a JSON summary and exit "
-                   "(exit 0 when nothing is left to deliver, 3 otherwise).")
+              help="Send one heartbeat, upload everything due, print a JSON summary and exit: "
+                   "0 when everything is delivered, 3 when packets still wait (back office not "
+                   "reached), 4 when a packet is dead (refused; see `kiosk outbox list --state "
+                   "dead`).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(state_dir: Path, backoffice_url: str, terminal_id: str, key_path: Path | None,
          heartbeat_s: float, backoff_base_s: float, backoff_cap_s: float, poll_s: float,
@@ -405,7 +437,7 @@ def main(state_dir: Path, backoffice_url: str, terminal_id: str, key_path: Path 
             click.echo(json.dumps({"sent": result.sent, "duplicates": result.duplicates,
                                    "dead": result.dead, "deferred": result.deferred,
                                    "errors": result.errors, "outbox": status}))
-            sys.exit(0 if status["pending"] + status["in_flight"] == 0 else 3)
+            sys.exit(once_exit_code(status))
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())

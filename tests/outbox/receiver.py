@@ -4,7 +4,8 @@ It does what the contract asks of the back office and no more: verifies every si
 (kiosk.packet.verify_request with a nonce cache), opens each packet with its private key,
 dedups by packet id (same bytes -> 200 with the first body, other bytes -> 409), refuses bad
 packets with 422, records heartbeats, and enrols with a one-time token. It can answer 503
-for a while (`fail_next`) and slow every packet down (`delay_s`).
+for a while (`fail_next`), give chosen answers to chosen packets (`scripted`: packet id ->
+[(status, body), ...], used first) and slow every packet down (`delay_s`).
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class Receiver:
         self.statuses: list[int] = []
         self.heartbeats: list[dict] = []
         self.fail_next = 0                          # answer 503 to this many packet POSTs
+        self.scripted: dict[str, list[tuple[int, dict]]] = {}
         self.delay_s = 0.0
         self._server: ThreadingHTTPServer | None = None
 
@@ -108,6 +110,11 @@ class Receiver:
                 self.fail_next -= 1
                 self.statuses.append(503)
                 return 503, {"error": "backoffice.unavailable"}
+            scripted = self.scripted.get(headers.get("idempotency-key", ""))
+            if scripted:
+                status, answer = scripted.pop(0)
+                self.statuses.append(status)
+                return status, answer
         time.sleep(self.delay_s)
         try:
             envelope = kp.read_envelope(body)

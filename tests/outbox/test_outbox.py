@@ -26,7 +26,7 @@ def test_accept_fills_ids_seals_and_queues(open_outbox, keys):
     before = dt.datetime.now().astimezone()
     accepted = box.accept(manifest, files)
     today = dt.date.today().strftime("%Y%m%d")
-    assert accepted.case_number == f"T-001-{today}-000001"
+    assert re.fullmatch(rf"T-001-{today}-[0-9A-HJKMNP-TV-Z]{{4}}-0001", accepted.case_number)
     assert accepted.accepted_at >= before.replace(microsecond=0)
     assert box.status()["pending"] == 1 and box.depth() == 1
     opened = open_sealed(box, keys, accepted.packet_id)
@@ -38,7 +38,8 @@ def test_accept_fills_ids_seals_and_queues(open_outbox, keys):
     assert m["applicant"] == manifest["applicant"]
     assert "packet_id" not in manifest          # the caller's dict is not modified
     second = box.accept(*application())
-    assert second.case_number.endswith("-000002") and second.packet_id > accepted.packet_id
+    assert second.case_number == accepted.case_number[:-4] + "0002"
+    assert second.packet_id > accepted.packet_id
 
 
 def test_supplement_keeps_its_case_number_and_must_have_one(open_outbox, keys):
@@ -54,7 +55,7 @@ def test_supplement_keeps_its_case_number_and_must_have_one(open_outbox, keys):
     help_ = box.accept({"kind": "help_request", "case_number": None,
                         "help": {"reason": "stuck", "step": "materials"}}, {})
     assert help_.case_number == ""
-    assert box.accept(*application()).case_number.endswith("-000002")
+    assert box.accept(*application()).case_number.endswith("-0002")
 
 
 def test_bad_packet_stores_nothing_and_issues_no_number(open_outbox):
@@ -65,7 +66,7 @@ def test_bad_packet_stores_nothing_and_issues_no_number(open_outbox):
         box.accept(manifest, files)
     assert box.status()["pending"] == 0
     assert list(box.files_dir.iterdir()) == []
-    assert box.accept(*application()).case_number.endswith("-000001")
+    assert box.accept(*application()).case_number.endswith("-0001")
 
 
 def test_nothing_personal_is_written_to_disk(open_outbox, tmp_path):
@@ -87,7 +88,8 @@ def test_case_numbers_never_repeat_across_restarts(open_outbox):
         numbers += [box.accept(*application(200)).case_number for _ in range(4)]
         box.close()
     assert len(set(numbers)) == 12
-    assert [int(n[-6:]) for n in numbers] == list(range(1, 13))
+    assert [int(n[-4:]) for n in numbers] == list(range(1, 13))
+    assert len({n[:-4] for n in numbers}) == 1           # one installation while outbox.db lives
 
 
 def test_in_flight_packets_are_pending_again_after_a_restart(open_outbox):
@@ -237,8 +239,8 @@ def test_filling_a_tiny_filesystem_raises_outbox_full_and_loses_nothing(open_out
     for a in accepted:
         assert open_sealed(box, keys, a.packet_id).manifest["case_number"] == a.case_number
     numbers = [a.case_number for a in accepted]
-    assert [int(n[-6:]) for n in numbers] == list(range(1, len(accepted) + 1))
-    assert re.fullmatch(r"T-001-\d{8}-\d{6}", numbers[0])
+    assert [int(n[-4:]) for n in numbers] == list(range(1, len(accepted) + 1))
+    assert re.fullmatch(r"T-001-\d{8}-[0-9A-HJKMNP-TV-Z]{4}-\d{4}", numbers[0])
     # with the default reserve the outbox says it has no room before trying
     reserved = open_outbox(state_dir=tiny_filesystem / "state", min_free_bytes=200 * 2**20)
     assert not reserved.has_room()

@@ -35,7 +35,14 @@ def test_status_list_and_retry(open_outbox):
     assert a.case_number in listing and "error=http 422 backoffice.packet.malformed" in listing
     assert NAME not in listing and ID_NUMBER not in listing
 
+    box.mark_in_flight(a.packet_id)
+    box.mark_unreachable(a.packet_id, "ConnectError")
+    assert json.loads(run("status", "--state-dir", state, "--json").output)["back_office"][
+        "failures"] == 1
+    assert "back office   not reached 1 time(s) in a row" in run("status", "--state-dir",
+                                                                 state).output
     assert run("retry", b.packet_id, "--state-dir", state).output.startswith("1 packet")
+    assert box.next_due() is not None                    # retry: the queue does not wait
     assert box.get(b.packet_id)["state"] == "pending"
     assert run("retry", "--all-dead", "--state-dir", state).output.startswith("1 packet")
     assert box.status()["dead"] == 0

@@ -3,6 +3,7 @@ enrolment, and kill -9 in the middle of uploads."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -33,6 +34,12 @@ def make_uploader(box, keys, url, **kw) -> Uploader:
     kw.setdefault("idle_poll_s", 0.05)
     return Uploader(box, url, "T-001", keys.signing, heartbeat_s=kw.pop("heartbeat_s", 30),
                     http=httpx.Client(timeout=5), **kw)
+
+
+def drained(uploader) -> bool:
+    """One more round; True when nothing is left waiting."""
+    uploader.drain_once()
+    return uploader.outbox.depth() == 0
 
 
 def wait_for(condition, timeout=15.0):
@@ -104,6 +111,49 @@ def test_server_errors_back_off_and_the_queue_drains_by_itself(fast_outbox, keys
     assert not thread.is_alive()
     assert set(receiver.packets) == {a.packet_id for a in accepted}
     assert receiver.statuses.count(503) == 3
+
+
+@pytest.mark.parametrize("status,outcome", [
+    (400, "dead"), (404, "dead"), (409, "dead"), (422, "dead"),
+    (401, "queue waits"), (429, "queue waits"), (502, "queue waits"), (503, "queue waits"),
+    (500, "packet waits"), (507, "packet waits")])
+def test_a_4xx_is_final_a_5xx_is_tried_again(fast_outbox, keys, caplog, status, outcome):
+    box = fast_outbox()
+    first, second = box.accept(*application()), box.accept(*application())
+    with Receiver(keys.private, {"T-001": keys.signing.verify_key}) as receiver:
+        receiver.scripted[first.packet_id] = [(status, {"error": "backoffice.some_reason"})]
+        uploader = make_uploader(box, keys, receiver.url)
+        with caplog.at_level(logging.INFO):
+            result = uploader.drain_once()
+        row = box.get(first.packet_id)
+        assert row["last_error"] == f"http {status} backoffice.some_reason"
+        if outcome == "dead":
+            assert row["state"] == "dead" and result.dead == 1
+            assert set(receiver.packets) == {second.packet_id}          # the next one went on
+        elif outcome == "queue waits":
+            assert row["state"] == "pending" and receiver.posts == 1    # nothing else tried
+            assert box.next_due() is None and box.queue_hold()["failures"] == 1
+        else:
+            assert row["state"] == "pending" and row["next_attempt_at"] > time.time()
+            assert set(receiver.packets) == {second.packet_id}          # not held up by it
+            assert "back office server error" in caplog.text
+        assert wait_for(lambda: drained(uploader), timeout=10)
+    if outcome != "dead":
+        assert set(receiver.packets) == {first.packet_id, second.packet_id}
+
+
+def test_server_errors_twice_in_a_row_make_the_queue_wait(fast_outbox, keys):
+    box = fast_outbox()
+    accepted = [box.accept(*application()) for _ in range(3)]
+    with Receiver(keys.private, {"T-001": keys.signing.verify_key}) as receiver:
+        for a in accepted:
+            receiver.scripted[a.packet_id] = [(500, {"error": "backoffice.internal_error"})]
+        uploader = make_uploader(box, keys, receiver.url)
+        result = uploader.drain_once()
+        assert (result.sent, result.deferred, receiver.posts) == (0, 2, 2)
+        assert box.queue_hold()["failures"] == 1 and box.next_due() is None
+        assert wait_for(lambda: drained(uploader), timeout=10)
+    assert list(receiver.packets) == [a.packet_id for a in accepted]      # in order
 
 
 def test_back_office_down_for_a_while_then_up(fast_outbox, keys):
@@ -197,6 +247,25 @@ def test_command_line_once_drains_and_reports(fast_outbox, keys, tmp_path):
     assert json.loads(up.output)["sent"] == 2
     assert set(receiver.packets) == {a.packet_id for a in accepted}
     assert len(receiver.heartbeats) == 1
+
+
+def test_command_line_once_fails_while_a_packet_is_dead(fast_outbox, keys, tmp_path):
+    box = fast_outbox()
+    good, refused = box.accept(*application()), box.accept(*application())
+    wrong = kp.seal_packet({"packet_id": refused.packet_id, "terminal_id": "T-001",
+                            "kind": "application"}, {}, keys.signing,
+                           kp.generate_backoffice_keypair(tmp_path / "k2").public_key)
+    box.sealed_path(refused.packet_id).write_bytes(wrong)         # answered 422: dead
+    args = ["--state-dir", str(box.state_dir), "--terminal-id", "T-001",
+            "--key", str(keys.key_dir / "terminal.key"), "--once"]
+    with Receiver(keys.private, {"T-001": keys.signing.verify_key}) as receiver:
+        first = CliRunner().invoke(main, args + ["--backoffice-url", receiver.url])
+        summary = json.loads(first.output)
+        assert (summary["sent"], summary["dead"], summary["outbox"]["dead"]) == (1, 1, 1)
+        assert first.exit_code == 4
+        again = CliRunner().invoke(main, args + ["--backoffice-url", receiver.url])
+        assert json.loads(again.output)["dead"] == 0 and again.exit_code == 4   # still dead
+    assert set(receiver.packets) == {good.packet_id}
 
 
 def test_kill_9_uploader_mid_upload_delivers_each_packet_exactly_once(fast_outbox, keys):

@@ -151,6 +151,16 @@ def _is_disk_full(exc: BaseException) -> bool:
     return False
 
 
+def new_installation() -> str:
+    """The installation part of case numbers: four random characters of Crockford's base 32."""
+    return "".join(secrets.choice(kp.CASE_NUMBER_ALPHABET) for _ in range(INSTALLATION_LENGTH))
+
+
+def case_number(terminal_id: str, day: str, installation: str, seq: int) -> str:
+    """`<terminal>-<YYYYMMDD>-<installation>-<seq, 4 digits or more>` (kiosk.packet.CASE_NUMBER)."""
+    return f"{terminal_id}-{day}-{installation}-{seq:04d}"
+
+
 def _get_meta(db: sqlite3.Connection, key: str, default: str = "") -> str:
     row = db.execute("SELECT value FROM outbox_meta WHERE key=?", (key,)).fetchone()
     return default if row is None else row["value"]
@@ -319,15 +329,14 @@ class Outbox:
         seq = (row["last_seq"] if row else 0) + 1
         db.execute("INSERT INTO case_sequences (day, last_seq) VALUES (?, ?) "
                    "ON CONFLICT(day) DO UPDATE SET last_seq=excluded.last_seq", (day, seq))
-        return f"{self.terminal_id}-{day}-{self._installation(db)}-{seq:04d}"
+        return case_number(self.terminal_id, day, self._installation(db), seq)
 
     @staticmethod
     def _installation(db: sqlite3.Connection, renew: bool = False) -> str:
         """This database's installation part of case numbers, drawn the first time."""
         value = _get_meta(db, "installation")
         if not value or renew:
-            value = "".join(secrets.choice(kp.CASE_NUMBER_ALPHABET)
-                            for _ in range(INSTALLATION_LENGTH))
+            value = new_installation()
             _set_meta(db, "installation", value)
         return value
 

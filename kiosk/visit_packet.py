@@ -22,6 +22,7 @@ from devices.printer.receipt_layout import mask_id_number, mask_name
 from flows.catalog import Catalog
 from flows.engine import VisitPlan, VisitState, form_answers
 from kiosk.outbox import Accepted   # what a sink hands back; one definition, the outbox's
+from kiosk.outbox import case_number, new_installation   # and the same case numbers
 
 FORMAT = "kiosk-packet/1"
 
@@ -40,6 +41,7 @@ class DirectorySink:
         self.terminal_id = terminal_id
         self.site_id = site_id
         self._seq_file = self.out_dir / ".sequence"
+        self._installation_file = self.out_dir / ".installation"   # as the outbox's, per DIR
         self.accepted: list[tuple[str, Accepted]] = []   # (kind, Accepted), in order
 
     def has_room(self) -> bool:
@@ -50,12 +52,17 @@ class DirectorySink:
         self._seq_file.write_text(str(n))
         return n
 
+    def _installation(self) -> str:
+        if not self._installation_file.exists():
+            self._installation_file.write_text(new_installation())
+        return self._installation_file.read_text().strip()
+
     def accept(self, manifest: dict, files: dict[str, bytes]) -> Accepted:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now().astimezone()
         packet_id = str(uuid6.uuid7())
-        case = manifest.get("case_number") or (
-            f"{self.terminal_id}-{now:%Y%m%d}-{self._next_sequence():06d}")
+        case = manifest.get("case_number") or case_number(
+            self.terminal_id, f"{now:%Y%m%d}", self._installation(), self._next_sequence())
         manifest = {**manifest, "packet_id": packet_id, "case_number": case,
                     "terminal_id": self.terminal_id, "site_id": self.site_id,
                     "created_at": now.isoformat(timespec="seconds")}

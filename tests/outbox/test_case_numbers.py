@@ -114,3 +114,12 @@ def test_a_409_case_exists_draws_a_new_installation_for_the_next_numbers(tmp_pat
         assert fresh.case_number[:-10] == first.case_number[:-10]            # same day
         assert fresh.case_number[-9:-5] != first.case_number[-9:-5]          # new installation
         assert deliver(box).sent == 1
+
+
+def test_simulated_visits_number_their_cases_the_same_way(tmp_path):
+    from kiosk.visit_packet import DirectorySink
+    sink = DirectorySink(tmp_path / "packets", "SIM-1", "site")
+    numbers = [sink.accept({"kind": "application"}, {}).case_number for _ in range(2)]
+    assert all(kp.CASE_NUMBER.match(n) for n in numbers)
+    assert numbers[1] == numbers[0][:-4] + "0002"
+    assert parse_case_reference(numbers[0]) == numbers[0]

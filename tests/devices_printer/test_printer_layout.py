@@ -102,11 +102,12 @@ def test_receipt_without_progress_url_has_no_qr(receipt):
     assert not any(n.startswith("qr_") for n in names) and names[-1] == "cut"
 
 
-# Case numbers as terminals issue them: <terminal id>-<day>-<sequence>; a provisioned terminal's
-# id ("510102-ZZ-0001") makes them longer than the receipt's large type fits on 80 mm paper.
+# Case numbers as terminals issue them: <terminal id>-<day>-<installation>-<sequence> (before:
+# <terminal id>-<day>-<sequence>); a provisioned terminal's id ("510102-ZZ-0001") makes them
+# longer than the receipt's large type fits on 80 mm paper.
 @pytest.mark.parametrize("case_number", [
     "LH-20261205-000123", "SIM-0001-20261205-000001", "510102-ZZ-0001-20261205-000123",
-    "510102-ZZ-0001-A7F3-20261205-000123"])
+    "DEMO-0001-20261205-9E32-0001", "510102-ZZ-0001-20261205-9E32-0001"])
 @pytest.mark.parametrize("width", [576, 384])
 def test_the_case_number_is_printed_whole_on_one_line(receipt, case_number, width):
     r = dataclasses.replace(receipt, case_number=case_number)

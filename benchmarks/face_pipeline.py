@@ -27,7 +27,8 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from devices.camera.emulator import EmulatedCamera, faces_dir  # noqa: E402
+from devices.assets import faces_dir  # noqa: E402
+from devices.camera.emulator import EmulatedCamera  # noqa: E402
 from devices.face import as_card_photo, make_verifier  # noqa: E402
 from devices.face.encoding import encode_card_photo, face_distance  # noqa: E402
 from devices.face.pipeline import LiveFacePipeline  # noqa: E402

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
                    "the reader, and its outbox, which seals and queues each packet.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per visit.")
 @click.option("--card", help="Emulator test card to use (default: the first eligible one).")
-@click.option("--faces-dir", envvar="KIOSK_TESTDATA_FACES", help="Folder of test photos.")
+@click.option("--faces-dir", envvar="KIOSK_TESTDATA_FACES",
+              help="Folder of the emulated applicants' face photos (default: assets/faces).")
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds per visit.")
 @click.pass_context
 def simulate(ctx, codes, answers, out_dir, configured, as_json, card, faces_dir,
@@ -61,8 +62,10 @@ def simulate(ctx, codes, answers, out_dir, configured, as_json, card, faces_dir,
             raise click.ClickException(f"configuration invalid:\n{exc}") from None
         results = run_configured(list(codes), load_answers(answers), config, timeout)
     else:
-        results = run_simulation(list(codes), load_answers(answers), out_dir, card, faces_dir,
-                                 timeout)
+        from devices.assets import exit_on_missing_asset
+        with exit_on_missing_asset():
+            results = run_simulation(list(codes), load_answers(answers), out_dir, card,
+                                     faces_dir, timeout)
     failed = 0
     for r in results:
         failed += r["outcome"] != "done"

@@ -159,6 +159,7 @@ class DemoDevices:
         from devices.printer.emulator import PrinterEmulator
 
         self.scenario = self.scenario or load_scenario(None, self.faces_dir)
+        self.check_camera_photos()
         self.id_card = EmulatorServer(self.scenario)
         card_path = self.id_card.start_pty()
         self.id_card.remove_card()
@@ -196,13 +197,25 @@ class DemoDevices:
         return self.scenario.cards
 
     def camera_url(self, card_name: str | None) -> str:
+        faces = f"&faces_dir={self.faces_dir}" if self.faces_dir else ""
+        return f"camera+emulator://face?photo={self._live_photo(card_name)}&blink=1{faces}"
+
+    def _live_photo(self, card_name: str | None) -> str:
+        """The photo the camera shows for the holder of card `card_name` (their `_2` photo)."""
         photo = "leslie_2.jpg"
         if card_name:
             own = self.scenario.extra.get("photos", {}).get(card_name) or \
                 self._photo_of(card_name)
             photo = own.replace("_1.", "_2.") if own else photo
-        faces = f"&faces_dir={self.faces_dir}" if self.faces_dir else ""
-        return f"camera+emulator://face?photo={photo}&blink=1{faces}"
+        return photo
+
+    def check_camera_photos(self) -> None:
+        """Every face the camera may show must be readable at start, not when a visit needs it
+        (`devices.assets.AssetMissing` names the file otherwise)."""
+        from devices.assets import faces_dir, read_face_photo
+        folder = faces_dir(self.faces_dir)
+        for photo in sorted({self._live_photo(name) for name in (None, *self.scenario.cards)}):
+            read_face_photo(folder / photo)
 
     def _photo_of(self, card_name: str) -> str | None:
         import yaml

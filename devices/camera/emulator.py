@@ -4,7 +4,7 @@
         options: seed=N, static=1 (the still photo unchanged: a printed photo held up),
                  faces=0 (empty desk) | faces=2 (two people, two_people.jpg),
                  face_px=200 (face width in the frame; faces=2 shows the whole photo), faces_dir=/path (else env
-                 KIOSK_TESTDATA_FACES, else the repo's ../shared/testdata/faces)
+                 KIOSK_TESTDATA_FACES, else the repository's assets/faces: devices/assets.py)
 
 The stream looks alive: the photo drifts and jitters a few pixels, the lighting breathes,
 there is sensor noise, and with blink=1 the person BLINKS — the eye landmarks are found once
@@ -16,7 +16,6 @@ the way a real blink does. Frames are paced by the clock at `fps`.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
@@ -26,17 +25,12 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
+from devices.assets import faces_dir, read_face_photo
 from devices.interfaces import ConfigurationError, DeviceUnavailable
 
 log = logging.getLogger(__name__)
 
-FACES_ENV = "KIOSK_TESTDATA_FACES"
-DEFAULT_FACES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "faces"
 TWO_PEOPLE_PHOTO = "two_people.jpg"
-
-
-def faces_dir(option: str | None = None) -> Path:
-    return Path(option or os.environ.get(FACES_ENV) or DEFAULT_FACES_DIR).resolve()
 
 
 def _largest_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -225,10 +219,7 @@ def open_from_url(url) -> EmulatedCamera:
         if not name:
             raise ConfigurationError(f"{url.url!r}: option photo=<file> is required")
         path = Path(name) if Path(name).is_absolute() else folder / name
-        photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if photo is None:
-            raise ConfigurationError(f"{url.url!r}: cannot read photo {path} "
-                                     f"(set faces_dir= or {FACES_ENV})")
+        photo = read_face_photo(path)
     seed = url.opt("seed")
     face_px = None if faces == "2" else int(_number(url, "face_px", 200))
     return EmulatedCamera(photo, width=int(_number(url, "width", 640)),

@@ -81,7 +81,7 @@ def calibration_pairs(folder: Path, codec: bool = True) -> list[Pair]:
 
 
 def main(argv: list[str]) -> int:
-    from devices.camera.emulator import faces_dir
+    from devices.assets import faces_dir
     folder = Path(argv[0]) if argv else faces_dir()
     pairs = calibration_pairs(folder)
     same = sorted(p.distance for p in pairs if p.same_person)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import click
 
+from devices.assets import exit_on_missing_asset
 from devices.id_card import codec
 from devices.id_card.scenario import EmulatedCard, Scenario, load_scenario
 from devices.interfaces import ConfigurationError
@@ -299,7 +300,8 @@ class EmulatorServer:
 @click.option("--card", help="Card on the reader at start ('none' for an empty reader).")
 @click.option("--place-after", type=float, default=None, help="Seconds before that card is placed.")
 @click.option("--faces-dir", type=click.Path(file_okay=False), envvar="KIOSK_TESTDATA_FACES",
-              help="Folder of the scenario's face photos (env KIOSK_TESTDATA_FACES).")
+              help="Folder of the scenario's face photos (env KIOSK_TESTDATA_FACES; "
+                   "default: assets/faces).")
 @click.option("--sam-fault", is_flag=True, help="Act out a failed SAM self-test (status 60).")
 def cli(use_pty: bool, tcp: str | None, scenario: str | None, card: str | None,
         place_after: float | None, faces_dir: str | None, sam_fault: bool) -> None:
@@ -307,7 +309,8 @@ def cli(use_pty: bool, tcp: str | None, scenario: str | None, card: str | None,
     if use_pty and tcp:
         raise click.UsageError("choose one of --pty and --tcp")
     try:
-        loaded = load_scenario(scenario, faces_dir)
+        with exit_on_missing_asset():
+            loaded = load_scenario(scenario, faces_dir)
         if card is not None and card.lower() != "none":
             loaded.card(card)
     except ConfigurationError as exc:

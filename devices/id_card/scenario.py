@@ -1,9 +1,10 @@
 """Scenarios of the SAM reader emulator: synthetic cards, their photos and their faults.
 
 A scenario file (YAML or JSON, see `scenarios/default.yaml`) lists named cards. Each card is a
-`CardRecord` plus the layout extras its text block needs, a photo (a file in the test-data
-faces folder, cropped around the detected face to the card's 102x126 and stored with the
-emulator's own photo encoding) and optional faults the emulator acts out. Every card's ID
+`CardRecord` plus the layout extras its text block needs, a photo (a file in the faces folder:
+`assets/faces` unless --faces-dir / KIOSK_TESTDATA_FACES names another, see devices/assets.py;
+cropped around the detected face to the card's 102x126 and stored with the emulator's own
+photo encoding) and optional faults the emulator acts out. Every card's ID
 number must pass GB 11643 (resident and HMT cards), so a scenario cannot serve a number a
 real reader would never see.
 """
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 import yaml
 
+from devices import assets
 from devices.id_card.id_number import validate_id_number
 from devices.id_card.photo import PHOTO_HEIGHT, PHOTO_WIDTH, EmulatorPhotoCodec
 from devices.id_card.text_block import (FOREIGN_2023_AUTHORITY, FOREIGN_OLD_AUTHORITY,
@@ -29,8 +31,6 @@ from devices.interfaces import CardRecord, CardType, ConfigurationError
 log = logging.getLogger(__name__)
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "default.yaml"
-FACES_ENV = "KIOSK_TESTDATA_FACES"
-DEFAULT_FACES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "faces"
 DEFAULT_SAM_ID = (5, 0, 20240315, 1202409, 3158426789)
 
 
@@ -97,10 +97,6 @@ def face_crop(image: np.ndarray) -> np.ndarray:
     return cv2.resize(crop, (PHOTO_WIDTH, PHOTO_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
-def faces_dir_from(option: str | os.PathLike | None = None) -> Path:
-    return Path(option or os.environ.get(FACES_ENV) or DEFAULT_FACES_DIR).resolve()
-
-
 def _date(value, what: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
@@ -148,7 +144,7 @@ def load_scenario(path: str | os.PathLike | None = None,
         raise ConfigurationError(f"cannot read scenario {path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("cards"), dict):
         raise ConfigurationError(f"scenario {path} needs a 'cards' mapping")
-    faces = faces_dir_from(faces_dir)
+    faces = assets.faces_dir(faces_dir)
     specs: dict[str, dict] = data["cards"]
     photos: dict[str, tuple[bytes, np.ndarray]] = {}
     cards: dict[str, EmulatedCard] = {}
@@ -164,11 +160,7 @@ def load_scenario(path: str | os.PathLike | None = None,
         try:
             photo_file = spec["photo"]
             if photo_file not in photos:
-                image = cv2.imread(str(faces / photo_file))
-                if image is None:
-                    raise ConfigurationError(f"card {name}: photo {faces / photo_file} not readable "
-                                             f"(set --faces-dir or {FACES_ENV})")
-                bgr = face_crop(image)
+                bgr = face_crop(assets.read_face_photo(faces / photo_file))
                 raw = EmulatorPhotoCodec.encode(bgr)
                 photos[photo_file] = (raw, EmulatorPhotoCodec().decode(raw))
             raw, decoded = photos[photo_file]

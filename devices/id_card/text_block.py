@@ -1,6 +1,6 @@
 """The 256-byte text block of an ID card (UTF-16LE, space padded) <-> `CardRecord`.
 
-Four layouts, told apart by the character at byte offset 248 (see ../shared/docs/devices.md):
+Four layouts, told apart by the character at byte offset 248 (see the device notes):
 space or NUL — resident ID card (居民身份证); 'J' — residence permit of Hong Kong, Macau and
 Taiwan residents (resident layout to 220, nation unused, then pass number, issue count);
 'I' — foreigner's permanent residence card, older layout; 'Y' — the 2023 foreigner's card.

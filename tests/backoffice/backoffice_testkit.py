@@ -23,10 +23,10 @@ import nacl.signing
 import uuid6
 from PIL import Image, ImageDraw, ImageFont
 
+from devices.assets import FACES_DIR
 from kiosk import packet as kp
 
 REPO = Path(__file__).resolve().parents[2]
-FACES = REPO / ".." / "shared" / "testdata" / "faces"
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
 
@@ -137,7 +137,7 @@ def _jpeg(image: Image.Image, quality: int = 80) -> bytes:
 
 def card_photo(person: str = "obama") -> bytes:
     """A 102 x 126 card photo cut from a test face (the size of a resident ID card photo)."""
-    image = Image.open(FACES / f"{person}_1.jpg")
+    image = Image.open(FACES_DIR / f"{person}_1.jpg")
     w, h = image.size
     side = min(w, h)
     crop = image.crop(((w - side) // 2, 0, (w + side) // 2, side))
@@ -145,7 +145,7 @@ def card_photo(person: str = "obama") -> bytes:
 
 
 def best_frame(person: str = "obama") -> bytes:
-    image = Image.open(FACES / f"{person}_2.jpg")
+    image = Image.open(FACES_DIR / f"{person}_2.jpg")
     image.thumbnail((480, 480))
     return _jpeg(image)
 

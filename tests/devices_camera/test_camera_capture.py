@@ -54,8 +54,8 @@ def test_reader_thread_keeps_only_the_latest_frame(tmp_path):
         cam.close()
 
 
-def test_video_file_is_delivered(faces_dir):
-    cam = open_device(f"camera+file://{faces_dir / 'hamilton_clip.mp4'}?fps=60")
+def test_video_file_is_delivered(video_clip):
+    cam = open_device(f"camera+file://{video_clip}?fps=60")
     try:
         frames = [cam.read() for _ in range(5)]
         assert all(f.shape == (360, 640, 3) for f in frames)
@@ -64,9 +64,9 @@ def test_video_file_is_delivered(faces_dir):
         cam.close()
 
 
-def test_video_file_backend_loops_at_the_end(faces_dir):
+def test_video_file_backend_loops_at_the_end(video_clip):
     from devices.camera.capture import _CaptureBackend
-    backend = _CaptureBackend(str(faces_dir / "hamilton_clip.mp4"), cv2.CAP_ANY, loop=True)
+    backend = _CaptureBackend(str(video_clip), cv2.CAP_ANY, loop=True)
     try:
         total = int(backend.cap.get(cv2.CAP_PROP_FRAME_COUNT))
         backend.cap.set(cv2.CAP_PROP_POS_FRAMES, total - 2)

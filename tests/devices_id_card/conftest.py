@@ -1,18 +1,14 @@
 """Fixtures of the ID-card reader tests: the packaged scenario (built once) and emulators."""
-from pathlib import Path
-
 import pytest
 
+from devices.assets import FACES_DIR
 from devices.id_card.emulator import EmulatorServer
 from devices.id_card.scenario import load_scenario
-
-REPO = Path(__file__).resolve().parents[2]
-FACES = REPO / ".." / "shared" / "testdata" / "faces"
 
 
 @pytest.fixture(scope="session")
 def scenario():
-    return load_scenario(faces_dir=FACES)
+    return load_scenario(faces_dir=FACES_DIR)
 
 
 @pytest.fixture(params=["pty", "tcp"])

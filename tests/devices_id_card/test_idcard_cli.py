@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from devices.assets import FACES_DIR
 from devices.id_card.tool import read_card
 
 KIOSK = Path(sys.executable).with_name("kiosk")
-REPO = Path(__file__).resolve().parents[2]
-FACES = REPO / ".." / "shared" / "testdata" / "faces"
 
 
 def start_emulator(*args: str) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "KIOSK_TESTDATA_FACES": str(FACES)}
+    env = {**os.environ, "KIOSK_TESTDATA_FACES": str(FACES_DIR)}
     proc = subprocess.Popen([str(KIOSK), "emulate", "id_card", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     first = proc.stdout.readline().strip()

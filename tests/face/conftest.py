@@ -1,19 +1,18 @@
 """Shared, session-cached face data: dlib is slow on two cores, so encode each photo once."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import pytest
 
-FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata" / "faces"
+from devices.assets import FACES_DIR
+
 PEOPLE = ("obama", "biden", "harington", "leslie")
 
 
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
-    assert FACES.is_dir(), f"test photos missing at {FACES}"
-    return FACES.resolve()
+    assert FACES_DIR.is_dir(), f"test photos missing at {FACES_DIR}"
+    return FACES_DIR
 
 
 @pytest.fixture(scope="session")

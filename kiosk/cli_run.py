@@ -3,14 +3,19 @@
 `--demo` emulates every device at the wire level (ID-card reader and printer on ptys, camera
 and document camera emulators), starts an embedded back office on 127.0.0.1, enrols this demo
 terminal with a one-time token, and runs the outbox uploader in-process, so a whole visit can
-be tried end to end. `--autopilot CODE --screenshots DIR` then drives one visit through the real
-UI by simulated touches and exits 0 once the receipt is printed.
+be tried end to end. At start it prints where the app is drawn and how to see it, how to stop
+it, and the URL of the back-office console with a reviewer login made for this run. Everything
+lives in one temporary folder, removed when the demo stops (normal exit, Ctrl+C, SIGTERM).
+`--autopilot CODE --screenshots DIR` then drives one visit through the real UI by simulated
+touches and exits 0 once the receipt is printed.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -23,6 +28,7 @@ import click
 
 log = logging.getLogger(__name__)
 DEMO_PIN = "123456"
+DEMO_REVIEWER = "demo"
 
 
 @click.command()
@@ -48,6 +54,8 @@ def run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, eld
     if autopilot_code and not demo:
         raise click.UsageError("--autopilot needs --demo")
     ctx.obj["naive_baseline"] = naive_baseline
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:   # Kivy as quiet as -v says
+        os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
     try:
         code = _run(ctx, demo, autopilot_code, answers, screenshots, windowed or bool(
             autopilot_code), no_voice, elder, language)
@@ -73,6 +81,9 @@ class EmbeddedBackoffice:
         from backoffice.settings import Settings
         self.settings = Settings.for_data_dir(data_dir)
         self.services = Services.start(self.settings)
+        # a console login for this run only (the data folder goes with the demo)
+        self.reviewer = (DEMO_REVIEWER, secrets.token_urlsafe(9))
+        self.services.reviewers.add(*self.reviewer)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port,
@@ -92,6 +103,107 @@ class EmbeddedBackoffice:
         self.thread.join(timeout=5)
 
 
+def _remove_demo_folder(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("demo folder removed path=%s", work)
+
+
+# Waits, in a session of its own (no Ctrl+C reaches it), until its stdin closes, which happens
+# when the demo process ends in any way (also killed, or its X server gone), then removes the
+# folder; a second pass catches files a worker process wrote while it went down.
+REAPER = """import shutil, sys, time
+sys.stdin.buffer.read()
+for _ in range(2):
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
+    time.sleep(1)
+"""
+
+
+@contextlib.contextmanager
+def _reaper(work: Path):
+    """A helper process that removes the demo's folder once this process has gone."""
+    import subprocess
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", REAPER, str(work)],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield proc
+    finally:        # a normal exit: the folder is removed in-process; let the helper go
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+
+
+def _stop_on_signals() -> None:
+    """Until the app takes them over, Ctrl+C and SIGTERM unwind the start (so cleanup runs);
+    also when started in the background, which ignores SIGINT (`./dev run` does so)."""
+    def leave(signum, _frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, leave)
+
+
+def _xvfb_serves(display: str) -> bool:
+    """True when the X server of `display` (":99" or ":99.0") is an Xvfb, a screen nobody sees:
+    the one `./dev run` started (it says so in KIOSK_VIRTUAL_DISPLAY), or xvfb-run's."""
+    if display and os.environ.get("KIOSK_VIRTUAL_DISPLAY") == display:
+        return True
+    number = display.partition(":")[2].partition(".")[0]
+    if display.partition(":")[0] not in ("", "localhost", "127.0.0.1") or not number.isdigit():
+        return False
+    try:    # a local X server writes its process id in /tmp/.X<n>-lock
+        pid = int(Path(f"/tmp/.X{number}-lock").read_text(encoding="ascii").strip())
+        return Path(f"/proc/{pid}/comm").read_text(encoding="utf-8").strip() == "Xvfb"
+    except (OSError, ValueError):
+        return False
+
+
+def _dev_script() -> str:
+    from devices.assets import REPOSITORY
+    return "./dev" if Path.cwd() == REPOSITORY else str(REPOSITORY / "dev")
+
+
+def watch_hint(windowed: bool) -> list[str]:
+    """Where the app is drawn and how to see it, in plain words (lines of the start banner)."""
+    display, driver = os.environ.get("DISPLAY", ""), os.environ.get("SDL_VIDEODRIVER", "")
+    dev = _dev_script()
+    if driver and driver != "x11":
+        return [f"the app is drawn on this machine's own screen (SDL video driver {driver})"]
+    if not display:
+        return ["no display is set (DISPLAY): start it from a desktop session, "
+                f"or with {dev} run, which starts a virtual screen when there is none"]
+    if _xvfb_serves(display):
+        auth = os.environ.get("XAUTHORITY")
+        env = f"DISPLAY={display}" + (f" XAUTHORITY={auth}" if auth else "")
+        return [f"the app is drawn on display {display}, a virtual screen (Xvfb) that nobody can see.",
+                "To take a picture of it, in another shell:",
+                f"    {env} {dev} screenshot demo.png",
+                "To watch it live, stop it and start it in a window from a terminal of a "
+                "desktop session (where DISPLAY is set):",
+                f"    {dev} run --windowed"]
+    if windowed:
+        return [f"the app is drawn in a 1280x800 window on display {display}"]
+    return [f"the app is drawn full screen on display {display} "
+            "(add --windowed for a 1280x800 window)"]
+
+
+def demo_banner(backoffice: "EmbeddedBackoffice", work: Path, windowed: bool) -> str:
+    """What a newcomer needs to try the demo, printed once at start."""
+    user, password = backoffice.reviewer
+    watch = watch_hint(windowed)
+    lines = ["kiosk demo: every device is emulated; each finished visit sends its packet to the "
+             "embedded back office.",
+             f"  watch:   {watch[0]}",
+             *(f"           {line}" for line in watch[1:]),
+             f"  stop:    press Ctrl+C here (or kill -TERM {os.getpid()}); the demo's temporary "
+             f"folder {work} is removed then",
+             f"  console: {backoffice.url}/console  (the embedded back office)",
+             f"  login:   reviewer {user}, password {password}  (valid for this run); a finished "
+             "visit's case appears under 办件 Cases",
+             f"  technician PIN: {DEMO_PIN} (five taps on the top-left corner of the attract "
+             "screen)"]
+    return "\n".join(lines)
+
+
 def _no_sound_card() -> bool:
     try:
         return "no soundcards" in Path("/proc/asound/cards").read_text()
@@ -103,6 +215,7 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.ui.bootstrap import configure_kivy
     configure_kivy(1280, 800, fullscreen=not windowed)
 
+    from devices.assets import exit_on_missing_asset
     from kiosk import intents as I
     from kiosk.config import load_config
     from kiosk.outbox import Outbox
@@ -120,12 +233,21 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     uploader_stop = threading.Event()
     config_path = (ctx.find_root().obj or {}).get("config_path")
     overrides = None
+    banner = None       # what the demo prints once the app is about to draw
     with stack:
         if demo:
             work = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+            stack.callback(_remove_demo_folder, work)      # registered first: runs last
+            stack.enter_context(_reaper(work))
+            _stop_on_signals()
+            # every temporary file of the demo, ours and the libraries' (python-escpos makes a
+            # folder at each import), and of its worker processes goes in the demo's folder
+            tempfile.tempdir = str(work)
+            os.environ["TMPDIR"] = str(work)
             demo_devices = DemoDevices(work / "devices")
-            urls = demo_devices.start()
             stack.callback(demo_devices.stop)
+            with exit_on_missing_asset():
+                urls = demo_devices.start()
             backoffice = EmbeddedBackoffice(work / "backoffice")
             stack.callback(backoffice.stop)
             overrides = {"terminal_id": "DEMO-0001", "state_dir": str(work / "state"),
@@ -143,6 +265,7 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
             enrol(backoffice.url, backoffice.token(config.terminal_id, config.site.id),
                   config.terminal_id, keys)
             log.info("demo terminal enrolled with the embedded back office url=%s", backoffice.url)
+            banner = demo_banner(backoffice, work, windowed)
         else:
             config = load_config_or_roll_back(load_config, config_path)
             keys = config.state_dir / "keys"
@@ -173,7 +296,8 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
         if language:
             terminal.session.send(I.SetLanguage(language))
         return _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code,
-                        answers, screenshots, windowed, PinyinIME, choose_card, switch_demo_card)
+                        answers, screenshots, windowed, PinyinIME, choose_card, switch_demo_card,
+                        banner)
 
 
 def _speaker(config, no_voice: bool):
@@ -232,7 +356,8 @@ def _update_applier(terminal, config, reload_config, stop: threading.Event) -> N
 
 
 def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, answers,
-             screenshots, windowed, ime_factory, choose_card, switch_demo_card) -> int:
+             screenshots, windowed, ime_factory, choose_card, switch_demo_card,
+             banner: str | None = None) -> int:
     from kiosk.cli_simulate import load_answers
     from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce
     from kiosk.ui.app import KioskApp
@@ -278,8 +403,23 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
                             demo_card=card, naive_work=naive)
         pilot.start()
     watchdog.start()
-    # systemctl stop: leave the Kivy loop cleanly, so STOPPING=1 is sent and devices close
-    signal.signal(signal.SIGTERM, lambda *_: app.stop())
+    # systemctl stop or Ctrl+C: leave the Kivy loop cleanly, so STOPPING=1 is sent, devices
+    # close and the demo's folder is removed (by the clock: also when the loop has not begun
+    # yet); a second signal interrupts whatever is running
+    from kivy.clock import Clock
+    signals: list[int] = []
+
+    def leave(signum, _frame):
+        signals.append(signum)
+        if len(signals) > 1:
+            raise KeyboardInterrupt
+        Clock.schedule_once(lambda _dt: app.stop())
+    signal.signal(signal.SIGTERM, leave)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:     # e.g. nohup ... &
+        signal.signal(signal.SIGINT, leave)
+    if banner:
+        click.echo(banner)
+        sys.stdout.flush()
     try:
         app.run()
     finally:

@@ -7,13 +7,12 @@ after the terminal's wiring, so it sees every snapshot after the speaker has bee
 """
 import datetime as dt
 import threading
-import time
 
 from kiosk import intents as I
 from kiosk.autopilot import Autopilot, drive
 from kiosk.terminal import voice_follows_visits
 from tests.foundation.cards import make_card
-from tests.foundation.test_session import make_session
+from tests.foundation.test_session import _wait, make_session
 from voice import NullBackend, Speaker, VoiceSettings
 
 ANSWERS = {"form": {"mobile": "13912345678"}, "evaluation": 5}
@@ -33,15 +32,6 @@ class ScreenVoice:
             if snap.screen != self.screen and snap.prompt_key:
                 self.said.append(self.speaker.say(snap.prompt_key, language=snap.language))
             self.screen = snap.screen
-
-
-def _wait(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def test_an_elder_visit_speaks_at_the_elder_rate_and_the_next_visit_does_not(mini_catalog,

@@ -78,7 +78,8 @@ def test_eligibility_refusals(mini_catalog, card, reason):
 
 def test_an_eligible_card_goes_on_to_the_face_check(mini_catalog):
     plan = E.plan_visit(mini_catalog, mini_catalog.get("NP-OLD-ALLOWANCE"))
-    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1940, 1, 1)), TODAY)])
+    card = make_card(birth=dt.date(1940, 1, 1))
+    s = run(plan, [E.Next(), E.Consent(True), E.CardRead(card, TODAY)])
     assert s.outcome is None and E.current_step(plan, s) is E.Step.FACE
 
 
@@ -87,7 +88,8 @@ def test_exactly_80_today_is_eligible(mini_catalog):
     s = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 23)), TODAY),
                    E.FaceAttempt(face())])
     assert s.outcome is None and E.current_step(plan, s) is E.Step.FORM
-    s2 = run(plan, [E.Next(), E.Consent(True), E.CardRead(make_card(birth=dt.date(1946, 11, 24)), TODAY)])
+    s2 = run(plan, [E.Next(), E.Consent(True),
+                    E.CardRead(make_card(birth=dt.date(1946, 11, 24)), TODAY)])
     assert s2.reason_key == "eligibility.too_young"
 
 

@@ -81,7 +81,8 @@ def test_too_young_is_refused_and_wiped(mini_catalog, tmp_path):
 
 
 @pytest.mark.parametrize("card,reason", [
-    (make_card(birth=dt.date(1940, 1, 1), valid_until=dt.date(2020, 1, 1)), "eligibility.card_expired"),
+    (make_card(birth=dt.date(1940, 1, 1), valid_until=dt.date(2020, 1, 1)),
+     "eligibility.card_expired"),
     (make_card(birth=dt.date(1990, 5, 5)), "eligibility.too_young"),
 ])
 def test_a_card_that_cannot_use_the_matter_never_opens_the_face_camera(mini_catalog, tmp_path,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from backoffice_testkit import console_client
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "backoffice" / "README.md"
@@ -63,13 +64,9 @@ def test_readme_sequence_then_login(tmp_path):
             except httpx.TransportError:
                 assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
                 time.sleep(0.2)
-        with httpx.Client(base_url=url, timeout=10) as client:
-            page = client.get("/console/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-            answer = client.post("/console/login",
-                                 data={"csrf": csrf, "name": "alice", "password": PASSWORD})
-            assert answer.status_code == 303 and answer.headers["location"] == "/console/cases"
-            assert client.get("/console/cases").status_code == 200
+        client = console_client(url, "alice", PASSWORD)      # asserts the login worked
+        assert client.get("/console/cases").status_code == 200
+        client.close()
     finally:
         os.killpg(server.pid, signal.SIGINT)       # Ctrl+C, as the README says
         server.wait(20)

@@ -15,11 +15,13 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image, ImageStat
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "backoffice"))   # importlib mode: the console login
+from backoffice_testkit import console_client  # noqa: E402
+
 BANNER_END = "technician PIN"
 
 
@@ -93,16 +95,6 @@ class Demo:
             raise
 
 
-def console_login(url: str, user: str, password: str) -> httpx.Response:
-    with httpx.Client(base_url=url, timeout=10) as client:
-        page = client.get("/console/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        answer = client.post("/console/login",
-                             data={"csrf": csrf, "name": user, "password": password})
-        assert answer.status_code == 303 and answer.headers["location"] == "/console/cases"
-        return client.get("/console/cases")
-
-
 def screenshot(command: str, out: Path, timeout: float = 60) -> Image.Image:
     """Run the printed screenshot command until the app has drawn something."""
     deadline = time.monotonic() + timeout
@@ -142,8 +134,9 @@ def test_dev_run_prints_what_works_and_ctrl_c_cleans_up(tmp_path):
         url = demo.field(r"console: (http://127\.0\.0\.1:\d+)/console")
         user, password = re.search(r"login:\s+reviewer (\S+), password (\S+)",
                                    demo.banner).groups()
-        cases = console_login(url, user, password)
-        assert cases.status_code == 200 and "/console/cases" in str(cases.url)
+        client = console_client(url, user, password)      # asserts the login worked
+        assert client.get("/console/cases").status_code == 200
+        client.close()
 
         assert demo.stop(signal.SIGINT, group=True) == 0, demo.stderr()[-3000:]
     assert "Traceback" not in demo.stderr()

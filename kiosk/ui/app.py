@@ -30,6 +30,7 @@ from kiosk.terminal import voice_follows_visits
 from kiosk.ui import screens_browse, screens_progress, screens_visit
 from kiosk.ui import theme as T
 from kiosk.ui.frame_pacing import FramePacer
+from kiosk.ui.spoken import View, browse_prompt, plan_speech, snapshot_view
 from kiosk.ui.text_measure import TextExtentsCache
 from kiosk.ui.widgets import BigButton, CameraPreview, Panel, heading_label, text_label
 
@@ -137,7 +138,7 @@ class KioskApp(App):
         self._previews_used: set[str] = set()
         self.ime = None
         self.keyboards_ready = ime_factory is None     # else built once the input method is
-        self._spoken: tuple = ()
+        self._heard: View | None = None       # what the voice last spoke for
         self._corner_taps: list[float] = []
         self.technician_exit = False
         if ime_factory:
@@ -299,7 +300,6 @@ class KioskApp(App):
                     del self.kept_widgets[key]      # the visit's material rows
                 Clock.schedule_once(lambda _dt: self._full_gc_between_visits(), 2.0)
         self.snapshot = snap
-        self._speak(snap)
         self.rerender()
 
     def screen_name(self, snap: I.Snapshot) -> str:
@@ -312,6 +312,7 @@ class KioskApp(App):
         return snap.screen
 
     def rerender(self) -> None:
+        self._speak(self.snapshot)       # before building: the voice starts while it is built
         started = time.perf_counter()
         self._rerender()
         took = time.perf_counter() - started
@@ -443,29 +444,42 @@ class KioskApp(App):
         self.send({"back": I.Back, "help": I.Help, "cancel": I.Cancel, "next": I.Next}[key]())
 
     # -- voice ---------------------------------------------------------------------------------
-    def _speak(self, snap: I.Snapshot) -> None:
-        if self.speaker is None:
+    def _speak(self, snap: I.Snapshot | None) -> None:
+        """Say what the picture now shows (rules in `kiosk.ui.spoken`)."""
+        if self.speaker is None or snap is None:
             return
-        key = (snap.screen, snap.language, snap.prompt_key, snap.reason_key, snap.progress_key,
-               snap.idle_countdown is not None, snap.alerts)
-        if key == self._spoken:
+        view = self._voice_view(snap)
+        if view == self._heard:
             return
-        prev, self._spoken = self._spoken, key
-        lang = snap.language
-        params = {k: self.text(v, lang) if v.startswith("device.") else v for k, v in snap.params}
-        if not prev or prev[0] != snap.screen or prev[1] != lang:
+        speech = plan_speech(self._heard, view)
+        self._heard = view
+        if speech.stop_first:
             self.speaker.interrupt()
-            if snap.prompt_key:
-                self.speaker.say(snap.prompt_key, language=lang)
-        if snap.reason_key and (not prev or prev[3] != snap.reason_key):
-            self.speaker.say(snap.reason_key, params or None, language=lang, interrupt=False)
-        if snap.progress_key and (not prev or prev[4] != snap.progress_key):
-            self.speaker.say(snap.progress_key, language=lang, interrupt=True)
-        if snap.idle_countdown is not None and (not prev or not prev[5]):
-            self.speaker.say("idle.warning", {"seconds": snap.idle_countdown}, language=lang)
-        for alert in snap.alerts:
-            if not prev or alert not in prev[6]:
-                self.speaker.say(alert, language=lang, interrupt=True)
+        for say in speech.says:
+            self.speaker.say(say.key, say.params or None, language=view.language,
+                             interrupt=say.interrupt)
+
+    def _voice_view(self, snap: I.Snapshot) -> View:
+        lang = snap.language
+        name = self.screen_name(snap)
+        view = snapshot_view(snap, name, lambda key: self.text(key, lang))
+        if name == "browse":
+            stage_key, matters = screens_browse.listed_matters(
+                self.catalog, self.kiosk_config.site, self.browse_state)
+            stage = self.catalog.trees[self.browse_state["tree"]].stages[stage_key].name.get(
+                lang) if stage_key else None
+            return dataclasses.replace(view, prompt=browse_prompt(self.browse_state, stage,
+                                                                  len(matters)))
+        if name == "out_of_hours":
+            site = self.kiosk_config.site
+            opens = site.next_opening(dt.datetime.now())
+            when = (("when", opens.strftime("%m-%d %H:%M") if opens else "—"),)
+            return dataclasses.replace(view, prompt=(
+                ("visit.out_of_hours_nearest", when + (("place", site.nearest_24h_station),))
+                if site.nearest_24h_station else ("visit.out_of_hours", when)))
+        if name == "maintenance":
+            return dataclasses.replace(view, prompt=None)
+        return view
 
     def _repeat(self) -> None:
         self.send(I.Repeat())

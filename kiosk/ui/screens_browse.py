@@ -82,19 +82,36 @@ def _matter_buttons(ctx, matters, closed: dict):
     return scroll
 
 
+def listed_matters(catalog, site, state: dict) -> tuple[str | None, list]:
+    """The matters a browse view lists (enabled at this site), and the stage shown, if any:
+    search results, the bundles, or one stage of a life-cycle tree in theme order."""
+    enabled = [m for m in catalog.matters.values() if site.matter_enabled(m.code)]
+    if "search" in state:
+        found = catalog.search(state["search"], {m.code for m in enabled}) \
+            if state["search"] else []
+        return None, found
+    if state.get("bundles"):
+        return None, [m for m in enabled if m.kind == "bundle"]
+    tree = catalog.trees[state["tree"]]
+    stage_key = state.get("stage") or next(iter(tree.stages))
+    stage = tree.stages[stage_key]
+    matters = [m for m in enabled if m.tree == state["tree"] and m.stage == stage_key]
+    matters.sort(key=lambda m: (list(stage.themes).index(m.theme)
+                                if m.theme in stage.themes else 99, m.kind, m.code))
+    return stage_key, matters
+
+
 def browse(ctx, snap):
     """The life-cycle tree (stage tabs, then matters) or the bundles, or search."""
     th = ctx.theme
     state = ctx.browse_state
-    enabled = [m for m in ctx.catalog.matters.values() if ctx.config.site.matter_enabled(m.code)]
     closed = dict(snap.closed_matters)
     box = BoxLayout(orientation="vertical", spacing=12, padding=th.padding)
     if "search" in state:
         box.add_widget(text_label(ctx.t("ui.search_hint"), th.body, T.MUTED, theme=th))
         box.add_widget(text_label(state["search"] or "…", th.title, bold=True, theme=th))
-        found = ctx.catalog.search(state["search"], {m.code for m in enabled}) \
-            if state["search"] else []
-        box.add_widget(_matter_buttons(ctx, found, closed))
+        box.add_widget(_matter_buttons(ctx, listed_matters(ctx.catalog, ctx.config.site,
+                                                           state)[1], closed))
         typed = lambda: ctx.app.browse_state.get("search", "")   # noqa: E731 - at tap time
         keyboard = ctx.kept(("search-letters",), lambda: LetterKeyboard(
             None, None, theme=th, size_hint_y=0.55), "search")
@@ -103,20 +120,17 @@ def browse(ctx, snap):
         box.add_widget(keyboard)
     elif state.get("bundles"):
         box.add_widget(text_label(ctx.t("ui.bundles"), th.title, bold=True, theme=th))
-        box.add_widget(_matter_buttons(ctx, [m for m in enabled if m.kind == "bundle"], closed))
+        box.add_widget(_matter_buttons(ctx, listed_matters(ctx.catalog, ctx.config.site,
+                                                           state)[1], closed))
     else:
         tree = ctx.catalog.trees[state["tree"]]
-        stage_key = state.get("stage") or next(iter(tree.stages))
+        stage_key, matters = listed_matters(ctx.catalog, ctx.config.site, state)
         tabs = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
         for key, stage in tree.stages.items():
             tabs.add_widget(BigButton(stage.name.get(ctx.lang), f"stage:{key}",
                                       lambda key=key: ctx.browse(tree=state["tree"], stage=key),
                                       th, kind="primary" if key == stage_key else "secondary"))
         box.add_widget(tabs)
-        matters = [m for m in enabled if m.tree == state["tree"] and m.stage == stage_key]
-        stage = tree.stages[stage_key]
-        matters.sort(key=lambda m: (list(stage.themes).index(m.theme)
-                                    if m.theme in stage.themes else 99, m.kind, m.code))
         box.add_widget(_matter_buttons(ctx, matters, closed))
     return box, ["home"]
 

@@ -24,7 +24,8 @@ or dead (permanent refusal; `retry` brings it back). No personal data is stored 
 
 Packets leave in acceptance order. While the back office cannot be reached (`mark_unreachable`)
 the whole queue waits, backing off from one try to the next, and only the oldest packet is
-tried; the first packet it takes again makes every waiting packet due at once. A packet the
+tried; the first packet it takes again, or a heartbeat it answers (`mark_reachable`), makes
+every waiting packet due at once. A packet the
 back office answers with a server error (`mark_failed`, not permanent) waits on its own
 backoff, so one packet the back office chokes on does not hold up the others.
 """
@@ -434,6 +435,15 @@ class Outbox:
         (self.files_dir / row["file"]).unlink(missing_ok=True)
         _fsync_dir(self.files_dir)
         self.purge(now)
+
+    def mark_reachable(self, now: float | None = None) -> None:
+        """The back office answered (a heartbeat): if the queue was waiting for it, every
+        waiting packet is due now."""
+        now = time.time() if now is None else now
+        with self._write() as db:
+            released = self._release_queue(db, now)
+        if released is not None:
+            log.info("back office reached again: %d waiting packets due", released)
 
     @staticmethod
     def _release_queue(db: sqlite3.Connection, now: float) -> int | None:

@@ -9,7 +9,8 @@ Packets leave in acceptance order (kiosk.outbox).
                     waiting packet is due at once
   network errors, 401/408/429/502/503/504 -> the back office is not reached (or refuses
                     this terminal's clock): the whole queue waits, backing off with jitter,
-                    and the same oldest packet is tried next
+                    and the same oldest packet is tried next — or at once when a heartbeat
+                    gets through
   other 4xx      -> dead: the back office refused this packet and says why (logged; `kiosk
                     outbox retry` brings it back). A 409 `backoffice.case.exists` also draws
                     a new installation part of case numbers (Outbox.renew_installation)
@@ -272,6 +273,7 @@ class Uploader:
         if response.status_code != 204:
             log.warning("heartbeat refused %s", _error_of(response))
             return False
+        self.outbox.mark_reachable()      # a queue waiting for the back office goes now
         return True
 
     # ---- the loop ---------------------------------------------------------------------------

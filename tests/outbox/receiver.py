@@ -4,7 +4,7 @@ It does what the contract asks of the back office and no more: verifies every si
 (kiosk.packet.verify_request with a nonce cache), opens each packet with its private key,
 dedups by packet id (same bytes -> 200 with the first body, other bytes -> 409), refuses bad
 packets with 422, records heartbeats, and enrols with a one-time token. It can answer 503
-for a while (`fail_next`), give chosen answers to chosen packets (`scripted`: packet id ->
+for a while (`fail_next`; `fail_heartbeats` for heartbeats), give chosen answers to chosen packets (`scripted`: packet id ->
 [(status, body), ...], used first) and slow every packet down (`delay_s`).
 """
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Receiver:
         self.heartbeats: list[dict] = []
         self.fail_next = 0                          # answer 503 to this many packet POSTs
         self.scripted: dict[str, list[tuple[int, dict]]] = {}
+        self.fail_heartbeats = False                # answer 503 to heartbeats too
         self.delay_s = 0.0
         self._server: ThreadingHTTPServer | None = None
 
@@ -97,6 +98,8 @@ class Receiver:
             return 401, {"error": exc.reason_key}
         if path == "/api/v1/heartbeats":
             with self.lock:
+                if self.fail_heartbeats:
+                    return 503, {"error": "backoffice.unavailable"}
                 self.heartbeats.append(json.loads(body))
             return 204, None
         if path == "/api/v1/packets":

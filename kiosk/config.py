@@ -131,6 +131,14 @@ class Maintenance(_Model):
     pin_hash: str = Field(default="", pattern=r"^(|scrypt\$[0-9a-f]{32}\$[0-9a-f]{64})$")
 
 
+class Display(_Model):
+    """The panel the UI is drawn on: its physical size sets how many pixels a millimetre is,
+    which the theme sizes touch targets by (kiosk/ui/theme.py)."""
+    diagonal_in: float = Field(default=10.1, ge=5, le=43)
+    width_px: int = Field(default=1280, ge=640, le=7680)
+    height_px: int = Field(default=800, ge=480, le=4320)
+
+
 class KioskConfig(_Model):
     terminal_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
     state_dir: Path
@@ -143,6 +151,7 @@ class KioskConfig(_Model):
     voice: Voice
     outbox: Outbox
     maintenance: Maintenance = Maintenance()
+    display: Display = Display()
     sources: tuple[str, ...] = ()       # the files this was built from, for `kiosk config show`
 
     @field_validator("state_dir")

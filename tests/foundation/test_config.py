@@ -103,3 +103,24 @@ def test_an_answers_file_that_is_not_utf8_names_file_and_byte_offset(tmp_path, c
     assert not isinstance(result.exception, UnicodeDecodeError), result.exception
     assert f"{p}: not UTF-8: byte 0xcd at offset {len(head)} (line 3); save the file as UTF-8" \
         in result.output
+
+
+def test_display_defaults_to_the_10_inch_1280x800_panel_and_takes_a_site_panel(tmp_path):
+    shipped = load_config(write(tmp_path, "")).display
+    assert (shipped.diagonal_in, shipped.width_px, shipped.height_px) == (10.1, 1280, 800)
+    panel = load_config(write(tmp_path, "[display]\ndiagonal_in = 15.6\nwidth_px = 1920\n"
+                                        "height_px = 1080\n")).display
+    assert (panel.diagonal_in, panel.width_px, panel.height_px) == (15.6, 1920, 1080)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("[display]\ndiagonal_in = 0\n", "display.diagonal_in: Input should be greater than or equal to 5"),
+    ("[display]\nwidth_px = 100\n", "display.width_px: Input should be greater than or equal to 640"),
+    ('[display]\nheight_px = "800px"\n', "display.height_px: Input should be a valid integer"),
+    ("[display]\ndpi = 150\n", "display.dpi: unknown setting"),
+])
+def test_wrong_display_values_name_file_key_and_allowed(tmp_path, text, expected):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigInvalid) as e:
+        load_config(p)
+    assert f"{p}: {expected}" in str(e.value)

@@ -84,6 +84,16 @@ class EvaluationShape(StrictShape):
     comment: str | None = None
 
 
+class CommitmentShape(StrictShape):
+    """告知承诺: signed on the pad (`drawn_signature`, the image in `signature_file`; packets
+    from before `method` existed have none), or in audio-first mode read aloud and confirmed
+    with the keypad (`voice_keypad`, no image)."""
+    text_zh: str | None = None
+    signed_at: str | None = None
+    method: Literal["drawn_signature", "voice_keypad"] | None = None
+    signature_file: str | None = None
+
+
 class ManifestShape(StrictShape):
     kind: Literal[KINDS]
     case_number: str | None = None
@@ -94,6 +104,7 @@ class ManifestShape(StrictShape):
     timestamps: TimestampsShape | None = None
     help: HelpShape | None = None
     evaluation: EvaluationShape | None = None
+    commitment: CommitmentShape | None = None
     materials: list[MaterialShape] | None = None
     files: list[FileEntryShape] | None = None
 
@@ -243,6 +254,9 @@ class PacketIntake:
                 raise bad("backoffice.packet.malformed", "application without matter")
             if not isinstance(applicant, dict) or not applicant.get("id_number"):
                 raise bad("backoffice.packet.malformed", "application without applicant")
+        commitment = manifest.get("commitment") or {}
+        if commitment.get("method") == "voice_keypad" and commitment.get("signature_file"):
+            raise bad("backoffice.packet.malformed", "keypad confirmation with a signature file")
         if manifest["kind"] == "supplement":    # the kiosk reads the applicant's card first
             applicant = manifest.get("applicant")
             if not isinstance(applicant, dict) or not applicant.get("id_number"):

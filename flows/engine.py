@@ -208,6 +208,11 @@ class Signed:
 
 
 @dataclass(frozen=True)
+class ConfirmedByKeypad:
+    """Audio-first mode: the commitment was read aloud and confirmed with the keypad."""
+
+
+@dataclass(frozen=True)
 class Submitted:
     packet_id: str
     case_number: str
@@ -243,6 +248,7 @@ class VisitState:
     pages: tuple[tuple[str, bytes], ...] = ()      # (material code, jpeg) in capture order
     missing: tuple[str, ...] = ()                  # 容缺 materials
     signature_png: bytes | None = None
+    confirmed_by_keypad: bool = False   # the commitment confirmed by voice + keypad, not drawn
     packet_id: str | None = None
     case_number: str | None = None
     receipt_printed: bool | None = None
@@ -495,7 +501,11 @@ def _materials_next(plan, state, event):
 def _signed(plan, state, event: Signed):
     if not event.png:
         return _stay(state, "commitment.sign_first")
-    return _move(plan, state, 1, signature_png=event.png)
+    return _move(plan, state, 1, signature_png=event.png, confirmed_by_keypad=False)
+
+
+def _confirmed_by_keypad(plan, state, event: ConfirmedByKeypad):
+    return _move(plan, state, 1, signature_png=None, confirmed_by_keypad=True)
 
 
 def _submitted(plan, state, event: Submitted):
@@ -529,6 +539,7 @@ _HANDLERS = {
     (Step.MATERIALS, Next): _materials_next,
     (Step.REVIEW, Next): _next_plain,
     (Step.COMMITMENT, Signed): _signed,
+    (Step.COMMITMENT, ConfirmedByKeypad): _confirmed_by_keypad,
     (Step.SUBMIT, Submitted): _submitted,
     (Step.RECEIPT, ReceiptDone): _receipt,
     (Step.EVALUATION, Evaluated): _evaluated,

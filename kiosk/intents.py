@@ -46,6 +46,13 @@ class SetElderMode:
 
 
 @dataclass(frozen=True)
+class SetAudioFirst:
+    """Audio-first mode (the keypad or headphones were used): every focused element is spoken;
+    the signature is replaced by a spoken confirmation. Ends with the visit."""
+    on: bool
+
+
+@dataclass(frozen=True)
 class MoreTime:
     pass
 
@@ -99,6 +106,17 @@ class DeclineFace:
 @dataclass(frozen=True)
 class Sign:
     png: bytes
+
+
+@dataclass(frozen=True)
+class ConfirmByKeypad:
+    """Audio-first mode: the commitment, read aloud, confirmed with the keypad (5 / Enter)
+    instead of a drawn signature."""
+
+
+@dataclass(frozen=True)
+class NoIdCard:
+    """On the ID-card step: "I have no ID card" (lost, 临时身份证, electronic ID only)."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,7 @@ class Snapshot:
     closed_matters: tuple[tuple[str, str], ...] = ()  # (matter code, reason prompt key)
     cases: tuple[CaseView, ...] = ()  # progress screens (kiosk/progress.py)
     params: tuple[tuple[str, str], ...] = field(default=())  # placeholders for prompt text
+    audio_first: bool = False        # keypad / headphones: focus spoken, signature by keypad
 
     def __repr__(self) -> str:
         return (f"Snapshot(seq={self.seq}, screen={self.screen}, matter={self.matter_code}, "

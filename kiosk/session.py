@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 DEVICE_OF_CAPABILITY = {"id_card.read": "id_card", "face.verify": "camera",
                         "doc.capture": "scanner", "receipt.print": "printer",
                         "outbox.submit": "sink"}
+ALTERNATIVES = {"id_card.none": "alternatives.no_id_card",     # what else to do, by why
+                "consent.declined": "alternatives.no_consent"}
 END_SCREENS = ("done", "refused", "help", "supplement_done")   # shown briefly, then wiped
 DEVICE_PROMPT = {"id_card": "device.id_card", "camera": "device.face", "scanner": "device.doc",
                  "printer": "device.printer", "sink": "device.outbox"}
@@ -65,6 +67,7 @@ class SessionSettings:
     is_open: Callable[[dt.datetime], bool] = field(default=lambda when: True)  # opening hours
     next_opening: Callable[[dt.datetime], dt.datetime | None] = field(default=lambda when: None)
     nearest_24h_station: str = ""
+    explain_s: float = 90.0         # how long an explanation of what else to do stays up
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class _Progress:
 @dataclass(frozen=True)
 class _WhenIdle:
     task: Callable[["Session"], None]
+
+
+_KEEP_ALIVE = object()
 
 
 class Session:
@@ -142,6 +148,11 @@ class Session:
 
     def send(self, intent) -> None:
         self._queue.put(intent)
+
+    def keep_alive(self) -> None:
+        """Someone is using the terminal without sending an intent (moving the keypad's focus,
+        listening): the idle timeout starts again. Not counted in `handled`."""
+        self._queue.put(_KEEP_ALIVE)
 
     def when_idle(self, task: Callable[["Session"], None]) -> None:
         """Run `task(session)` in the session thread as soon as no visit is in progress (the
@@ -231,6 +242,11 @@ class Session:
         if isinstance(item, _WhenIdle):
             self._idle_tasks.append(item.task)
             return
+        if item is _KEEP_ALIVE:
+            self._last_touch = self._clock()
+            if self._countdown() != self._published_countdown:
+                self._publish()         # the idle warning goes away
+            return
         self._last_touch = self._clock()
         self._handled += 1
         if isinstance(item, I.SetLanguage):
@@ -238,6 +254,10 @@ class Session:
                 self._language = item.language
         elif isinstance(item, I.SetElderMode):
             self._elder = item.on
+        elif isinstance(item, I.SetAudioFirst):
+            if item.on != self._audio_first:
+                log.info("audio-first mode on=%s", item.on)
+            self._audio_first = item.on
         elif isinstance(item, (I.MoreTime, I.Repeat)):
             pass
         elif isinstance(item, I.StartVisit):
@@ -276,6 +296,11 @@ class Session:
             event = E.RetakeMaterial(item.material)
         elif isinstance(item, I.Sign):
             event = E.Signed(item.png)
+        elif isinstance(item, I.ConfirmByKeypad) and self._audio_first:
+            event = E.ConfirmedByKeypad()
+        elif isinstance(item, I.NoIdCard) and step is E.Step.ID_CARD:
+            self._explain_alternatives("id_card.none")
+            return
         elif isinstance(item, I.Rate):
             event = E.Evaluated(item.level, item.comment)
         elif isinstance(item, I.DeclineFace) and step is E.Step.FACE:
@@ -321,7 +346,11 @@ class Session:
             log.info("visit step matter=%s step=%s", self.plan.matter.code, after.value)
             if before is E.Step.ID_CARD:
                 self._identity_at = dt.datetime.now().astimezone()
-        if self.state.outcome == "refused":
+        if self.state.outcome == "refused" and self.state.reason_key in ALTERNATIVES:
+            log.info("visit refused matter=%s reason=%s", self.plan.matter.code,
+                     self.state.reason_key)
+            self._explain_alternatives(self.state.reason_key)
+        elif self.state.outcome == "refused":
             log.info("visit refused matter=%s reason=%s", self.plan.matter.code,
                      self.state.reason_key)
             self._end_visit(self.state.reason_key, screen="refused")
@@ -557,6 +586,24 @@ class Session:
         log.info("visit refused at start matter=%s reason=out_of_hours", code)
         return True
 
+    def _explain_alternatives(self, why: str) -> None:
+        """A step this applicant cannot do here (no ID card to read, no consent): end the visit
+        on a screen that says what they can do instead, tonight included: the nearest 24-hour
+        station, what to bring, and the matter's consultation phone. It stays up long enough
+        to be read, or listened to twice (`explain_s`)."""
+        matter = self.plan.matter
+        lang = self._language
+        bring = [self.catalog.materials[m.code].name.get(lang) for m in self.plan.materials
+                 if m.required]
+        place = self.settings.nearest_24h_station
+        params = {"place": place, "phone": matter.phone, "site_phone": self.settings.phone,
+                  "bring": ("、" if lang == "zh" else ", ").join(bring) or "—"}
+        log.info("visit ended with alternatives matter=%s reason=%s", matter.code, why)
+        key = ALTERNATIVES[why] + ("_nearest" if place else "")
+        self._end_visit(key, screen="refused", params=params)
+        self._end_until = self._clock() + max(self.settings.end_screen_s,
+                                              self.settings.explain_s)
+
     def _help(self, reason: str) -> None:
         step = self._step_name()
         manifest = build_small("help_request", self._matter_code, self.state.case_number if
@@ -632,6 +679,7 @@ class Session:
         self._matter_code = None
         self._language = self.settings.language
         self._elder = False
+        self._audio_first = False
         self._progress_key = None
         self._capture_material = None
         self._case_number = None
@@ -660,6 +708,11 @@ class Session:
             if now >= self._end_until and not alerts:
                 self._wipe()
                 changed = True
+        elif self._audio_first and self.plan is None and self._service is None \
+                and now - self._last_touch >= self.settings.idle_s:
+            log.info("audio-first mode ended: nobody started a visit")
+            self._wipe()        # keypad pressed, nobody came: the next person starts afresh
+            changed = True
         elif self.plan is not None or self._service is not None:
             limit = self.settings.idle_s * (2 if self._elder else 1)
             idle = now - self._last_touch

@@ -12,7 +12,8 @@ from kiosk.visit_packet import mask_id_number
 
 
 def build_snapshot(s, seq: int, countdown: int | None) -> I.Snapshot:
-    base = dict(seq=seq, handled=s._handled, language=s._language, elder=s._elder, idle_countdown=countdown,
+    base = dict(seq=seq, handled=s._handled, language=s._language, elder=s._elder,
+                audio_first=s._audio_first, idle_countdown=countdown,
                 params=tuple(sorted(s._params.items())), alerts=s._alerts)
     if s._service is not None:          # 办件查询 / 补件 (kiosk/progress.py)
         return I.Snapshot(**{**base, **s._service.snapshot_fields()})

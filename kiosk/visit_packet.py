@@ -151,11 +151,14 @@ def build_application(catalog: Catalog, plan: VisitPlan, state: VisitState,
         if state.card is not None and state.card.photo_bgr is not None:
             files["face/card_photo.jpg"] = _jpeg(state.card.photo_bgr)
     commitment = None
+    signed_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     if state.signature_png:
         files["commitment/signature.png"] = state.signature_png
-        commitment = {"text_zh": m.commitment.zh,
-                      "signed_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                      "signature_file": "commitment/signature.png"}
+        commitment = {"text_zh": m.commitment.zh, "signed_at": signed_at,
+                      "method": "drawn_signature", "signature_file": "commitment/signature.png"}
+    elif state.confirmed_by_keypad:     # audio-first mode: read aloud, confirmed with key 5
+        commitment = {"text_zh": m.commitment.zh, "signed_at": signed_at,
+                      "method": "voice_keypad", "signature_file": None}
     now = dt.datetime.now().astimezone()
     manifest = {
         "format": FORMAT,

@@ -9,25 +9,26 @@ points to it are on disk: the receipt is printed after it returns. Layout under 
 
 Crash safety: `accept` holds the database write lock from issuing the case number until the
 commit; inside it the sealed file is written to a temp name, fsynced, renamed and the
-directory fsynced BEFORE the row is inserted.
-Case numbers are `<terminal>-<YYYYMMDD>-<installation>-<seq>` (kiosk.packet.CASE_NUMBER): the
-sequence counts per day, the installation is four random base-32 characters drawn with the
-first number and kept in outbox.db next to the sequence. A state directory lost and rebuilt
-with the same keys restarts the sequence, but with another installation, so it never issues a
-number the back office already has (one in a million chance per rebuild; should it happen, or
-a database be restored from an old backup, the back office's 409 `case.exists` makes the
-uploader draw a new installation, see `renew_installation`). A crash before the commit leaves at most an
+directory fsynced BEFORE the row is inserted. A crash before the commit leaves at most an
 orphan file (swept at the next start, under the same lock) and no issued number; a crash
 after it leaves a complete packet. The uploader (kiosk.uploader) moves rows
 pending -> in_flight -> acknowledged (file deleted at once, row purged after the retention)
 or dead (permanent refusal; `retry` brings it back). No personal data is stored in clear.
 
+Case numbers are `<terminal>-<YYYYMMDD>-<installation>-<seq>` (kiosk.packet.CASE_NUMBER): the
+sequence counts per day, the installation is four random base-32 characters drawn with the
+first number and kept in outbox.db next to the sequence. A state directory lost and rebuilt
+with the same keys restarts the sequence, but with another installation, so it does not issue
+numbers the back office already has (a one-in-a-million chance per rebuild; should it happen,
+or a database be restored from an old backup, the back office's 409 `case.exists` makes the
+uploader draw a new installation, `renew_installation`).
+
 Packets leave in acceptance order. While the back office cannot be reached (`mark_unreachable`)
 the whole queue waits, backing off from one try to the next, and only the oldest packet is
 tried; the first packet it takes again, or a heartbeat it answers (`mark_reachable`), makes
-every waiting packet due at once. A packet the
-back office answers with a server error (`mark_failed`, not permanent) waits on its own
-backoff, so one packet the back office chokes on does not hold up the others.
+every waiting packet due at once. A packet the back office answers with a server error
+(`mark_failed`, not permanent) waits on its own backoff, so one packet the back office chokes
+on does not hold up the others.
 """
 from __future__ import annotations
 

@@ -41,19 +41,25 @@ DEMO_REVIEWER = "demo"
               help="Save a PNG of every screen the autopilot passes.")
 @click.option("--windowed", is_flag=True, help="A 1280x800 window instead of locked-down full screen.")
 @click.option("--no-voice", is_flag=True, help="Do not speak (voice is recorded by a null backend).")
+@click.option("--keypad", is_flag=True,
+              help="Autopilot by the numeric keypad alone (audio-first mode, no touches); "
+                   "autopilot.json gets the spoken log.")
 @click.option("--elder", is_flag=True, help="Start visits in elder mode (autopilot).")
 @click.option("--language", type=click.Choice(["zh", "en"]), help="Start language (autopilot).")
 @click.option("--naive-baseline", is_flag=True, hidden=True,
               help="Autopilot, for benchmarks/ui_responsiveness.py: after the visit, do one page "
                    "capture on the UI thread and measure the stall it causes.")
 @click.pass_context
-def run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, elder, language,
-        naive_baseline):
+def run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, keypad, elder,
+        language, naive_baseline):
     """Start the kiosk app."""
     from kiosk.config import ConfigInvalid
     if autopilot_code and not demo:
         raise click.UsageError("--autopilot needs --demo")
+    if keypad and not autopilot_code:
+        raise click.UsageError("--keypad drives the autopilot: give --autopilot CODE too")
     ctx.obj["naive_baseline"] = naive_baseline
+    ctx.obj["keypad"] = keypad
     if logging.getLogger().getEffectiveLevel() > logging.INFO:   # Kivy as quiet as -v says
         os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
     try:
@@ -388,7 +394,7 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
                    doc_read=terminal.supervisors["doc_camera"].proxy.preview,
                    ime_factory=ime_factory, lockdown=not windowed, maintenance=maintenance,
                    demo_cards=demo_cards, place_demo_card=place, demo_receipt=demo_receipt,
-                   on_frame=watchdog.tick)
+                   on_frame=watchdog.tick, headphone_jack=_headphone_jack(config, demo_devices))
     app.rendered_listeners.append(ReadyOnce(notifier, lambda snap, _name: snap.screen == "attract"))
     app_box.append(app)
     pilot = None
@@ -399,7 +405,10 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
         naive = None
         if (click.get_current_context().find_root().obj or {}).get("naive_baseline"):
             naive = terminal.supervisors["doc_camera"].proxy.capture_page
-        pilot = UiAutopilot(app, autopilot_code, load_answers(answers), screenshots,
+        pilot_class = UiAutopilot
+        if (click.get_current_context().find_root().obj or {}).get("keypad"):
+            from kiosk.ui.keypad_pilot import KeypadAutopilot as pilot_class
+        pilot = pilot_class(app, autopilot_code, load_answers(answers), screenshots,
                             demo_card=card, naive_work=naive)
         pilot.start()
     watchdog.start()
@@ -429,6 +438,15 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
         log.info("autopilot screens=%s result=%s", pilot.screens, pilot.result)
         return pilot.result if pilot.result is not None else 2
     return 0
+
+
+def _headphone_jack(config, demo_devices):
+    """The sound card's headphone-jack detection (plugging in starts audio-first mode); none
+    in the demo, whose sound card is the laptop's."""
+    if demo_devices is not None:
+        return None
+    from kiosk.jack import AlsaHeadphoneJack, card_of
+    return AlsaHeadphoneJack(card_of(config.voice.audio_device))
 
 
 def _faulty(card) -> bool:

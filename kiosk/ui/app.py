@@ -29,6 +29,7 @@ from kiosk import intents as I
 from kiosk.terminal import voice_follows_visits
 from kiosk.ui import screens_browse, screens_progress, screens_visit
 from kiosk.ui import theme as T
+from kiosk.ui.focus import FocusNavigator
 from kiosk.ui.frame_pacing import FramePacer
 from kiosk.ui.spoken import View, browse_prompt, plan_speech, snapshot_view
 from kiosk.ui.text_measure import TextExtentsCache
@@ -109,7 +110,7 @@ class KioskApp(App):
                  on_ready: Callable | None = None, maintenance=None,
                  demo_cards: list[tuple[str, str]] | None = None,
                  place_demo_card: Callable[[str], None] | None = None,
-                 demo_receipt: Callable[[], None] | None = None, **kw):
+                 demo_receipt: Callable[[], None] | None = None, headphone_jack=None, **kw):
         super().__init__(**kw)
         self.session, self.catalog, self.kiosk_config = session, catalog, config
         self.speaker = speaker
@@ -122,6 +123,8 @@ class KioskApp(App):
         self.demo_cards = demo_cards or []
         self.demo_receipt = demo_receipt     # demo: lay the last printed receipt under the camera
         self._place_demo_card = place_demo_card
+        self.headphone_jack = headphone_jack    # kiosk.jack sensor: plugging in starts audio-first
+        self.focus: FocusNavigator | None = None
         self.browse_state: dict = {}
         self.form_state: dict = {"editing": None, "draft": ""}
         self.leave_hooks: list[Callable[[], None]] = []
@@ -203,6 +206,7 @@ class KioskApp(App):
             Window.bind(on_keyboard=lambda *a: True)   # no key reaches the OS or closes the app
         self.root_box = BoxLayout(orientation="vertical")
         self.pacer = FramePacer(Window, self._textures_shown)
+        self.focus = FocusNavigator(self, jack=self.headphone_jack).install()   # keypad, jack
         self.session.subscribe(lambda s: Clock.schedule_once(lambda _dt: self._on_snapshot(s)))
         if self.on_frame:
             Clock.schedule_interval(lambda _dt: self.on_frame(), 0.5)

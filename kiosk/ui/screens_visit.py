@@ -75,6 +75,8 @@ def id_card(ctx, snap):
     card = text_label("⬇\n" + ctx.t("ui.card_here"), th.instruction if th.elder else th.huge,
                       T.MUTED, "center", theme=th)
     col = _column(ctx, _instruction(ctx, snap), Widget(), card, _problem(ctx, snap), Widget())
+    if snap.screen == "id_card":     # a visit (not 办件查询): what to do without the card
+        col.add_widget(_no_card_button(ctx))
     if ctx.app.demo_cards:   # demo only: put one of the emulator's test cards on the reader
         col.add_widget(text_label(ctx.t("ui.demo_cards"), th.small, T.MUTED, theme=th))
         row = GridLayout(cols=4, spacing=8, size_hint_y=None)
@@ -414,7 +416,28 @@ def review(ctx, snap):
     return _column(ctx, _instruction(ctx, snap), _scroll(body)), ["back", "help", "cancel", "next"]
 
 
+def _no_card_button(ctx):
+    """"我没有身份证": lost, a temporary or an electronic ID only; the session explains what to
+    do instead (the nearest 24-hour station, what to bring, the phone number)."""
+    return BigButton(ctx.t("ui.no_id_card"), "no_id_card", lambda: ctx.send(I.NoIdCard()),
+                     ctx.theme, kind="secondary")
+
+
+def _commitment_by_keypad(ctx, snap):
+    """Audio-first mode: the commitment (read aloud by kiosk/ui/focus.py) and one button,
+    "按5确认签字", in place of the signature pad; the packet says it was confirmed so."""
+    th = ctx.theme
+    matter = ctx.catalog.get(snap.matter_code)
+    text = text_label(matter.commitment.get(ctx.lang), th.body, theme=th)
+    confirm = BigButton(ctx.t("keypad.commitment_button"), "confirm_keypad",
+                        lambda: ctx.send(I.ConfirmByKeypad()), th, kind="ok")
+    return _column(ctx, _instruction(ctx, snap), _scroll(text), confirm), \
+        ["back", "help", "cancel"]
+
+
 def commitment(ctx, snap):
+    if snap.audio_first:
+        return _commitment_by_keypad(ctx, snap)
     th = ctx.theme
     matter = ctx.catalog.get(snap.matter_code)
     pad = SignaturePad(size_hint_y=0.5)

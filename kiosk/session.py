@@ -596,7 +596,7 @@ class Session:
         bring = [self.catalog.materials[m.code].name.get(lang) for m in self.plan.materials
                  if m.required]
         place = self.settings.nearest_24h_station
-        params = {"place": place, "phone": matter.phone, "site_phone": self.settings.phone,
+        params = {"place": place, "phone": matter.phone,
                   "bring": ("、" if lang == "zh" else ", ").join(bring) or "—"}
         log.info("visit ended with alternatives matter=%s reason=%s", matter.code, why)
         key = ALTERNATIVES[why] + ("_nearest" if place else "")

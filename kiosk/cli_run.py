@@ -180,7 +180,8 @@ def watch_hint(windowed: bool) -> list[str]:
     if _xvfb_serves(display):
         auth = os.environ.get("XAUTHORITY")
         env = f"DISPLAY={display}" + (f" XAUTHORITY={auth}" if auth else "")
-        return [f"the app is drawn on display {display}, a virtual screen (Xvfb) that nobody can see.",
+        return [f"the app is drawn on display {display}, a virtual screen (Xvfb) that nobody "
+                "can see.",
                 "To take a picture of it, in another shell:",
                 f"    {env} {dev} screenshot demo.png",
                 "To watch it live, stop it and start it in a window from a terminal of a "

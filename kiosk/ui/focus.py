@@ -46,6 +46,8 @@ KEEP_ALIVE_S = 5.0           # key presses tell the session someone is there, th
 VOLUME_STEP = 0.1
 NOT_FOCUSED = ("corner",)    # the technician's hidden corner
 NO_KEYS_ON = ("maintenance", "progress")   # the technician's screen; the QR scanner types there
+KEY_WORDS = {"key:back": "keypad.key_delete", "cand:next": "keypad.page_next",
+             "cand:prev": "keypad.page_prev"}     # keys whose face is a symbol
 LIST_ALIASES = {"closed": "matter", "question": "field"}
 UNCOUNTED = ("key",)         # the keyboard's keys are found by where they are, not counted
 FOCUS_RING = (1, 0.75, 0, 1)   # amber outline around the focused element
@@ -129,7 +131,9 @@ class FocusNavigator:
     def describe(self, items: list, i: int) -> str:
         """What is said when element `i` of `items` gets focus."""
         w = items[i]
-        parts = [spoken_marks(getattr(w, "spoken", None) or w.text, self._sep())]
+        words = KEY_WORDS.get(getattr(w, "ident", None) or "")
+        text = self._t(words) if words else getattr(w, "spoken", None) or w.text
+        parts = [spoken_marks(text, self._sep())]
         if isinstance(w, Button):
             if w.parent is not self.app.root_box.children[-1]:     # not the header's buttons
                 parts[:0] = [spoken_marks(label, self._sep()) for label in _row_labels(w)]
@@ -353,9 +357,20 @@ class FocusNavigator:
             else:
                 self._after_render = "key:"
         w.trigger_action(0)
+        if w.ident.startswith(("key:", "cand:")) and w.ident not in KEY_WORDS:
+            self._say(self._typed_echo(w))      # a letter, or the word chosen and the text
         if self.typing is not None and field is not None:
             label = field.label_en if self.lang == "en" else field.label_zh
             self._say_key("keypad.typing", {"label": label})
+
+    def _typed_echo(self, key) -> str:
+        """What a key of the on-screen keyboard typed: the letter, or the word chosen and the
+        whole text so far."""
+        if key.ident.startswith("key:"):
+            return key.text
+        draft = self.app.form_state.get("draft") or ""
+        return self._sep().join((key.text, self._t("keypad.typed", text=draft))) if draft \
+            else key.text
 
     def _press(self, ident: str) -> bool:
         for w in self.items():

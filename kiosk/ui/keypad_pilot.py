@@ -152,21 +152,14 @@ def path_to(rects: list[K.Rect], start: int | None, target: int) -> str:
     """The first direction of the shortest sequence of focus moves from `start` to `target`
     (breadth first over `kiosk.ui.keypad.move`)."""
     seen = {start}
-    queue: deque = deque()
-    for direction in ("down", "right", "up", "left"):
-        nxt = K.move(rects, start, direction)
-        if nxt == target:
-            return direction
-        if nxt not in seen:
-            seen.add(nxt)
-            queue.append((nxt, direction))
+    queue: deque = deque([(start, None)])
     while queue:
         node, first = queue.popleft()
         for direction in ("down", "right", "up", "left"):
             nxt = K.move(rects, node, direction)
             if nxt == target:
-                return first
+                return first or direction
             if nxt not in seen:
                 seen.add(nxt)
-                queue.append((nxt, first))
+                queue.append((nxt, first or direction))
     return "down"

@@ -5,9 +5,7 @@ only says what it is, a second touch uses it, the keypad reaches "我没有身�
 Writes OUTDIR/result.json: the steps taken, the screens, what was said after each step."""
 import datetime as dt
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +18,6 @@ configure_kivy(1280, 800)
 from kivy.clock import Clock  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
-from flows.catalog import CATALOG_DIR, load_catalog  # noqa: E402
-from kiosk.config import load_config  # noqa: E402
 from kiosk.jack import FakeJack  # noqa: E402
 from kiosk.session import Devices, Session, SessionSettings  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
@@ -30,6 +26,7 @@ from kiosk.visit_packet import DirectorySink  # noqa: E402
 from tests.foundation.cards import make_card  # noqa: E402
 from tests.foundation.fakes import (FakeCamera, FakePrinter, FakeReader,  # noqa: E402
                                     FakeScanner, FakeVerifier)
+from tests.ui.fake_kiosk import mini_catalog_and_config  # noqa: E402
 from voice import NullBackend, Speaker, VoiceSettings  # noqa: E402
 
 STATION = "市民中心东门24小时自助服务区"
@@ -37,12 +34,7 @@ STATION = "市民中心东门24小时自助服务区"
 
 def main(out):
     out = Path(out)
-    root = Path(tempfile.mkdtemp()) / "catalog"
-    shutil.copytree(ROOT / "tests" / "foundation" / "mini_catalog", root)
-    shutil.copy(CATALOG_DIR / "prompts.yaml", root / "prompts.yaml")
-    catalog = load_catalog(root)
-    config = load_config(None, {"terminal_id": "UI-TEST-1", "site": {
-        "name": {"zh": "市民中心24小时自助站", "en": "Civic Centre 24h station"}}})
+    catalog, config = mini_catalog_and_config()
     reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
     reader.card = None                           # nobody puts a card on the reader
     devices = Devices(reader, FakeCamera(), FakeVerifier(), FakeScanner(), FakePrinter())
@@ -65,9 +57,7 @@ def main(out):
             return u
         return wrapped
     speaker.say, speaker.say_text = heard(said[0]), heard(said[1])
-    keys = KeypadAutopilot.__new__(KeypadAutopilot)     # only its press() and tap()
-    keys.app, keys.actions, keys.presses = app, __import__("collections").deque(), 0
-    keys.spoken_log, keys._reaching = [], None
+    keys = KeypadAutopilot(app, "NP-OLD-ALLOWANCE")     # its hands only: press(), tap()
 
     def step(name, fn):
         log.append({"step": name, "screen": app.current_screen, "spoken": []})

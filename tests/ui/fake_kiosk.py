@@ -30,14 +30,19 @@ from tests.foundation.cards import make_card  # noqa: E402
 import datetime as dt  # noqa: E402
 
 
-def main(code, out, *flags):
-    out = Path(out)
+def mini_catalog_and_config():
+    """The small test catalogue (with the real prompts) and a test terminal's configuration."""
     root = Path(tempfile.mkdtemp()) / "catalog"
     shutil.copytree(ROOT / "tests" / "foundation" / "mini_catalog", root)
     shutil.copy(CATALOG_DIR / "prompts.yaml", root / "prompts.yaml")
-    catalog = load_catalog(root)
     config = load_config(None, {"terminal_id": "UI-TEST-1", "site": {
         "name": {"zh": "市民中心24小时自助站", "en": "Civic Centre 24h station"}}})
+    return load_catalog(root), config
+
+
+def main(code, out, *flags):
+    out = Path(out)
+    catalog, config = mini_catalog_and_config()
     devices = Devices(FakeReader(make_card(birth=dt.date(1940, 1, 1))), FakeCamera(), FakeVerifier(),
                       FakeScanner(rejects=["doc.glare"]), FakePrinter())
     sink = DirectorySink(out / "packets", "UI-TEST-1", "site")

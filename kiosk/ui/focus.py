@@ -133,7 +133,7 @@ class FocusNavigator:
         w = items[i]
         words = KEY_WORDS.get(getattr(w, "ident", None) or "")
         text = self._t(words) if words else getattr(w, "spoken", None) or w.text
-        parts = [spoken_marks(text, self._sep())]
+        parts = [spoken_marks(text, self._sep())] + self._chip_words(getattr(w, "ident", None))
         if isinstance(w, Button):
             if w.parent is not self.app.root_box.children[-1]:     # not the header's buttons
                 parts[:0] = [spoken_marks(label, self._sep()) for label in _row_labels(w)]
@@ -206,6 +206,26 @@ class FocusNavigator:
         if prefix is None:
             return []
         return [j for j, w in enumerate(items) if _list_prefix(getattr(w, "ident", None)) == prefix]
+
+    def _chip_words(self, ident: str | None) -> list[str]:
+        """A numbered chip (elder mode's "1 ✓" for a question or a material) also says what it
+        stands for: the question and its answer, the material."""
+        snap, en = self.app.snapshot, self.lang == "en"
+        if not ident or snap is None:
+            return []
+        if ident.startswith("question:"):
+            f = self._field_of(ident)
+            if f is None:
+                return []
+            from kiosk.ui.screens_visit import YES_NO
+            shown = next(((en_ if en else zh) for code, zh, en_ in (f.choices or YES_NO)
+                          if code == f.value), f.value) if f.type in ("choice", "yes_no") \
+                else f.value
+            return [f.label_en if en else f.label_zh] + ([shown] if shown else [])
+        if ident.startswith("material:"):
+            code = ident.split(":", 1)[1]
+            return [m.name_en if en else m.name_zh for m in snap.materials if m.code == code]
+        return []
 
     def _field_of(self, ident: str):
         snap = self.app.snapshot

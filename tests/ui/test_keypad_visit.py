@@ -3,16 +3,13 @@
 in English. The receipt must be printed, and the spoken log must show audio-first mode starting,
 each focused element announced with its list count, the number typed digit by digit, the
 commitment read aloud and confirmed with 5 instead of a drawn signature."""
-import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from tests.ui.test_demo_autopilot import expected_screens, run_autopilot
 
-ROOT = Path(__file__).resolve().parents[2]
 SAYS = {
     "zh": {"started": "已进入语音引导", "button": "，按钮", "count": r"第\d+项，共\d+项",
            "typing": "请用数字键输入手机号码", "commitment": "承诺内容：", "confirm": "按5确认签字",

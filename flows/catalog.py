@@ -135,6 +135,10 @@ class Matter(Strict):
     answers: tuple[BundleAnswer, ...] = ()     # bundles only: member questions not asked
     receipt: bool = True
     commitment: Text
+    # True when the matter itself reveals sensitive personal information (PIPL art. 28:
+    # health, social assistance, a criminal record, a child's data): the public progress page
+    # never names it nor its materials (backoffice/progress_page.py)
+    sensitive: bool = False
 
     @field_validator("bundle_of")
     @classmethod
@@ -426,6 +430,8 @@ def _check_references(m: Matter, src: _Source, trees, materials, matters, issues
             elif member.kind == "bundle":
                 bad(("bundle_of", i), "a bundle cannot contain a bundle")
         _check_answers(m, [matters[c] for c in m.bundle_of if c in matters], bad)
+        if not m.sensitive and any(matters[c].sensitive for c in m.bundle_of if c in matters):
+            bad(("sensitive",), "a bundle of a sensitive matter is sensitive too")
     elif m.bundle_of:
         bad(("bundle_of",), "only a bundle names member matters")
     if m.kind != "bundle" and m.answers:

@@ -8,7 +8,7 @@ that pinyin, reading what is not a Chinese character the way a clerk would:
 * characters: pypinyin with its phrase dictionary (polyphones 银行 hang2 / 执行 xing2, 重新
   chong2 / 重要 zhong4, 镇长 zhang3 / 长期 chang2) plus `PHRASE_OVERRIDES` for the words it
   gets wrong; 一/不 tone changes applied;
-* case numbers (`TERMINAL-YYYYMMDD-NNNNNN`), ID-number fragments and long digit runs: digit
+* case numbers (`TERMINAL-YYYYMMDD-INST-SEQ`, and the older `TERMINAL-YYYYMMDD-NNNNNN`), ID-number fragments and long digit runs: digit
   by digit, letters spelled the way Chinese speakers say them (A = ei1, X = ai2 ke4 si1);
 * phone numbers (mobile, landline, 12345-style hotlines, or digits after 电话/热线/拨打):
   digit by digit with 1 read yao1;
@@ -54,7 +54,7 @@ LONG_PAUSE = set("。！？!?\n")
 DROPPED = set("《》「」『』“”‘’\"'【】[]<>#*_=")
 
 _TOKEN = re.compile(
-    r"(?P<case>\b[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}-\d{8}-\d{6}\b)"
+    r"(?P<case>\b[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}-\d{8}-(?:[0-9A-Z]{4}-\d{4,6}|\d{6})\b)"
     r"|(?P<date>(?P<y>\d{4})\s*(?:年|-|/|\.)\s*(?P<m>\d{1,2})\s*(?:月|-|/|\.)\s*(?P<d>\d{1,2})\s*[日号]?)"
     r"|(?P<yearmonth>(?P<ym_y>\d{4})\s*年\s*(?P<ym_m>\d{1,2})\s*月)"
     r"|(?P<year>(?P<yy>\d{4})\s*年)"

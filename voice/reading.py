@@ -14,7 +14,9 @@ from voice.mandarin import speakable_mandarin
 
 PINYIN_VOICE = "cmn-latn-pinyin"
 
-_EN_CASE = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}-\d{8}-\d{6}\b")
+# The case number's two forms (kiosk.packet.CASE_NUMBER): TERMINAL-YYYYMMDD-INST-SEQ, and the
+# older TERMINAL-YYYYMMDD-NNNNNN.
+_EN_CASE = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}-\d{8}-(?:[0-9A-Z]{4}-\d{4,6}|\d{6})\b")
 _EN_PHONE = re.compile(r"(?<![\d-])(?:1[3-9]\d{9}|0\d{2,3}-\d{7,8}|12\d{3}|95\d{3})(?![\d-])")
 _EN_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _EN_MONTH_DAY = re.compile(r"(?<![\d-])(1[0-2]|0?[1-9])-(3[01]|[0-2]?\d)(?=\s+\d{1,2}:\d{2})")

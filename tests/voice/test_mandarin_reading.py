@@ -36,6 +36,9 @@ NUMBERS = [
     ("13812345678", "yao1 san1 ba1 yao1 er4 san1 si4 wu3 liu4 qi1 ba1"),
     ("0833-2134567", "ling2 ba1 san1 san1 er4 yao1 san1 si4 wu3 liu4 qi1"),
     ("尾号1234X", "wei3 hao4 yi1 er4 san1 si4 ai2 ke4 si1"),
+    ("T-001-20261205-614X-0001",
+     "ti4, ling2 ling2 yi1, er4 ling2 er4 liu4 yi1 er4 ling2 wu3, liu4 yi1 si4 ai2 ke4 si1, "
+     "ling2 ling2 ling2 yi1"),
     ("LS-001-20261205-000123",
      "ai2 le5 ai2 si1, ling2 ling2 yi1, er4 ling2 er4 liu4 yi1 er4 ling2 wu3, "
      "ling2 ling2 ling2 yi1 er4 san1"),
@@ -68,6 +71,8 @@ def test_odd_input_still_gives_only_syllables(text):
 
 
 def test_english_reads_case_numbers_phones_and_dates_like_a_clerk():
+    assert speakable("Case T-001-20261205-614X-0001.", "en") == \
+        "Case T, 0 0 1, 2 0 2 6 1 2 0 5, 6 1 4 X, 0 0 0 1."
     said = speakable("Case LS-001-20261205-000123, call 12345 by 2026-12-05.", "en")
     assert said == ("Case L S, 0 0 1, 2 0 2 6 1 2 0 5, 0 0 0 1 2 3, call 1 2 3 4 5 "
                     "by 5 December 2026.")

@@ -27,12 +27,14 @@ from voice.settings import VoiceSettings
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
 SAMPLE_PARAMS = {
-    "zh": {"case": "LS-SZ-001-20261205-000123", "device": "打印机", "n": 2, "total": 5,
+    "zh": {"case": "LS-SZ-001-20261205-614X-0001", "device": "打印机", "n": 2, "total": 5,
            "phone": "0833-2134567", "place": "市中区政务服务中心（嘉州路 88 号）",
-           "seconds": 30, "when": "12-06 09:00"},
-    "en": {"case": "LS-SZ-001-20261205-000123", "device": "printer", "n": 2, "total": 5,
+           "seconds": 30, "when": "12-06 09:00", "stage": "老年", "label": "手机号码",
+           "text": "13912345678", "level": 7, "bring": "《营业执照》、身份证复印件 2 份"},
+    "en": {"case": "LS-SZ-001-20261205-614X-0001", "device": "printer", "n": 2, "total": 5,
            "phone": "0833-2134567", "place": "Shizhong District Service Centre, 88 Jiazhou Road",
-           "seconds": 30, "when": "12-06 09:00"},
+           "seconds": 30, "when": "12-06 09:00", "stage": "Old age", "label": "mobile number",
+           "text": "13912345678", "level": 7, "bring": "the business licence, 2 copies of the ID card"},
 }
 # A tone as espeak-ng writes it after a pinyin syllable: 55, 35, 214, 51, 11, 33, 44 ...
 TONE = re.compile(r"[1-5]{2,3}")

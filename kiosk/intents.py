@@ -120,6 +120,11 @@ class NoIdCard:
 
 
 @dataclass(frozen=True)
+class ReprintReceipt:
+    """On the end screen: print this visit's receipt once more (the first was lost or torn)."""
+
+
+@dataclass(frozen=True)
 class Rate:
     level: int | None
     comment: str = ""
@@ -216,6 +221,7 @@ class Snapshot:
     face_attempts: int = 0
     case_number: str | None = None
     receipt_printed: bool | None = None
+    reprint: str = ""                # end screen: "" | available | printing | printed | failed
     alerts: tuple[str, ...] = ()     # forgotten card / receipt call-outs (prompt keys)
     closed_matters: tuple[tuple[str, str], ...] = ()  # (matter code, reason prompt key)
     cases: tuple[CaseView, ...] = ()  # progress screens (kiosk/progress.py)

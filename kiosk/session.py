@@ -71,6 +71,12 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+class _ReprintResult:
+    visit: int
+    ok: bool
+
+
+@dataclass(frozen=True)
 class _DeviceResult:
     visit: int
     step: E.Step
@@ -227,6 +233,11 @@ class Session:
                 self._service_result(item)
                 self._publish()
             return
+        if isinstance(item, _ReprintResult):
+            if item.visit == self._visit_no and self._reprint == "printing":
+                self._reprint = "printed" if item.ok else "failed"
+                self._publish()
+            return
         if isinstance(item, _DeviceResult):
             if item.visit == self._visit_no and self.plan is not None \
                     and item.job == self._job_no:
@@ -269,6 +280,8 @@ class Session:
         elif self.plan is None:
             if isinstance(item, (I.Next, I.Cancel)) and self._screen in END_SCREENS:
                 self._wipe()
+            elif isinstance(item, I.ReprintReceipt):
+                self._reprint_receipt()
         elif isinstance(item, I.Cancel):
             self._end_visit("visit.cancelled")
         elif isinstance(item, I.Help):
@@ -659,6 +672,28 @@ class Session:
             except Exception:
                 log.exception("wipe hook failed")
 
+    def reprint_offered(self) -> bool:
+        return self._screen == "done" and bool(self._receipt_printed) and \
+            self.devices.printer is not None
+
+    def _reprint_receipt(self) -> None:
+        """Once per visit, while its end screen is up: the printer still holds the receipt
+        (until the wipe). The end screen stays up while it prints."""
+        if not self.reprint_offered() or self._reprint:
+            return
+        self._reprint = "printing"
+        self._end_until = self._clock() + self.settings.end_screen_s
+        visit = self._visit_no
+
+        def run():
+            try:
+                self.devices.printer.reprint_last()
+                self._queue.put(_ReprintResult(visit, True))
+            except DeviceError as e:
+                log.warning("receipt reprint failed: %s", e.reason_key)
+                self._queue.put(_ReprintResult(visit, False))
+        self._pool.submit(run)
+
     def _forget_receipt(self) -> None:
         """The printer keeps the visit's receipt (masked name, case number) for a reprint while
         the end screen is up; it goes with the visit, or the next reprint shows it to a stranger."""
@@ -684,6 +719,7 @@ class Session:
         self._capture_material = None
         self._case_number = None
         self._receipt_printed = None
+        self._reprint = ""
         self._end_until = None
         self._started_at = None
         self._identity_at = None

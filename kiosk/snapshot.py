@@ -23,6 +23,7 @@ def build_snapshot(s, seq: int, countdown: int | None) -> I.Snapshot:
                           prompt_key=f"step.{screen}" if screen != "refused" else None,
                           reason_key=s._reason, case_number=s._case_number,
                           receipt_printed=s._receipt_printed,
+                          reprint=(s._reprint or "available") if s.reprint_offered() else "",
                           closed_matters=s.closed_matters() if screen == "attract" else (),
                           **base)
     plan, state = s.plan, s.state

@@ -486,6 +486,17 @@ def done(ctx, snap):
         col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number),
                                   th.title if th.elder else th.huge, halign="center", theme=th,
                                   bold=True))
+    if snap.reprint == "available":
+        row = BoxLayout(size_hint_y=None, height=th.button_height)
+        row.add_widget(Widget())
+        row.add_widget(BigButton(ctx.t("ui.reprint"), "reprint",
+                                 lambda: ctx.send(I.ReprintReceipt()), th, kind="secondary"))
+        row.add_widget(Widget())
+        col.add_widget(row)
+    elif snap.reprint:
+        col.add_widget(text_label(ctx.t(f"ui.reprint_{snap.reprint}"), th.body,
+                                  T.WARN if snap.reprint == "failed" else T.TEXT, "center",
+                                  theme=th))
     col.add_widget(Widget())
     return col, ["home"]
 

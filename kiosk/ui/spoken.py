@@ -82,9 +82,12 @@ def snapshot_view(snap, name: str | None = None, device_text=lambda key: key) ->
     params = tuple(sorted((k, device_text(v) if str(v).startswith("device.") else v)
                           for k, v in snap.params))
     name = name or snap.screen
+    reason = (snap.reason_key, params) if snap.reason_key else None
+    if reason is None and snap.reprint in ("printed", "failed"):
+        reason = (f"ui.reprint_{snap.reprint}", ())     # the end screen's reprint, as it ends
     return View(name=name, language=snap.language,
                 prompt=(snap.prompt_key, ()) if snap.prompt_key else None,
-                reason=(snap.reason_key, params) if snap.reason_key else None,
+                reason=reason,
                 progress_key=snap.progress_key,
                 idle_countdown=snap.idle_countdown is not None,
                 idle_seconds=snap.idle_countdown, alerts=snap.alerts,

@@ -59,3 +59,64 @@ def test_a_technician_reprint_after_the_visit_prints_nothing_of_the_citizen(
         sup.proxy.reprint_last()
     assert err.value.reason_key == "printer.nothing_to_reprint"
     assert len(emulator.jobs) == 1                  # nothing more came out of the printer
+
+
+def test_the_applicant_may_reprint_once_from_the_end_screen_and_never_after_the_wipe(
+        mini_catalog, tmp_path, supervised_printer):
+    from kiosk import intents as I
+
+    emulator, sup = supervised_printer
+    reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
+    devices = Devices(id_card=reader, camera=FakeCamera(), face=FakeVerifier(),
+                      scanner=FakeScanner(), printer=sup.proxy)
+    sink = DirectorySink(tmp_path / "packets", "T-TEST-R", "site-test")
+    session = Session(mini_catalog, devices, sink, SessionSettings(
+        terminal_id="T-TEST-R", site_name="测试站", phone="12345", end_screen_s=3.0)).start()
+    try:
+        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
+                      "NP-OLD-ALLOWANCE", timeout=30)
+        assert pilot.outcome == "done"
+        snap = session.snapshot
+        assert (snap.screen, snap.reprint) == ("done", "available")
+        session.send(I.ReprintReceipt())
+        _until(lambda: session.snapshot.reprint == "printed")
+        assert len(emulator.jobs) == 2 and emulator.jobs[1] == emulator.jobs[0]  # the same bytes
+        session.send(I.ReprintReceipt())            # once is enough: no roll of paper for one
+        time.sleep(0.3)
+        assert len(emulator.jobs) == 2 and session.snapshot.reprint == "printed"
+        _wait_attract(session, reader, timeout=8)
+        assert session.snapshot.reprint == ""       # the next person is not offered it
+        session.send(I.ReprintReceipt())
+        time.sleep(0.3)
+        assert len(emulator.jobs) == 2
+    finally:
+        session.stop()
+
+
+def test_a_failed_reprint_says_so_on_the_end_screen(mini_catalog, tmp_path, supervised_printer):
+    from kiosk import intents as I
+
+    emulator, sup = supervised_printer
+    reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
+    devices = Devices(id_card=reader, camera=FakeCamera(), face=FakeVerifier(),
+                      scanner=FakeScanner(), printer=sup.proxy)
+    sink = DirectorySink(tmp_path / "packets", "T-TEST-F", "site-test")
+    session = Session(mini_catalog, devices, sink, SessionSettings(
+        terminal_id="T-TEST-F", site_name="测试站", phone="12345", end_screen_s=3.0)).start()
+    try:
+        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
+                      "NP-OLD-ALLOWANCE", timeout=30)
+        assert pilot.outcome == "done"
+        emulator.set_state("paper_out")
+        session.send(I.ReprintReceipt())
+        _until(lambda: session.snapshot.reprint == "failed", timeout=10)
+        assert len(emulator.jobs) == 1
+    finally:
+        session.stop()
+
+
+def _until(cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cond()

@@ -102,3 +102,15 @@ def test_browse_views_each_have_a_prompt_with_the_count():
     before = View("browse", "zh", tree)
     assert plan_speech(before, View("browse", "zh", other)).says[0].params == \
         {"n": 4, "stage": "老年"}
+
+
+def test_the_end_screen_says_how_a_reprint_went(mini_catalog, tmp_path):
+    import dataclasses
+
+    plan = visit_speech(mini_catalog, tmp_path)
+    done = [snap for snap, _ in plan if snap.screen == "done"][0]
+    before = snapshot_view(dataclasses.replace(done, reprint="printing"))
+    for outcome in ("printed", "failed"):
+        speech = plan_speech(before, snapshot_view(dataclasses.replace(done, reprint=outcome)))
+        assert [s.key for s in speech.says] == [f"ui.reprint_{outcome}"]
+        assert not speech.stop_first

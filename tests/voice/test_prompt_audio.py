@@ -12,6 +12,8 @@ from voice.prompts import PROMPTS_YAML
 from voice.reading import speakable
 from voice.settings import VoiceSettings
 
+from tests.voice.samples import sample_params
+
 RATE = 170
 SETTINGS = VoiceSettings()
 VOICES = {"zh": SETTINGS.voice_for("zh"), "en": SETTINGS.voice_for("en")}
@@ -43,7 +45,7 @@ def plausible_seconds(text: str, language: str) -> tuple[float, float]:
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_step_prompt_synthesises_to_plausible_wav(espeak, prompts, tmp_path, language):
     for key in step_keys():
-        text = prompts.text(key, language)
+        text = prompts.text(key, language, sample_params(prompts, key, language))
         out = tmp_path / f"{key}.{language}.wav"
         espeak.synthesize(speakable(text, language), VOICES[language],
                           SETTINGS.synthesis_rate(language, RATE), out)

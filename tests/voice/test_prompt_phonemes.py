@@ -20,22 +20,14 @@ import pytest
 
 from flows.catalog import load_catalog
 from voice.mandarin import is_speakable
-from voice.prompts import PromptBook, placeholders
+from voice.prompts import PromptBook
 from voice.reading import speakable
 from voice.settings import VoiceSettings
 
+from tests.voice.samples import sample_params
+
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 
-SAMPLE_PARAMS = {
-    "zh": {"case": "LS-SZ-001-20261205-614X-0001", "device": "打印机", "n": 2, "total": 5,
-           "phone": "0833-2134567", "place": "市中区政务服务中心（嘉州路 88 号）",
-           "seconds": 30, "when": "12-06 09:00", "stage": "老年", "label": "手机号码",
-           "text": "13912345678", "level": 7, "bring": "《营业执照》、身份证复印件 2 份"},
-    "en": {"case": "LS-SZ-001-20261205-614X-0001", "device": "printer", "n": 2, "total": 5,
-           "phone": "0833-2134567", "place": "Shizhong District Service Centre, 88 Jiazhou Road",
-           "seconds": 30, "when": "12-06 09:00", "stage": "Old age", "label": "mobile number",
-           "text": "13912345678", "level": 7, "bring": "the business licence, 2 copies of the ID card"},
-}
 # A tone as espeak-ng writes it after a pinyin syllable: 55, 35, 214, 51, 11, 33, 44 ...
 TONE = re.compile(r"[1-5]{2,3}")
 
@@ -44,9 +36,7 @@ def prompt_texts(language: str) -> list[tuple[str, str]]:
     book = PromptBook.load()
     out = []
     for key in book.keys():
-        template = book.template(key, language)
-        params = {p: SAMPLE_PARAMS[language][p] for p in placeholders(template)}
-        out.append((key, book.text(key, language, params)))
+        out.append((key, book.text(key, language, sample_params(book, key, language))))
     return out
 
 

@@ -2,9 +2,10 @@
 
 One `Services` object per app (no globals): database, vault and file store, the X25519 key
 (generated on first start with kiosk.packet's helper), fleet, terminal auth, packet intake,
-reviewers, the publisher of signed updates (its Ed25519 key also generated on first start)
-and the fleet alarms.
-The terminal API lives under /api/v1, the reviewers' console under /console.
+reviewers (with their login guard), the publisher of signed updates (its Ed25519 key also
+generated on first start) and the fleet alarms.
+The terminal API lives under /api/v1, the reviewers' console under /console; /docs, /redoc
+and /openapi.json only with `enable_docs` (`backoffice serve --enable-docs`).
 Errors keep the terminal API's body `{"error": reason_key, "detail": text}` everywhere: a
 request FastAPI cannot validate is a 422 `backoffice.request.malformed` (naming the field, not
 echoing the input), an unreadable body a 400 with the same key (HTTP errors under /api/ get a
@@ -34,6 +35,7 @@ from backoffice.console import build_console
 from backoffice.db import Database
 from backoffice.fleet import Fleet
 from backoffice.intake import PacketIntake
+from backoffice.login_guard import LoginGuard, LoginRules
 from backoffice.progress_page import build_progress_page
 from backoffice.publishing import Publisher, load_or_create_publisher_key
 from backoffice.reviewers import Reviewers
@@ -88,7 +90,9 @@ class Services:
                    fleet=fleet,
                    auth=TerminalAuth(db, settings.clock_skew_s),
                    intake=PacketIntake(db, store, vault, private_key),
-                   reviewers=Reviewers(db, settings.session_ttl_s),
+                   reviewers=Reviewers(db, LoginGuard(db, LoginRules.of(settings),
+                                                      LoginRules.of(settings, per_address=True)),
+                                       settings.session_ttl_s),
                    publisher=Publisher(db, settings.data_dir,
                                        load_or_create_publisher_key(settings.publisher_key_path)),
                    alarms=Alarms(db, fleet, settings.outbox_alarm_depth,
@@ -103,7 +107,10 @@ def create_app(settings: Settings) -> FastAPI:
         yield
         services.db.dispose()
 
+    docs = settings.enable_docs     # off by default; `backoffice openapi` writes the spec anyway
     app = FastAPI(title="Kiosk back office", version="1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None,
                   description="Receives sealed packets from 7x24 self-service terminals; "
                               "reviewers decide cases in the web console.")
     app.state.services = services
@@ -114,6 +121,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def api_http_error(request: Request, exc: StarletteHTTPException):
+        if getattr(exc, "page", None) is not None:        # a console refusal with its own page
+            return exc.page
         if not request.url.path.startswith("/api/"):     # the console's pages and redirects
             return await http_exception_handler(request, exc)
         return JSONResponse({"error": HTTP_REASONS.get(exc.status_code, "backoffice.request.refused"),

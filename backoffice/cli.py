@@ -1,13 +1,18 @@
 """The `backoffice` command: serve the back office and administer it from a shell.
 
-  backoffice serve [--host --port --data-dir]
+  backoffice serve [--host --port --data-dir --cookie-secure auto|always|never --enable-docs
+                   --proxy-headers --forwarded-allow-ips IPS --ssl-certfile F --ssl-keyfile F]
   backoffice token create --terminal-id T [--site S] [--ttl-hours H]
   backoffice terminal list | terminal revoke T
-  backoffice reviewer add NAME [--password P]   (prompts when --password is not given)
+  backoffice reviewer add NAME [--admin] [--password P]   (prompts when --password is not given)
+  backoffice reviewer list | reviewer role NAME admin|reviewer
+  backoffice audit export [--since YYYY-MM-DD] [--format csv|jsonl] [--out FILE]
   backoffice openapi [--out docs/backoffice-openapi.json]
   backoffice publish catalog DIR [--site S] | publish site-profile FILE --site S | publish list
   backoffice alarms [--json]        (exit 0: none, 1: warnings only, 2: a critical alarm)
 Every command takes --data-dir (default ./backoffice-data or $BACKOFFICE_DATA_DIR).
+Whoever runs these commands can read the data folder's keys and database, so every command is
+an administrator's; the ones that change something go into the audit log as `cli:<OS user>`.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from backoffice.settings import Settings, SettingsError
+from backoffice.settings import COOKIE_SECURE_CHOICES, Settings, SettingsError
 
 DATA_DIR_OPTION = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="BACKOFFICE_DATA_DIR",
@@ -45,17 +50,33 @@ def main():
 @DATA_DIR_OPTION
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host: str, port: int, data_dir: Path, log_level: str):
+@click.option("--cookie-secure", type=click.Choice(COOKIE_SECURE_CHOICES), default="auto",
+              show_default=True, help="Secure cookies: auto = when the request came over https "
+              "(TLS here, or X-Forwarded-Proto from a trusted proxy).")
+@click.option("--enable-docs", is_flag=True, help="Serve /docs, /redoc and /openapi.json.")
+@click.option("--proxy-headers/--no-proxy-headers", default=True, show_default=True,
+              help="Believe X-Forwarded-Proto/-For from --forwarded-allow-ips.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              help="Addresses of the reverse proxies whose X-Forwarded-* headers are believed.")
+@click.option("--ssl-certfile", type=click.Path(dir_okay=False), default=None,
+              help="Serve TLS directly with this certificate (PEM).")
+@click.option("--ssl-keyfile", type=click.Path(dir_okay=False), default=None)
+def serve(host: str, port: int, data_dir: Path, log_level: str, cookie_secure: str,
+          enable_docs: bool, proxy_headers: bool, forwarded_allow_ips: str,
+          ssl_certfile: str | None, ssl_keyfile: str | None):
     """Run the HTTP service (terminal API and console) with uvicorn."""
     import uvicorn
 
     from backoffice.app import create_app
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    overrides = {"cookie_secure": cookie_secure, **({"enable_docs": True} if enable_docs else {})}
     try:
-        app = create_app(Settings.for_data_dir(data_dir))
+        app = create_app(Settings.for_data_dir(data_dir, **overrides))
     except SettingsError as exc:
         raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+                proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
+                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 
 
 @main.group()
@@ -140,17 +161,81 @@ def reviewer():
 
 @reviewer.command("add")
 @click.argument("name")
+@click.option("--admin", is_flag=True, help="An administrator: also enrolment tokens, revoking "
+              "terminals, the audit export (default: a reviewer, who decides cases).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Password (at least 8 characters); prompted when not given.")
 @DATA_DIR_OPTION
-def reviewer_add(name: str, password: str, data_dir: Path):
-    """Add a reviewer who can log in to the console."""
+def reviewer_add(name: str, admin: bool, password: str, data_dir: Path):
+    """Add a reviewer (or, with --admin, an administrator) who can log in to the console."""
     from backoffice.reviewers import ReviewerError
     try:
-        _services(data_dir).reviewers.add(name, password)
+        _services(data_dir).reviewers.add(name, password, "admin" if admin else "reviewer")
     except ReviewerError as exc:
         raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
-    click.echo(f"reviewer {name} added")
+    click.echo(f"{'administrator' if admin else 'reviewer'} {name} added")
+
+
+@reviewer.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "reviewer"]))
+@DATA_DIR_OPTION
+def reviewer_role(name: str, role: str, data_dir: Path):
+    """Make an account an administrator or a reviewer (accounts made before roles are reviewers)."""
+    from backoffice.reviewers import ReviewerError
+    try:
+        _services(data_dir).reviewers.set_role(name, role)
+    except ReviewerError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+    click.echo(f"{name} is now {role}")
+
+
+@reviewer.command("list")
+@DATA_DIR_OPTION
+def reviewer_list(data_dir: Path):
+    """List the console's accounts and their roles."""
+    accounts = _services(data_dir).reviewers.accounts()
+    if not accounts:
+        click.echo("no reviewers")
+    for name, role in accounts:
+        click.echo(f"{name}\t{role}")
+
+
+@main.group()
+def audit():
+    """The append-only audit log of reviewer and administrator actions."""
+
+
+@audit.command("export")
+@click.option("--since", default=None, help="Only entries from this day on (YYYY-MM-DD, UTC).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (default: standard output).")
+@DATA_DIR_OPTION
+def audit_export(since: str | None, fmt: str, out: Path | None, data_dir: Path):
+    """Write the audit log as CSV or JSON lines (the export itself is logged too)."""
+    import datetime as dt
+
+    from backoffice import audit as log_of
+    start = None
+    if since:
+        try:
+            start = dt.datetime.combine(dt.date.fromisoformat(since), dt.time(),
+                                        dt.timezone.utc)
+        except ValueError:
+            raise click.BadParameter("give a day as YYYY-MM-DD", param_hint="--since") from None
+    db = _services(data_dir).db
+    log_of.record_now(db, log_of.cli_actor(), "audit.export",
+                      detail=f"{fmt} since {start.isoformat() if start else 'start'}")
+    chunks = log_of.export(log_of.entries(db, start), fmt)
+    if out is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        handle.writelines(chunks)
+    click.echo(f"wrote {out}")
 
 
 @main.group()

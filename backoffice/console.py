@@ -1,9 +1,13 @@
 """The reviewers' web console (/console): login, case list, fleet and its alarms (also as
-JSON at /console/fleet/alarms.json), help requests, rejections.
+JSON at /console/fleet/alarms.json), help requests, rejections, enrolment tokens, audit export.
 
 Server-rendered Jinja2, plain HTML/CSS, Chinese UI with English subtitles. A reviewer logs in
-(scrypt-hashed password) and gets a session cookie; every form carries the session's CSRF
-token (the login form a double-submit cookie token). One case's page and its actions are in
+(scrypt-hashed password; throttled per account and per address, login_guard.py) and gets a
+session cookie (HttpOnly, SameSite=Strict, Secure over https: `cookie_secure`); every form
+carries the session's CSRF token (the login form a double-submit cookie token). Reviewers
+decide cases; enrolment tokens, revoking terminals and the audit export are for
+administrators (`kit.admin`: anyone else gets a 403 page). Every action goes into the audit
+log (audit.py). One case's page and its actions are in
 console_case.py. Codes are shown as words and catalogue labels, every time in the configured
 zone (console_text.py).
 """
@@ -16,19 +20,30 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
+from backoffice import audit
 from backoffice import console_text as words
 from backoffice.console_text import CatalogLabels, LocalTime
 from backoffice.db import Case, HelpRequest, Rejection, utcnow
+from backoffice.login_guard import LoginThrottled
+from backoffice.reviewers import ConsoleUser
 from backoffice.workflow import STATUS_LABELS, STATUSES
 
 SESSION_COOKIE = "bo_session"
 LOGIN_CSRF_COOKIE = "bo_login_csrf"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+class AdminOnly(HTTPException):
+    """A reviewer asked for an administrator's page or action: 403 with a plain page."""
+
+    def __init__(self, page: HTMLResponse):
+        super().__init__(403, "administrators only")
+        self.page = page
 
 
 class ConsoleKit:
@@ -41,8 +56,8 @@ class ConsoleKit:
         self.labels = CatalogLabels(services.settings.catalog_dir)
         self.templates = console_templates(self.time, self.labels)
 
-    async def reviewer(self, request: Request) -> tuple[str, str]:
-        """(name, csrf) of the logged-in reviewer; otherwise redirects to the login page."""
+    async def reviewer(self, request: Request) -> ConsoleUser:
+        """(name, csrf, role) of the logged-in reviewer; otherwise redirects to the login page."""
         found = await run_in_threadpool(self.services.reviewers.session_for,
                                         request.cookies.get(SESSION_COOKIE))
         if found is None:
@@ -51,15 +66,29 @@ class ConsoleKit:
             await run_in_threadpool(getattr, self.labels, "catalog")
         return found
 
+    async def admin(self, request: Request) -> ConsoleUser:
+        """The logged-in administrator; a reviewer gets a 403 page (AdminOnly)."""
+        who = await self.reviewer(request)
+        if not who.is_admin:
+            raise AdminOnly(self.render(request, "forbidden.html", who, status=403))
+        return who
+
+    def secure(self, request: Request) -> bool:
+        """Whether cookies get `Secure`: always, never, or (auto) when the request came over
+        https, directly or from a trusted proxy (uvicorn's --proxy-headers)."""
+        mode = self.services.settings.cookie_secure
+        return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
     async def form_checked(self, request: Request, csrf: str):
         form = await request.form()
         if not hmac.compare_digest(str(form.get("csrf", "")), csrf):
             raise HTTPException(403, "CSRF token missing or wrong / 表单已失效，请刷新页面")
         return form
 
-    def render(self, request: Request, name: str, who: tuple[str, str] | None, status: int = 200,
+    def render(self, request: Request, name: str, who: ConsoleUser | None, status: int = 200,
                **context) -> HTMLResponse:
-        context.update(reviewer=who[0] if who else None, csrf=who[1] if who else "")
+        context.update(reviewer=who[0] if who else None, csrf=who[1] if who else "",
+                       is_admin=bool(who and who.is_admin))
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -90,13 +119,17 @@ def build_console(services) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     db = services.db
 
+    def login_form(request: Request, status: int = 200, **context) -> HTMLResponse:
+        token = secrets.token_urlsafe(24)
+        response = kit.render(request, "login.html", None, status=status, login_csrf=token,
+                              **context)
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=kit.secure(request), path="/console")
+        return response
+
     @router.get("/login")
     async def login_page(request: Request, failed: int = 0):
-        token = secrets.token_urlsafe(24)
-        response = kit.render(request, "login.html", None, login_csrf=token, failed=bool(failed))
-        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                            secure=services.settings.cookie_secure, path="/console")
-        return response
+        return login_form(request, failed=bool(failed), throttled=None)
 
     @router.post("/login")
     async def login(request: Request):
@@ -104,14 +137,18 @@ def build_console(services) -> APIRouter:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
             raise HTTPException(403, "CSRF token missing or wrong / 表单已失效，请刷新页面")
-        found = await run_in_threadpool(services.reviewers.login, str(form.get("name", "")),
-                                        str(form.get("password", "")))
+        try:
+            found = await run_in_threadpool(services.reviewers.login, str(form.get("name", "")),
+                                            str(form.get("password", "")), client_address(request))
+        except LoginThrottled as refused:
+            response = login_form(request, status=429, failed=False, throttled=refused)
+            response.headers["Retry-After"] = str(refused.retry_after_s)
+            return response
         if found is None:
             return RedirectResponse("/console/login?failed=1", status_code=303)
         response = RedirectResponse("/console/cases", status_code=303)
-        response.set_cookie(SESSION_COOKIE, found[0], httponly=True, samesite="lax",
-                            secure=services.settings.cookie_secure,
-                            max_age=services.settings.session_ttl_s)
+        response.set_cookie(SESSION_COOKIE, found[0], httponly=True, samesite="strict",
+                            secure=kit.secure(request), max_age=services.settings.session_ttl_s)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
         return response
 
@@ -119,7 +156,8 @@ def build_console(services) -> APIRouter:
     async def logout(request: Request):
         who = await kit.reviewer(request)
         await kit.form_checked(request, who[1])
-        await run_in_threadpool(services.reviewers.logout, request.cookies.get(SESSION_COOKIE))
+        await run_in_threadpool(services.reviewers.logout, request.cookies.get(SESSION_COOKIE),
+                                who.actor, client_address(request))
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -185,24 +223,24 @@ def build_console(services) -> APIRouter:
 
     @router.post("/fleet/{terminal_id}/revoke")
     async def revoke(request: Request, terminal_id: str):
-        who = await kit.reviewer(request)
+        who = await kit.admin(request)
         await kit.form_checked(request, who[1])
-        await run_in_threadpool(services.fleet.revoke, terminal_id)
+        await run_in_threadpool(services.fleet.revoke, terminal_id, who.actor)
         return RedirectResponse("/console/fleet", status_code=303)
 
     @router.get("/tokens")
     async def tokens_page(request: Request):
-        who = await kit.reviewer(request)
+        who = await kit.admin(request)
         return kit.render(request, "tokens.html", who, token=None, error=None)
 
     @router.post("/tokens")
     async def create_token(request: Request):
-        who = await kit.reviewer(request)
+        who = await kit.admin(request)
         form = await kit.form_checked(request, who[1])
         terminal_id, site = str(form.get("terminal_id", "")).strip(), str(form.get("site", ""))
         try:
             token = await run_in_threadpool(services.fleet.create_token, terminal_id, site.strip(),
-                                            services.settings.token_ttl_hours)
+                                            services.settings.token_ttl_hours, who.actor)
         except ValueError as exc:
             return kit.render(request, "tokens.html", who, token=None, error=str(exc), status=422)
         return kit.render(request, "tokens.html", who, token=token, terminal_id=terminal_id,
@@ -219,17 +257,19 @@ def build_console(services) -> APIRouter:
         return kit.render(request, "help.html", who,
                           requests=await run_in_threadpool(_help_requests))
 
-    def _mark_handled(help_id: int, reviewer: str) -> None:
+    def _mark_handled(help_id: int, who: ConsoleUser) -> None:
         with db.write() as session:
             row = session.get(HelpRequest, help_id)
             if row is not None and row.handled_at is None:
-                row.handled_at, row.handled_by = utcnow(), reviewer
+                row.handled_at, row.handled_by = utcnow(), who.name
+                audit.record(session, who.actor, "help.handled", case_number=row.case_number,
+                             target=f"help {row.id} from {row.terminal_id}")
 
     @router.post("/help/{help_id}/handled")
     async def help_handled(request: Request, help_id: int):
         who = await kit.reviewer(request)
         await kit.form_checked(request, who[1])
-        await run_in_threadpool(_mark_handled, help_id, who[0])
+        await run_in_threadpool(_mark_handled, help_id, who)
         return RedirectResponse("/console/help", status_code=303)
 
     def _rejections() -> tuple[list[Rejection], list]:
@@ -246,5 +286,25 @@ def build_console(services) -> APIRouter:
         rows, counts = await run_in_threadpool(_rejections)
         return kit.render(request, "rejections.html", who, rows=rows, counts=counts)
 
+    @router.get("/audit.{fmt}")
+    async def audit_export(request: Request, fmt: str, since: str = ""):
+        """The audit log (from the day `since`, in the console's zone) as CSV or JSON lines."""
+        who = await kit.admin(request)
+        if fmt not in audit.FORMATS:
+            raise HTTPException(404, "no such format / 无此格式")
+        start = _day_start(since, kit.tz) if since else None
+        await run_in_threadpool(audit.record_now, db, who.actor, "audit.export",
+                                detail=f"{fmt} since {start.isoformat() if start else 'start'}",
+                                address=client_address(request))
+        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+        return StreamingResponse(audit.export(audit.entries(db, start), fmt), media_type=media,
+                                 headers={"Cache-Control": "no-store", "Content-Disposition":
+                                          f'attachment; filename="audit.{fmt}"'})
+
     add_case_routes(router, kit)
     return router
+
+
+def client_address(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For, with uvicorn's --proxy-headers)."""
+    return request.client.host if request.client else ""

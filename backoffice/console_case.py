@@ -2,13 +2,15 @@
 
 The page shows the applicant, the face result (card photo and best live frame side by side),
 the form, the materials with page images and PDF links, 容缺 items, the signed commitment,
-supplement requests, later packets and the full history. Actions (accept, request supplement,
+supplement requests, later packets, the full history and the case's audit entries (who
+opened or acted on it, when; audit.py). Actions (accept, request supplement,
 approve, reject, complete) go through workflow.apply_action and are refused when illegal; a
 refusal is said in words. Every code of the packet is shown as the catalogue's label or in
 words (`_shown`, console_text.py).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from urllib.parse import quote
@@ -18,9 +20,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from backoffice import audit
 from backoffice import console_text as W
 from backoffice.console_text import CatalogLabels, Words
-from backoffice.db import Case, CaseFile, Packet
+from backoffice.db import AuditEntry, Case, CaseFile, Packet, utcnow
 from backoffice.workflow import REVIEWER_ACTIONS, STATUS_LABELS, TransitionRefused, apply_action
 
 ACTION_LABELS = {
@@ -30,6 +33,9 @@ ACTION_LABELS = {
     "complete": "办结 Complete",
     "request_supplement": "要求补件 Request supplement",
 }
+VIEW_AUDIT_EVERY = dt.timedelta(minutes=10)
+AUDIT_WORDS = {"case.view": W.Words("查看", "Opened"),
+               "help.handled": W.Words("求助已处理", "Help request handled")}
 TERMINAL_COMMENTS = (     # the trace lines intake.py writes, in words
     (re.compile(r"^application packet (?P<packet>\S+)$"), "申请材料包 {packet}",
      "Application packet {packet}"),
@@ -145,12 +151,29 @@ def add_case_routes(router: APIRouter, kit) -> None:
         view = await run_in_threadpool(_case_view, services, kit.labels, case_number)
         if view is None:
             raise HTTPException(404, "no such case / 无此办件")
+        entries = await run_in_threadpool(audit.for_case, services.db, case_number)
+        said = [{"at": e.at, "actor": W.actor_words(e.actor),
+                 "action": AUDIT_WORDS.get(e.action) or W.words(W.ACTIONS, e.action[5:])}
+                for e in entries]
         return kit.render(request, "case.html", who, error=error, status=status,
-                          action_labels=ACTION_LABELS, **view)
+                          action_labels=ACTION_LABELS, audit_entries=said, **view)
+
+    def _viewed(case_number: str, actor: str) -> None:
+        """Who opened which case (its page or a file): one audit line per reviewer, case and
+        VIEW_AUDIT_EVERY."""
+        with services.db.write() as session:
+            if session.scalar(select(Case.id).where(Case.case_number == case_number)) is None:
+                return
+            recent = session.scalar(select(AuditEntry.id).where(
+                AuditEntry.case_number == case_number, AuditEntry.actor == actor,
+                AuditEntry.action == "case.view", AuditEntry.at > utcnow() - VIEW_AUDIT_EVERY))
+            if recent is None:
+                audit.record(session, actor, "case.view", case_number=case_number)
 
     @router.get("/cases/{case_number}")
     async def case_page(request: Request, case_number: str):
         who = await kit.reviewer(request)
+        await run_in_threadpool(_viewed, case_number, who.actor)
         return await render_case(request, who, case_number)
 
     def _act(case_number: str, action: str, reviewer: str, comment: str,
@@ -159,7 +182,10 @@ def add_case_routes(router: APIRouter, kit) -> None:
             case = session.scalar(select(Case).where(Case.case_number == case_number))
             if case is None:
                 raise HTTPException(404, "no such case / 无此办件")
+            before = case.status
             apply_action(session, case, action, f"reviewer:{reviewer}", comment, materials)
+            audit.record(session, f"reviewer:{reviewer}", f"case.{action}",
+                         case_number=case_number, detail=f"{before} -> {case.status}")
 
     async def act(request: Request, who, case_number: str, action: str, comment: str,
                   materials: list[dict] | None = None):
@@ -209,7 +235,8 @@ def add_case_routes(router: APIRouter, kit) -> None:
 
     @router.get("/cases/{case_number}/files/{file_id}")
     async def case_file(request: Request, case_number: str, file_id: int):
-        await kit.reviewer(request)
+        who = await kit.reviewer(request)
+        await run_in_threadpool(_viewed, case_number, who.actor)
         found = await run_in_threadpool(_file, case_number, file_id)
         if found is None:
             raise HTTPException(404, "no such file / 无此文件")

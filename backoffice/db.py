@@ -17,7 +17,7 @@ import threading
 from typing import Iterator
 
 from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, create_engine, event)
+                        UniqueConstraint, create_engine, event, inspect, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 
@@ -193,11 +193,39 @@ class Rejection(Base):
 
 
 class Reviewer(Base):
+    """A console account; `role` is "reviewer" (decides cases) or "admin" (also tokens,
+    revocations, publishing, accounts). Databases made before roles get the column at start,
+    every existing account a reviewer (`backoffice reviewer role NAME admin` makes an admin)."""
     __tablename__ = "reviewers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    role: Mapped[str] = mapped_column(String(16), default="reviewer", server_default="reviewer")
+
+
+class LoginThrottle(Base):
+    """Failed console logins of one key ("account:<sha256 of the name>" or "address:<ip>"),
+    shared by every back-office process through the database (login_guard.py)."""
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class AuditEntry(Base):
+    """Append-only audit log (audit.py): who did what, when, to which case or target. Only
+    ever inserted; on SQLite triggers refuse UPDATE and DELETE. No passwords, no personal data."""
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    case_number: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    target: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
 
 
 class ConsoleSession(Base):
@@ -240,6 +268,22 @@ class Database:
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
+        self._add_roles_and_audit_guards()
+
+    def _add_roles_and_audit_guards(self) -> None:
+        """Databases made before roles: add `reviewers.role` (everyone a reviewer). On SQLite,
+        triggers make `audit_log` append-only (PostgreSQL: revoke UPDATE/DELETE, see README)."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns("reviewers")}
+        with self.engine.begin() as conn:
+            if "role" not in columns:
+                conn.execute(text("ALTER TABLE reviewers ADD COLUMN role VARCHAR(16) "
+                                  "NOT NULL DEFAULT 'reviewer'"))
+            if self.is_sqlite:
+                for verb in ("UPDATE", "DELETE"):
+                    conn.execute(text(
+                        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} "
+                        f"BEFORE {verb} ON audit_log BEGIN "
+                        "SELECT RAISE(ABORT, 'audit_log is append-only'); END"))
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

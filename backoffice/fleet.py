@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
+from backoffice import audit
 from backoffice.alarms import record_sample
 from backoffice.db import Database, EnrolmentToken, Terminal, utcnow
 from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_key_from_text
@@ -105,7 +106,9 @@ class Fleet:
         self.db = db
         self.silent_after_s = silent_after_s
 
-    def create_token(self, terminal_id: str, site: str = "", ttl_hours: float = 72) -> str:
+    def create_token(self, terminal_id: str, site: str = "", ttl_hours: float = 72,
+                     actor: str = "") -> str:
+        """A one-time token; `actor` (default: the CLI's OS user) goes into the audit log."""
         if not TERMINAL_ID.match(terminal_id or ""):
             raise ValueError("terminal id must be 1-40 letters, digits, '.', '_' or '-'")
         token = secrets.token_urlsafe(32)
@@ -114,6 +117,8 @@ class Fleet:
             session.add(EnrolmentToken(token_hash=_hash(token), terminal_id=terminal_id,
                                        site=site or "", created_at=now,
                                        expires_at=now + dt.timedelta(hours=ttl_hours)))
+            audit.record(session, actor or audit.cli_actor(), "token.create", target=terminal_id,
+                         detail=f"site {site}" if site else "")
         log.info("enrolment token created terminal=%s", terminal_id)
         return token
 
@@ -143,12 +148,13 @@ class Fleet:
         log.info("terminal enrolled terminal=%s", terminal_id)
         return terminal
 
-    def revoke(self, terminal_id: str) -> bool:
+    def revoke(self, terminal_id: str, actor: str = "") -> bool:
         with self.db.write() as session:
             terminal = session.get(Terminal, terminal_id)
             if terminal is None:
                 return False
             terminal.revoked_at = terminal.revoked_at or utcnow()
+            audit.record(session, actor or audit.cli_actor(), "terminal.revoke", target=terminal_id)
         log.info("terminal revoked terminal=%s", terminal_id)
         return True
 

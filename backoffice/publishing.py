@@ -22,6 +22,7 @@ import nacl.signing
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from backoffice import audit
 from backoffice.db import Database, PublishedUpdate, utcnow
 from kiosk import packet as kp
 from kiosk import updates as ku
@@ -78,7 +79,7 @@ class Publisher:
     def public_key_b64(self) -> str:
         return kp.public_key_text(self.signing_key)
 
-    def publish_catalog(self, directory: Path, site: str = "") -> UpdateView:
+    def publish_catalog(self, directory: Path, site: str = "", actor: str = "") -> UpdateView:
         directory = Path(directory)
         if not directory.is_dir():
             raise PublishError("publish.not_found", f"{directory}: no such directory")
@@ -88,12 +89,12 @@ class Publisher:
             raise PublishError("publish.catalog_invalid",
                                f"catalogue not published, it does not load:\n{exc.detail}") from None
         files = ku.catalog_files(directory)
-        view = self._publish("catalog", site, files)
+        view = self._publish("catalog", site, files, actor)
         log.info("catalogue published version=%d site=%s matters=%d", view.version,
                  site or "*", len(catalog.matters))
         return view
 
-    def publish_site_profile(self, file: Path, site: str) -> UpdateView:
+    def publish_site_profile(self, file: Path, site: str, actor: str = "") -> UpdateView:
         if not site:
             raise PublishError("publish.site_missing", "a site profile is published for one site")
         try:
@@ -105,11 +106,11 @@ class Publisher:
         except ku.UpdateRefused as exc:
             raise PublishError("publish.profile_invalid",
                                f"site profile not published: {exc.detail}") from None
-        view = self._publish("site-profile", site, {ku.SITE_PROFILE_FILE: data})
+        view = self._publish("site-profile", site, {ku.SITE_PROFILE_FILE: data}, actor)
         log.info("site profile published version=%d site=%s", view.version, site)
         return view
 
-    def _publish(self, kind: str, site: str, files: dict[str, bytes]) -> UpdateView:
+    def _publish(self, kind: str, site: str, files: dict[str, bytes], actor: str = "") -> UpdateView:
         self.dir.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):
             with self.db.read() as session:
@@ -128,6 +129,8 @@ class Publisher:
                                           bytes=len(blob), files=len(files), storage_key=name)
                     session.add(row)
                     session.flush()
+                    audit.record(session, actor or audit.cli_actor(), f"publish.{kind}",
+                                 target=f"version {version}", detail=f"site {site or '*'}")
                     os.replace(tmp, self.dir / name)
                 return UpdateView.of(row)
             except IntegrityError:

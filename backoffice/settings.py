@@ -15,7 +15,17 @@
   default `Asia/Shanghai`; `BACKOFFICE_TIMEZONE`); stored times stay UTC;
 - catalog    the catalogue whose labels the console shows for form fields, choices, matters and
   materials: `flows/` (the one the terminals ship with) unless `catalog_dir` is set
-  (`BACKOFFICE_CATALOG_DIR`).
+  (`BACKOFFICE_CATALOG_DIR`);
+- login      throttling of console logins (login_guard.py), per account and per client
+  address: `login_free_failures` failures without delay, then each attempt waits
+  `login_backoff_base_s` x 2^n seconds (at most `login_backoff_cap_s`) after the last failure;
+  at `login_lockout_failures` failures the account (or address) is locked for
+  `login_lockout_minutes`, the right password included; a quiet `login_forget_after_s` after
+  the last failure forgets the count. The address limits are `login_address_*`;
+- cookies    `cookie_secure`: "auto" (Secure when the request came over https, directly or
+  from a trusted proxy's X-Forwarded-Proto), "always" or "never";
+- docs       `enable_docs`: /docs, /redoc and /openapi.json are served only when true
+  (`BACKOFFICE_ENABLE_DOCS=1`); `backoffice openapi` writes the spec either way.
 Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override the URLs.
 """
 from __future__ import annotations
@@ -25,6 +35,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+COOKIE_SECURE_CHOICES = ("auto", "always", "never")
 
 
 class SettingsError(ValueError):
@@ -48,7 +61,16 @@ class Settings:
     token_ttl_hours: int = 72
     session_ttl_s: int = 8 * 3600
     max_packet_bytes: int = 64 * 1024 * 1024
-    cookie_secure: bool = False
+    cookie_secure: str = "auto"          # auto | always | never
+    enable_docs: bool = False
+    login_free_failures: int = 5
+    login_backoff_base_s: float = 1.0
+    login_backoff_cap_s: float = 300.0
+    login_lockout_failures: int = 10
+    login_lockout_minutes: float = 15.0
+    login_forget_after_s: float = 3600.0
+    login_address_free_failures: int = 20
+    login_address_lockout_failures: int = 50
     timezone: str = "Asia/Shanghai"
     catalog_dir: Path | None = None
     outbox_alarm_depth: int = 50
@@ -72,9 +94,13 @@ class Settings:
             timezone=os.environ.get("BACKOFFICE_TIMEZONE") or cls.timezone,
             catalog_dir=Path(os.environ["BACKOFFICE_CATALOG_DIR"])
             if os.environ.get("BACKOFFICE_CATALOG_DIR") else None,
+            enable_docs=os.environ.get("BACKOFFICE_ENABLE_DOCS", "") in ("1", "true", "yes"),
         )
         settings = replace(base, **overrides)
         check_timezone(settings.timezone)
+        if settings.cookie_secure not in COOKIE_SECURE_CHOICES:
+            raise SettingsError("backoffice.settings.bad_cookie_secure",
+                                f"cookie_secure must be one of {', '.join(COOKIE_SECURE_CHOICES)}")
         return settings
 
     @property

@@ -31,9 +31,10 @@ CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
 
 class ServerThread:
-    """`create_app(settings)` served by uvicorn on 127.0.0.1 (random port) in a daemon thread."""
+    """`create_app(settings)` served by uvicorn on 127.0.0.1 (random port) in a daemon thread;
+    `uvicorn_options` go to uvicorn.Config (e.g. forwarded_allow_ips)."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, **uvicorn_options):
         import uvicorn
 
         from backoffice.app import create_app
@@ -44,7 +45,8 @@ class ServerThread:
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
+                                **uvicorn_options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True, name="backoffice-uvicorn")
 

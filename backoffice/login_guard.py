@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from backoffice.db import Database, LoginThrottle, utcnow
@@ -102,6 +103,15 @@ class LoginGuard:
     def begin(self, name: str, address: str) -> Attempt:
         """Count an attempt as a failure, or raise LoginThrottled when its keys must wait."""
         keys = {"account": account_key(name), "address": f"address:{address or '-'}"[:100]}
+        for _try in range(2):
+            try:
+                return self._begin(keys)
+            except (IntegrityError, OperationalError):
+                # another process added the same key or wrote first (SQLite's snapshot): again
+                log.info("console login count raced with another process; counting again")
+        return self._begin(keys)
+
+    def _begin(self, keys: dict[str, str]) -> Attempt:
         now = utcnow()
         with self.db.write() as session:
             self._forget_old(session, now)

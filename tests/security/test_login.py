@@ -192,3 +192,42 @@ def test_a_wrong_cookie_secure_setting_stops_start_up(tmp_path):
     from backoffice.settings import SettingsError
     with pytest.raises(SettingsError, match="cookie_secure"):
         Settings.for_data_dir(tmp_path, cookie_secure="sometimes")
+
+
+def test_two_back_office_processes_share_the_count(tmp_path):
+    """Two apps on one database (as several processes behind a load balancer): failures at
+    either count for both, and a parallel burst at both gets no more guesses and no 500."""
+    from concurrent.futures import ThreadPoolExecutor
+    settings = Settings.for_data_dir(tmp_path, **NO_RATE_LIMIT)
+    with ServerThread(settings) as first, ServerThread(settings) as second:
+        first.services.reviewers.add("shared", PASSWORD)
+        at_first = Browser(first)
+        at_second = Browser(second, at_first.address)
+        assert all(failed(at_first.login("shared", "wrong-one")) for _ in range(3))
+        assert all(failed(at_second.login("shared", "wrong-two")) for _ in range(2))
+        assert throttled(at_second.login("shared", PASSWORD))
+        assert throttled(at_first.login("shared", PASSWORD))
+
+        first.services.reviewers.add("raced", PASSWORD)
+        clients = [Browser(server, "198.51.100.250") for server in (first, second) * 6]
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda c: c.login("raced", "parallel-guess"), clients))
+        assert all(failed(r) or throttled(r) for r in answers), [r.status_code for r in answers]
+        assert sum(failed(r) for r in answers) <= 6
+
+
+def test_cookies_are_secure_when_uvicorn_serves_tls_itself(tmp_path):
+    """`backoffice serve --ssl-certfile --ssl-keyfile`: the request's scheme is https."""
+    import shutil
+    import subprocess
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    settings = Settings.for_data_dir(tmp_path / "bo", **NO_RATE_LIMIT)
+    with ServerThread(settings, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server:
+        page = httpx.get(server.base_url.replace("http:", "https:") + "/console/login",
+                         verify=False)
+    assert "; secure" in set_cookies(page)["bo_login_csrf"]

@@ -2,9 +2,11 @@
 signed updates (catalogue and site profile, see publishing.py).
 
 Every endpoint except enrolment and progress needs a signed request (see terminal_auth.py).
-`GET /api/v1/cases/{case_number}/progress` is PUBLIC: it is what the receipt's QR code opens,
-and it carries no personal data (case number, matter code, status, history, requested
-materials). `POST /api/v1/cases/lookup` takes an ID number, so it is signed (terminals only).
+`GET /api/v1/cases/{case_number}/progress` is PUBLIC but answers only with the receipt's
+progress token in `X-Progress-Token` (what the receipt's QR code carries), else 404 whether
+or not the case exists: the public view of progress_page.py (status, history, what to bring;
+no reasons, no personal data, no sensitive matter). `POST /api/v1/cases/lookup` takes an ID
+number, so it is signed (terminals only), and answers everything about that person's cases.
 Refusals answer {"error": reason_key, "detail": text} and are logged to the rejections table.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backoffice.db import Case
 from backoffice.fleet import MAX_HEARTBEAT_BYTES, parse_heartbeat
+from backoffice.progress_page import TOKEN_HEADER, public_progress
 from backoffice.terminal_auth import ApiError, log_rejection
 from backoffice.workflow import progress
 from kiosk import packet as kp
@@ -76,12 +79,14 @@ class SupplementMaterial(BaseModel):
 
 class SupplementView(BaseModel):
     requested_at: str
-    materials: list[SupplementMaterial]
+    materials: list[SupplementMaterial] = Field(
+        description="by token: without reasons, and empty for a sensitive matter")
+    count: int | None = Field(default=None, description="by token: how many materials")
 
 
 class Progress(BaseModel):
     case_number: str
-    matter_code: str
+    matter_code: str = Field(description='by token: "" for a sensitive matter')
     status: str
     updated_at: str
     history: list[HistoryItem]
@@ -182,19 +187,17 @@ def build_router(services) -> APIRouter:
             return await refuse(error, terminal_id, "heartbeats")
         return Response(status_code=204)
 
-    def _progress_of(case_number: str) -> dict | None:
-        with services.db.read() as session:
-            case = session.scalar(select(Case).where(Case.case_number == case_number))
-            return progress(case) if case is not None else None
+    public = public_progress(services)
 
     @router.get("/cases/{case_number}/progress", response_model=Progress,
                 responses={404: {"model": ErrorResponse}},
-                summary="Public, PII-free progress of one case (receipt QR, 补件)")
-    async def case_progress(case_number: str):
-        found = await run_in_threadpool(_progress_of, case_number)
+                summary="Public view of one case with the receipt's token (X-Progress-Token)")
+    async def case_progress(request: Request, case_number: str):
+        found = await run_in_threadpool(public.find, case_number,
+                                        request.headers.get(TOKEN_HEADER))
         if found is None:
-            return JSONResponse({"error": "backoffice.case.unknown", "detail": "no such case"},
-                                status_code=404)
+            return JSONResponse({"error": "backoffice.case.unknown",
+                                 "detail": "no case with this number and token"}, status_code=404)
         return found
 
     def _lookup(id_number: str) -> list[dict]:

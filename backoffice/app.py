@@ -11,6 +11,8 @@ request FastAPI cannot validate is a 422 `backoffice.request.malformed` (naming 
 echoing the input), an unreadable body a 400 with the same key (HTTP errors under /api/ get a
 reason key; the console keeps FastAPI's own pages), a database that cannot be reached a 503 `backoffice.unavailable`, and
 any other unexpected failure a 500 `backoffice.internal_error` (logged with its traceback).
+The routes open to anyone (progress, login, enrolment) are rate limited per client address
+(rate_limit.py), before anything reads the request's body.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from backoffice.intake import PacketIntake
 from backoffice.login_guard import LoginGuard, LoginRules
 from backoffice.progress_page import build_progress_page
 from backoffice.publishing import Publisher, load_or_create_publisher_key
+from backoffice.rate_limit import RateLimitMiddleware, parse_limits
 from backoffice.reviewers import Reviewers
 from backoffice.settings import Settings
 from backoffice.terminal_auth import TerminalAuth
@@ -114,6 +117,8 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Receives sealed packets from 7x24 self-service terminals; "
                               "reviewers decide cases in the web console.")
     app.state.services = services
+    app.add_middleware(RateLimitMiddleware, limits=parse_limits(settings.rate_limits),
+                       max_addresses=settings.rate_limit_addresses)
     app.include_router(build_router(services))
     app.include_router(build_console(services))
     app.include_router(build_progress_page(services))   # the receipt's QR code

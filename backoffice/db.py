@@ -94,6 +94,8 @@ class Case(Base):
     applicant_masked: Mapped[str] = mapped_column(String(64), default="")
     manifest_enc: Mapped[bytes] = mapped_column(LargeBinary)
     evaluation: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # SHA-256 (hex) of the receipt's progress token; None for cases sent before tokens existed
+    progress_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     submitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
@@ -268,6 +270,7 @@ class Database:
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
+        self._add_progress_token_column()
         self._add_roles_and_audit_guards()
 
     def _add_roles_and_audit_guards(self) -> None:
@@ -284,6 +287,15 @@ class Database:
                         f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} "
                         f"BEFORE {verb} ON audit_log BEGIN "
                         "SELECT RAISE(ABORT, 'audit_log is append-only'); END"))
+
+    def _add_progress_token_column(self) -> None:
+        """Databases made before progress tokens: add `cases.progress_token_hash` (NULL: the
+        public progress page shows nothing of those cases)."""
+        from sqlalchemy import inspect as sa_inspect, text as sa_text
+        columns = {c["name"] for c in sa_inspect(self.engine).get_columns("cases")}
+        if "progress_token_hash" not in columns:
+            with self.engine.begin() as conn:
+                conn.execute(sa_text("ALTER TABLE cases ADD COLUMN progress_token_hash VARCHAR(64)"))
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

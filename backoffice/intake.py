@@ -10,6 +10,15 @@ does) and JSON nested deeper than kiosk.packet.MAX_JSON_DEPTH is refused before 
 so no manifest makes a 500 (which the uploader would retry for ever). Fields the back office
 does not read are carried unchanged.
 The heavy work (decrypting, hashing, writing files) happens outside the database write lock.
+Which terminal may speak for a case (issue 13, docs/security.md): an application comes from the
+terminal its case number names; an evaluation only from the terminal that took the case (403
+`backoffice.case.other_terminal`); a supplement from any terminal with the applicant's card
+read on it (ID number, else 422 `backoffice.case.applicant_mismatch`), and from another
+terminal than the case's only with the name also the applicant's (403
+`backoffice.case.not_card_holder`), while a reviewer's supplement request is open (403
+`backoffice.case.supplement_not_requested`) and for the requested materials only (403
+`backoffice.case.material_not_requested`). An application's `progress_token` (the receipt's QR
+code) is kept only as its SHA-256 (`cases.progress_token_hash`), never in a stored manifest.
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ from backoffice.db import (Case, CaseEvent, CaseFile, Database, HelpRequest, Pac
 from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_key_from_text
 from backoffice.vault import FileStore, Vault
 from backoffice.workflow import CLOSED, open_supplement, record
+from backoffice.progress_page import token_hash, well_formed_token
 from kiosk import packet as kp
 
 log = logging.getLogger(__name__)
@@ -97,6 +107,7 @@ class CommitmentShape(StrictShape):
 class ManifestShape(StrictShape):
     kind: Literal[KINDS]
     case_number: str | None = None
+    progress_token: str | None = None
     site_id: str | None = None
     created_at: str | None = None
     matter: MatterShape | None = None
@@ -144,6 +155,13 @@ def _file_entries(node, found: dict[str, dict]) -> dict[str, dict]:
         for value in node:
             _file_entries(value, found)
     return found
+
+
+def _kept(manifest: dict, vault: Vault) -> bytes:
+    """The manifest as stored (encrypted): without the progress token, of which only the hash
+    is kept (cases.progress_token_hash)."""
+    kept = {k: v for k, v in manifest.items() if k != "progress_token"}
+    return vault.encrypt(json.dumps(kept, ensure_ascii=False).encode("utf-8"))
 
 
 def _packet_error(exc: Exception, packet_id: str) -> ApiError:
@@ -205,8 +223,7 @@ class PacketIntake:
                 session.add(Packet(packet_id=packet_id, terminal_id=terminal.id,
                                    kind=manifest["kind"], sha256=digest, bytes=len(blob),
                                    received_at=utcnow(), case_number=body["case_number"],
-                                   response=body, manifest_enc=self.vault.encrypt(
-                                       json.dumps(manifest, ensure_ascii=False).encode("utf-8"))))
+                                   response=body, manifest_enc=_kept(manifest, self.vault)))
         except IntegrityError:
             known = self._known(packet_id, digest)
             if known is not None:
@@ -248,6 +265,9 @@ class PacketIntake:
                 raise bad("backoffice.packet.bad_case_number", "case number is not well formed")
             if manifest["kind"] == "application" and match["terminal"] != envelope.terminal_id:
                 raise bad("backoffice.packet.bad_case_number", "case number of another terminal")
+        token = manifest.get("progress_token")
+        if manifest["kind"] == "application" and token is not None and not well_formed_token(token):
+            raise bad("backoffice.packet.malformed", "progress token is not 22-64 URL-safe characters")
         if manifest["kind"] == "application":
             matter, applicant = manifest.get("matter"), manifest.get("applicant")
             if not isinstance(matter, dict) or not matter.get("code"):
@@ -297,6 +317,8 @@ class PacketIntake:
                 raise ApiError(422, "backoffice.case.applicant_mismatch",
                                "supplement from another applicant", packet_id)
             pending = open_supplement(case)
+            if case.terminal_id != terminal.id:
+                self._check_other_terminal_supplement(case, manifest, pending)
             supplied = ", ".join(str(m.get("code")) for m in manifest.get("materials") or ()
                                  if isinstance(m, dict))[:300]
             if case.status in CLOSED:
@@ -309,6 +331,10 @@ class PacketIntake:
                 record(session, case, actor, "supplement_received", "received",
                        f"supplement packet {packet_id} ({supplied})")
         elif kind == "evaluation":
+            if case.terminal_id != terminal.id:     # rated where the service was given
+                raise ApiError(403, "backoffice.case.other_terminal",
+                               "an evaluation comes from the terminal that took the case",
+                               packet_id)
             evaluation = manifest.get("evaluation") or {}
             level = evaluation.get("level")
             if not isinstance(level, int) or not 1 <= level <= 5:
@@ -321,6 +347,25 @@ class PacketIntake:
                                  bytes=size, media_type=media_type, storage_key=key))
         return {"packet_id": packet_id, "case_number": case.case_number, "status": case.status}
 
+    def _check_other_terminal_supplement(self, case: Case, manifest: dict, pending) -> None:
+        """A terminal speaks for a citizen of another terminal's case only with that citizen's
+        card read on it (ID number and name both the applicant's), only while a reviewer's
+        supplement request is open, and only for the materials it asks for; else 403."""
+        packet_id = manifest["packet_id"]
+        stored = json.loads(self.vault.decrypt(case.manifest_enc))
+        name = (stored.get("applicant") or {}).get("name")
+        if str(manifest["applicant"].get("name") or "").strip() != str(name or "").strip():
+            raise ApiError(403, "backoffice.case.not_card_holder",
+                           "the card read is not the applicant's", packet_id)
+        if pending is None or case.status != "needs_supplement":
+            raise ApiError(403, "backoffice.case.supplement_not_requested",
+                           "no supplement is requested for this case", packet_id)
+        asked = {m.get("code") for m in pending.materials}
+        supplied = {m.get("code") for m in manifest.get("materials") or () if isinstance(m, dict)}
+        if not supplied or not supplied <= asked:
+            raise ApiError(403, "backoffice.case.material_not_requested",
+                           "a material the reviewer did not ask for", packet_id)
+
     def _new_case(self, session, terminal: Terminal, manifest: dict) -> Case:
         matter, applicant = manifest["matter"], manifest["applicant"]
         now = utcnow()
@@ -331,8 +376,9 @@ class PacketIntake:
                     site_id=str(manifest.get("site_id") or terminal.site)[:64], status="received",
                     id_hash=self.vault.id_hash(str(applicant["id_number"])),
                     applicant_masked=mask_name(str(applicant.get("name") or "")),
-                    manifest_enc=self.vault.encrypt(
-                        json.dumps(manifest, ensure_ascii=False).encode("utf-8")),
+                    manifest_enc=_kept(manifest, self.vault),
+                    progress_token_hash=token_hash(manifest["progress_token"])
+                    if manifest.get("progress_token") else None,
                     submitted_at=submitted, received_at=now, updated_at=now)
         session.add(case)
         session.flush()

@@ -27,6 +27,10 @@
 - docs       `enable_docs`: /docs, /redoc and /openapi.json are served only when true
   (`BACKOFFICE_ENABLE_DOCS=1`); `backoffice openapi` writes the spec either way.
 Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override the URLs.
+- rate limits `rate_limits` (`BACKOFFICE_RATE_LIMITS`): per client address on the routes open
+  to anyone (progress page and API, login POST, enrolment, login page), e.g.
+  "progress=30:30,login=10:10" (requests per minute : burst), "" the defaults, "off" none;
+  at most `rate_limit_addresses` addresses remembered per route group (rate_limit.py).
 """
 from __future__ import annotations
 
@@ -75,6 +79,8 @@ class Settings:
     catalog_dir: Path | None = None
     outbox_alarm_depth: int = 50
     outbox_rising_beats: int = 4
+    rate_limits: str = ""            # "" = rate_limit.DEFAULT_RATE_LIMITS, "off", "progress=30:30,..."
+    rate_limit_addresses: int = 10_000
 
     @property
     def publisher_key_path(self) -> Path:
@@ -94,10 +100,13 @@ class Settings:
             timezone=os.environ.get("BACKOFFICE_TIMEZONE") or cls.timezone,
             catalog_dir=Path(os.environ["BACKOFFICE_CATALOG_DIR"])
             if os.environ.get("BACKOFFICE_CATALOG_DIR") else None,
+            rate_limits=os.environ.get("BACKOFFICE_RATE_LIMITS", ""),
             enable_docs=os.environ.get("BACKOFFICE_ENABLE_DOCS", "") in ("1", "true", "yes"),
         )
         settings = replace(base, **overrides)
         check_timezone(settings.timezone)
+        from backoffice.rate_limit import parse_limits   # a bad value raises SettingsError
+        parse_limits(settings.rate_limits)
         if settings.cookie_secure not in COOKIE_SECURE_CHOICES:
             raise SettingsError("backoffice.settings.bad_cookie_secure",
                                 f"cookie_secure must be one of {', '.join(COOKIE_SECURE_CHOICES)}")

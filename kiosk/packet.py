@@ -50,6 +50,25 @@ CASE_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CASE_NUMBER = re.compile(r"^(?P<terminal>[A-Za-z0-9_.\-]{1,40})-(?P<date>\d{8})-"
                          r"(?:(?P<installation>[0-9A-HJKMNP-TV-Z]{4})-(?P<seq>\d{4,6})"
                          r"|(?P<legacy_seq>\d{6}))$")
+# The receipt's progress capability (docs/packet-format.md): 128 random bits, URL-safe base64
+# without padding (22 characters), drawn by the outbox with the case number and carried in the
+# application's manifest as `progress_token`; the back office keeps only its SHA-256. The
+# receipt's QR code is `<back office>/progress/<case number>?t=<token>`.
+PROGRESS_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+PROGRESS_TOKEN_PARAM = "t"
+
+
+def new_progress_token() -> str:
+    """A fresh progress token: 16 random bytes, URL-safe base64 (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def progress_url(base_url: str, case_number: str, token: str | None) -> str:
+    """The receipt's QR code: the progress page of one case, with its token when there is one."""
+    url = f"{base_url.rstrip('/')}/progress/{case_number}"
+    return f"{url}?{PROGRESS_TOKEN_PARAM}={token}" if token else url
+
+
 TERMINAL_KEY_LABEL = "kiosk-terminal-ed25519-seed"
 BACKOFFICE_KEY_LABEL = "kiosk-backoffice-x25519-private"
 BACKOFFICE_PUBLIC_LABEL = "kiosk-backoffice-x25519-public"

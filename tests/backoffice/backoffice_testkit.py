@@ -202,6 +202,7 @@ def application(client: TerminalClient, id_number: str = "110101195001011234",
     """An old-age allowance application with two materials (one 容缺), face and signature.
     `light=True` uses tiny page images (for benchmarks)."""
     manifest = _base(client, "application", client.next_case_number())
+    manifest["progress_token"] = kp.new_progress_token()     # the receipt's QR code
     page = material_page("户口簿 户主页") if not light else _jpeg(Image.new("RGB", (64, 64), "white"))
     files = {"face/card_photo.jpg": card_photo(), "face/best.jpg": best_frame(),
              "materials/hukou/page-001.jpg": page,

@@ -18,7 +18,8 @@ _ids = itertools.count(1)
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     settings = Settings.for_data_dir(tmp_path_factory.mktemp("backoffice"),
-                                     heartbeat_interval_s=1, missed_heartbeats=2)
+                                     heartbeat_interval_s=1, missed_heartbeats=2,
+                                     rate_limits="off")   # dozens of enrolments from loopback
     with ServerThread(settings) as running:
         yield running
 

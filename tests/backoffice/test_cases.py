@@ -29,15 +29,19 @@ def _act(console, case_number: str, action: str, comment: str = ""):
                         data={"csrf": csrf_of(page.text), "action": action, "comment": comment})
 
 
-def _progress(terminal, case_number: str) -> dict:
-    response = terminal.http.get(f"/api/v1/cases/{case_number}/progress")
+def _progress(terminal, manifest: dict) -> dict:
+    """The case as the kiosk sees it after reading the applicant's card (signed lookup; the
+    public view by the receipt's token is tests/security/test_progress_page.py)."""
+    response = terminal.lookup(manifest["applicant"]["id_number"])
     assert response.status_code == 200
-    return response.json()
+    [found] = [c for c in response.json() if c["case_number"] == manifest["case_number"]]
+    return found
 
 
 def test_workflow_is_traced_and_illegal_transitions_are_refused(server, new_terminal, console):
     terminal = new_terminal()
-    case = _submit(terminal)["case_number"]
+    submitted = _submit(terminal)
+    case = submitted["case_number"]
     refused = _act(console, case, "approve", "skip acceptance")
     assert refused.status_code == 409 and "办件当前状态下不能进行此操作" in refused.text
     assert _act(console, case, "accept", "材料齐全").status_code == 303
@@ -45,7 +49,7 @@ def test_workflow_is_traced_and_illegal_transitions_are_refused(server, new_term
     assert _act(console, case, "approve", "符合条件").status_code == 303
     assert _act(console, case, "complete", "已发放").status_code == 303
     assert _act(console, case, "reject", "too late").status_code == 409
-    progress = _progress(terminal, case)
+    progress = _progress(terminal, submitted)
     assert progress["status"] == "completed"
     assert [h["status"] for h in progress["history"]] == ["received", "accepted", "approved",
                                                            "completed"]
@@ -57,22 +61,24 @@ def test_workflow_is_traced_and_illegal_transitions_are_refused(server, new_term
 
 def test_reject_needs_a_reason_and_forms_need_csrf(new_terminal, console):
     terminal = new_terminal()
-    case = _submit(terminal)["case_number"]
+    submitted = _submit(terminal)
+    case = submitted["case_number"]
     assert _act(console, case, "reject", "").status_code == 409
     no_csrf = console.post(f"/console/cases/{case}/action", data={"action": "accept"})
     assert no_csrf.status_code == 403
-    assert _progress(terminal, case)["status"] == "received"
+    assert _progress(terminal, submitted)["status"] == "received"
 
 
 def test_supplement_request_shows_in_progress_and_supplement_joins_the_case(new_terminal, console):
     terminal = new_terminal()
-    case = _submit(terminal)["case_number"]
+    submitted = _submit(terminal)
+    case = submitted["case_number"]
     page = console.get(f"/console/cases/{case}")
     response = console.post(f"/console/cases/{case}/supplement", data={
         "csrf": csrf_of(page.text), "material": ["bank_card"], "reason": "请补交银行卡",
         "reason_bank_card": "银行卡复印件不清晰"})
     assert response.status_code == 303
-    progress = _progress(terminal, case)
+    progress = _progress(terminal, submitted)
     assert progress["status"] == "needs_supplement"
     assert progress["supplement"]["materials"] == [
         {"code": "bank_card", "name_zh": "银行卡", "reason": "银行卡复印件不清晰"}]
@@ -81,7 +87,7 @@ def test_supplement_request_shows_in_progress_and_supplement_joins_the_case(new_
     assert answer.status_code == 201
     assert answer.json() == {"packet_id": manifest["packet_id"], "case_number": case,
                              "status": "received"}
-    progress = _progress(terminal, case)
+    progress = _progress(terminal, submitted)
     assert progress["status"] == "received" and progress["supplement"] is None
     assert [h["status"] for h in progress["history"]] == ["received", "needs_supplement", "received"]
     page = console.get(f"/console/cases/{case}").text
@@ -127,6 +133,12 @@ def test_progress_of_unknown_case_is_404(new_terminal):
     terminal = new_terminal()
     response = terminal.http.get("/api/v1/cases/NOPE-20250101-000001/progress")
     assert response.status_code == 404
+    case = _submit(terminal)
+    response = terminal.http.get(f"/api/v1/cases/{case['case_number']}/progress")
+    assert response.status_code == 404                     # a real case without its token too
+    response = terminal.http.get(f"/api/v1/cases/{case['case_number']}/progress",
+                                 headers={"X-Progress-Token": case["progress_token"]})
+    assert response.status_code == 200 and response.json()["status"] == "received"
 
 
 def test_cases_list_filters(new_terminal, console):

@@ -112,7 +112,8 @@ def test_the_case_page_shows_words_and_one_time_zone(new_terminal, console):
 
     listed = assert_words_and_one_zone(console.get("/console/cases").text)
     assert "高龄津贴申请" in listed.visible
-    progress = assert_words_and_one_zone(console.get(f"/progress/{case}").text)
+    progress = assert_words_and_one_zone(console.get(   # the receipt's QR code: with its token
+        f"/progress/{case}", params={"t": manifest["progress_token"]}).text)
     assert "已受理" in progress.visible
 
 

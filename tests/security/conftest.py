@@ -20,7 +20,10 @@ _ids = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    settings = Settings.for_data_dir(tmp_path_factory.mktemp("backoffice-attacks"))
+    # no per-address rate limits here (test_rate_limits.py has its own servers): each attack
+    # shows what stops it by itself, the login guard included
+    settings = Settings.for_data_dir(tmp_path_factory.mktemp("backoffice-attacks"),
+                                     rate_limits="off")
     with ServerThread(settings) as running:
         yield running
 

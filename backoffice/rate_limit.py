@@ -1,0 +1,177 @@
+"""Per-address rate limits on the back office's unauthenticated routes (a token bucket each).
+
+Which routes (`group_of`), by method and path, whoever asks:
+
+| group      | routes                                                              |
+|------------|---------------------------------------------------------------------|
+| `progress` | GET /progress/{case}, GET /api/v1/cases/{case}/progress             |
+| `login`    | POST /console/login                                                 |
+| `enrol`    | POST /api/v1/terminals/enrol                                        |
+| `public`   | GET / , GET /console/login, /docs, /redoc, /openapi.json (when on)  |
+
+Everything else needs a signed request (a terminal) or a console session; its own checks come
+first. Static files are not limited (the console's pages load them).
+
+Each group has, per client address, a bucket of `burst` requests refilled at `per_minute`;
+an empty bucket answers 429 with `Retry-After` (whole seconds until one request is allowed)
+and the reason key `backoffice.rate_limited` (JSON under /api/, a short text page elsewhere),
+before the application reads the request's body. Limits come from the setting `rate_limits`
+(`BACKOFFICE_RATE_LIMITS`), e.g. "progress=30:30,login=10:10" (requests per minute : burst);
+a group not named keeps its default, `group=0` turns it off, "off" turns all off.
+
+The client address is the connection's peer as uvicorn reports it: behind a reverse proxy,
+start uvicorn with proxy headers from that proxy only (`--proxy-headers`,
+`--forwarded-allow-ips`), or every client shares the proxy's address and its limit.
+The buckets live in this process's memory (at most `rate_limit_addresses` per group, the
+least recently seen dropped first; a bucket that has filled up again is forgotten): several
+back-office processes or hosts each keep their own, so the limit a client meets is per
+process. The login guard (login_guard.py) keeps its own per-account and per-address counts
+of failed logins in the database; the two are independent. Logs name the group, never the
+address.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+from backoffice.settings import SettingsError
+
+log = logging.getLogger(__name__)
+
+REASON = "backoffice.rate_limited"
+DEFAULT_RATE_LIMITS = "progress=30:30,login=10:10,enrol=10:20,public=60:60"
+GROUPS = ("progress", "login", "enrol", "public")
+_RULES = (
+    ("GET", re.compile(r"^/progress/[^/]*/?$"), "progress"),
+    ("GET", re.compile(r"^/api/v1/cases/[^/]*/progress/?$"), "progress"),
+    ("POST", re.compile(r"^/console/login/?$"), "login"),
+    ("POST", re.compile(r"^/api/v1/terminals/enrol/?$"), "enrol"),
+    ("GET", re.compile(r"^/(?:console/login/?|docs|redoc|openapi\.json)?$"), "public"),
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    per_minute: float
+    burst: int
+
+
+def parse_limits(text: str) -> dict[str, Limit]:
+    """The limits of each group from a setting like "progress=30:30,login=10:10" (per minute :
+    burst) over the defaults ("" the defaults); "off" none. Raises SettingsError naming the
+    bad part."""
+    text = (text or "").strip()
+    if text.lower() in ("off", "none", "0"):
+        return {}
+    limits = dict(_parse(DEFAULT_RATE_LIMITS))
+    limits.update(_parse(text))
+    return {group: limit for group, limit in limits.items() if limit.per_minute > 0}
+
+
+def _parse(text: str):
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        group, _, value = part.partition("=")
+        rate, _, burst = value.partition(":")
+        try:
+            limit = Limit(float(rate), int(burst) if burst else max(int(float(rate)), 1))
+        except ValueError:
+            limit = None
+        if group.strip() not in GROUPS or limit is None or limit.per_minute < 0 \
+                or not math.isfinite(limit.per_minute) or (limit.per_minute and limit.burst < 1):
+            raise SettingsError("backoffice.settings.bad_rate_limits",
+                                f"rate_limits: {part!r}: give GROUP=PER_MINUTE[:BURST] with GROUP "
+                                f"one of {', '.join(GROUPS)} (BACKOFFICE_RATE_LIMITS)")
+        yield group.strip(), limit
+
+
+def group_of(method: str, path: str) -> str | None:
+    for rule_method, pattern, group in _RULES:
+        if method in (rule_method, "HEAD" if rule_method == "GET" else rule_method) \
+                and pattern.match(path):
+            return group
+    return None
+
+
+class TokenBuckets:
+    """One bucket per address: `take(address)` is 0.0 when a request may pass, else the
+    seconds until one may."""
+
+    def __init__(self, limit: Limit, max_addresses: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic):
+        self.rate = limit.per_minute / 60.0
+        self.burst = float(limit.burst)
+        self.max_addresses = max(int(max_addresses), 1)
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> float:
+        with self._lock:
+            now = self.clock()
+            tokens, at = self._buckets.pop(address, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+            self._buckets[address] = (tokens - 1.0 if not wait else tokens, now)
+            self._prune(now)
+            return wait
+
+    def _prune(self, now: float) -> None:
+        """Forget the least recently seen addresses beyond the cap, and those whose bucket
+        is full again (forgetting them changes nothing)."""
+        while len(self._buckets) > self.max_addresses:
+            self._buckets.popitem(last=False)
+        full_after = self.burst / self.rate
+        while self._buckets:
+            _address, (_tokens, at) = next(iter(self._buckets.items()))
+            if now - at < full_after:
+                break
+            self._buckets.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class RateLimitMiddleware:
+    """ASGI middleware: refuses a request of a limited group over its address's limit with
+    429, before the application (or anything reading the body) sees it."""
+
+    def __init__(self, app, limits: dict[str, Limit], max_addresses: int = 10_000):
+        self.app = app
+        self.buckets = {group: TokenBuckets(limit, max_addresses)
+                        for group, limit in limits.items()}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self.buckets:
+            return await self.app(scope, receive, send)
+        group = group_of(scope.get("method", ""), scope.get("path", ""))
+        buckets = self.buckets.get(group) if group else None
+        if buckets is None:
+            return await self.app(scope, receive, send)
+        address = (scope.get("client") or ("unknown",))[0] or "unknown"
+        wait = buckets.take(str(address))
+        if not wait:
+            return await self.app(scope, receive, send)
+        log.info("rate limited group=%s retry_after_s=%d", group, math.ceil(wait))
+        await _too_many(scope, send, math.ceil(wait))
+
+
+async def _too_many(scope, send, retry_after: int) -> None:
+    if scope.get("path", "").startswith("/api/"):
+        body = ('{"error":"%s","detail":"too many requests from this address; retry after %d s"}'
+                % (REASON, retry_after)).encode()
+        media = b"application/json"
+    else:
+        body = (f"请求过于频繁，请 {retry_after} 秒后再试。\n"
+                f"Too many requests; please try again in {retry_after} s. ({REASON})\n").encode()
+        media = b"text/plain; charset=utf-8"
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [(b"content-type", media), (b"retry-after", str(retry_after).encode()),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": body})

@@ -121,6 +121,17 @@ class Accepted:
     packet_id: str
     case_number: str
     accepted_at: dt.datetime
+    progress_token: str = ""     # an application's: printed in the receipt's QR code only
+
+
+def with_progress_token(manifest: dict) -> tuple[dict, str]:
+    """An application's manifest with its progress token (drawn now unless it has one) and
+    the token; other kinds unchanged and "". The terminal keeps no copy: the token is in the
+    sealed packet (for the back office, which stores its hash) and on the receipt."""
+    if manifest.get("kind") != "application":
+        return manifest, ""
+    token = manifest.get("progress_token") or kp.new_progress_token()
+    return {**manifest, "progress_token": token}, token
 
 
 @dataclass(frozen=True)
@@ -293,6 +304,7 @@ class Outbox:
             raise MissingCaseNumber(f"a {kind} must name the case it belongs to")
         now = dt.datetime.now().astimezone()
         packet_id = str(uuid6.uuid7())
+        manifest, token = with_progress_token(manifest)
         file_name = packet_id + SUFFIX
         tmp = self.files_dir / f".{packet_id}.tmp"
         final = self.files_dir / file_name
@@ -323,7 +335,7 @@ class Outbox:
             final.unlink(missing_ok=True)
             raise
         log.info("outbox accepted kind=%s bytes=%d files=%d", kind, len(blob), len(files))
-        return Accepted(packet_id, case_number or "", now)
+        return Accepted(packet_id, case_number or "", now, token)
 
     def _issue_case_number(self, db: sqlite3.Connection, now: dt.datetime) -> str:
         day = now.strftime("%Y%m%d")

@@ -1,10 +1,14 @@
 """办件查询 and 补件 at the kiosk: ask the back office how cases stand, and supply what it asked for.
 
 `ProgressClient` talks to the back office's progress API: `GET /api/v1/cases/{n}/progress`
-(public, no personal data; what the receipt's QR code names) and the signed
-`POST /api/v1/cases/lookup` (a person's cases by ID number, terminals only). Short timeouts: a
-citizen waits at the screen, and an unreachable back office must turn into a plain message
-(`ProgressUnavailable`), not a hang.
+with the receipt's progress token in `X-Progress-Token` (what the receipt's QR code carries:
+`<base>/progress/<case>?t=<token>`; the answer is the public view, no personal data, no
+reviewer's reasons, no sensitive matter) and the signed `POST /api/v1/cases/lookup` (a
+person's cases by ID number, terminals only, everything). A bare case number (typed, or an old
+receipt's QR code without a token) shows nothing until the citizen reads the ID card: the case
+is then picked from the card's own cases, so nobody reads another's case by guessing numbers.
+Short timeouts: a citizen waits at the screen, and an unreachable back office must turn into a
+plain message (`ProgressUnavailable`), not a hang.
 
 `ProgressVisit` is the session's service mode for a returning citizen: pick a case by the
 receipt (QR scanner or typed case number) or by reading the ID card, see each case's status and
@@ -21,7 +25,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from typing import Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
@@ -32,6 +36,7 @@ from kiosk.visit_packet import FORMAT, applicant_of, file_entry
 log = logging.getLogger(__name__)
 
 CASE_NUMBER = kp.CASE_NUMBER       # one definition, shared with the back office
+TOKEN_HEADER = "X-Progress-Token"
 STATUSES = ("received", "accepted", "needs_supplement", "approved", "rejected", "completed")
 
 
@@ -83,14 +88,32 @@ class CaseProgress:
             raise ProgressUnavailable("unreadable progress answer") from exc
 
 
-def parse_case_reference(text: str) -> str | None:
-    """A case number from what was typed or what a QR scanner sent (the receipt's progress URL
-    `<base>/progress/<case number>`); None when it is not one."""
+@dataclass(frozen=True)
+class CaseReference:
+    """What a receipt names: its case number, and the progress token of its QR code (None when
+    typed by hand, or on a receipt printed before tokens existed)."""
+    case_number: str
+    token: str | None = None
+
+
+def parse_receipt_code(text: str) -> CaseReference | None:
+    """The case (and token) from what was typed or what a QR scanner sent (the receipt's
+    progress URL `<base>/progress/<case number>?t=<token>`); None when it names no case."""
     text = (text or "").strip()
+    token = None
     if "/" in text:
-        text = urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1]
+        parts = urlsplit(text)
+        text = parts.path.rstrip("/").rsplit("/", 1)[-1]
+        token = (parse_qs(parts.query).get(kp.PROGRESS_TOKEN_PARAM) or [None])[0]
+        token = token if token and kp.PROGRESS_TOKEN.match(token) else None
     text = text.replace(" ", "")
-    return text if CASE_NUMBER.match(text) else None
+    return CaseReference(text, token) if CASE_NUMBER.match(text) else None
+
+
+def parse_case_reference(text: str) -> str | None:
+    """Only the case number of `parse_receipt_code`."""
+    ref = parse_receipt_code(text)
+    return ref.case_number if ref else None
 
 
 class ProgressClient:
@@ -101,10 +124,13 @@ class ProgressClient:
         self.signing_key = signing_key
         self.http = http or httpx.Client(timeout=httpx.Timeout(timeout_s, connect=3.0))
 
-    def case(self, case_number: str) -> CaseProgress:
-        """One case by number; raises CaseNotFound or ProgressUnavailable."""
+    def case(self, case_number: str, token: str) -> CaseProgress:
+        """One case by number and the receipt's token (the public view); raises CaseNotFound
+        (no such case, or not this token: the back office does not say which) or
+        ProgressUnavailable."""
         try:
-            response = self.http.get(f"{self.base_url}/api/v1/cases/{quote(case_number)}/progress")
+            response = self.http.get(f"{self.base_url}/api/v1/cases/{quote(case_number)}/progress",
+                                     headers={TOKEN_HEADER: token})
         except httpx.HTTPError as exc:
             log.info("progress query failed error=%s", type(exc).__name__)
             raise ProgressUnavailable(type(exc).__name__) from exc
@@ -195,6 +221,8 @@ class ProgressVisit:
         self.materials: list[_Material] = []
         self._capturing: str | None = None
         self._after_lookup = "progress_result"
+        self._wanted: str | None = None           # a bare case number, shown once the card is read
+        self._tokens: dict[str, str] = {}         # case number -> its receipt's token (QR code)
         self.accepted = None
 
     # -- intents ----------------------------------------------------------------------------
@@ -221,11 +249,11 @@ class ProgressVisit:
             return None
         self.reason_key, self.params = None, {}
         if isinstance(intent, I.EnterCaseNumber) and self.screen in ("progress", "progress_result"):
-            case_number = parse_case_reference(intent.text)
-            if case_number is None:
+            ref = parse_receipt_code(intent.text)
+            if ref is None:
                 self.reason_key = "progress.bad_case_number"
                 return None
-            return self._query(case_number)
+            return self._open(ref)
         if isinstance(intent, I.ScanReceiptCode) and self.screen in ("progress",
                                                                     "progress_result"):
             why = None if self._scan_code is not None else "device.doc_camera"
@@ -236,6 +264,7 @@ class ProgressVisit:
             return Job("scan_code", self._scan_code)
         if isinstance(intent, I.ReadCardForProgress) and self.screen in ("progress",
                                                                         "progress_result"):
+            self._wanted = None
             if self.card is not None:
                 return self._lookup("progress_result")
             self.screen = "progress_card"
@@ -291,13 +320,22 @@ class ProgressVisit:
             self.screen = "progress_result"
             self.selected, self.materials = None, []
         elif self.screen in ("progress_result", "progress_card"):
-            self.screen, self.cases = "progress", ()
+            self.screen, self.cases, self._wanted = "progress", (), None
         return None
 
     # -- jobs -------------------------------------------------------------------------------
-    def _query(self, case_number: str) -> Job:
-        client = self.client
-        return Job("query", lambda cancel: _ask(client, "case", case_number))
+    def _open(self, ref: CaseReference) -> Job:
+        """A receipt's case: with its token, ask the back office; a bare number (typed, or an
+        old receipt's code) waits for the ID card and is looked for among the card's cases."""
+        if ref.token:
+            self._tokens[ref.case_number] = ref.token
+            client = self.client
+            return Job("query", lambda cancel: _ask(client, "case", ref.case_number, ref.token))
+        self._wanted = ref.case_number
+        if self.card is not None:
+            return self._lookup("progress_result")
+        self.screen = "progress_card"
+        return self._card_job()
 
     def _lookup(self, then: str) -> Job:
         client, id_number = self.client, self.card.id_number
@@ -315,17 +353,17 @@ class ProgressVisit:
             if value is None:
                 self.reason_key = "progress.code_not_seen"
                 return None
-            case_number = parse_case_reference(value)
-            if case_number is None:
+            ref = parse_receipt_code(value)
+            if ref is None:
                 self.reason_key = "progress.code_not_ours"
                 return None
-            return self._query(case_number)
+            return self._open(ref)
         if name == "query":
             if error is not None:
                 self.reason_key = getattr(error, "reason_key", "progress.offline")
                 return None
             self.cases, self.screen = (value,), "progress_result"
-            log.info("progress shown cases=1 by=case_number")
+            log.info("progress shown cases=1 by=receipt_code")
             return None
         if name == "read_card":
             if error is not None:
@@ -360,6 +398,12 @@ class ProgressVisit:
                     return None
                 self._begin_supplement()
                 return None
+            wanted, self._wanted = self._wanted, None
+            if wanted is not None:          # a bare case number: only if it is this card's
+                mine = tuple(c for c in mine if c.case_number == wanted)
+                if not mine:
+                    self.screen, self.cases, self.reason_key = "progress", (), "progress.not_found"
+                    return None
             self.cases, self.screen = mine, "progress_result"
             if not mine:
                 self.reason_key = "progress.none_for_card"
@@ -469,7 +513,9 @@ class ProgressVisit:
             applicant_masked=mask_name(card.name), id_number_masked=mask_id_number(card.id_number),
             materials_received=tuple(f"{m.name_zh}（{len(m.pages)}页）" for m in self.materials),
             materials_missing=(), promised_date=None,
-            progress_url=f"{base}/progress/{case.case_number}", phone=ctx.get("phone", ""),
+            progress_url=kp.progress_url(base, case.case_number,
+                                         self._tokens.get(case.case_number)),
+            phone=ctx.get("phone", ""),
             notes=("补交材料已提交，审批部门将继续办理 / Supplied; the office continues with the case",))
 
     # -- what the screen shows --------------------------------------------------------------
@@ -484,8 +530,10 @@ class ProgressVisit:
                                   mat.name.en if mat else r.name_zh, r.reason))
             views.append(I.CaseView(
                 case_number=c.case_number, matter_code=c.matter_code,
-                matter_zh=matter.name.zh if matter else c.matter_code,
-                matter_en=matter.name.en if matter else c.matter_code, status=c.status,
+                # the receipt's token alone does not name a sensitive matter (matter_code "")
+                matter_zh=matter.name.zh if matter else c.matter_code or "（事项名称不公开）",
+                matter_en=matter.name.en if matter else c.matter_code or "(matter not shown)",
+                status=c.status,
                 status_key=f"progress.status.{c.status}", updated_at=_local_time(c.updated_at),
                 requested=tuple(requested)))
         return tuple(views)
@@ -513,6 +561,7 @@ class ProgressVisit:
         for m in self.materials:
             m.pages.clear()
         self.materials, self.cases, self.selected = [], (), None
+        self._tokens, self._wanted = {}, None
 
 
 def _local_time(text: str) -> str:
@@ -523,8 +572,8 @@ def _local_time(text: str) -> str:
         return text[:16]
 
 
-def _ask(client: ProgressClient | None, method: str, arg):
+def _ask(client: ProgressClient | None, method: str, *args):
     if client is None:
         raise ProgressUnavailable("no back office configured")
-    return getattr(client, method)(arg)
+    return getattr(client, method)(*args)
 

@@ -428,7 +428,8 @@ class Session:
     def _job_receipt(self, visit: int):
         receipt = build_receipt(self.plan, self.state, self.catalog, self.settings.site_name,
                                 self.settings.terminal_id, self.settings.phone,
-                                self.settings.progress_base_url, self._accepted_at)
+                                self.settings.progress_base_url, self._accepted_at,
+                                self._progress_token)
         return self.devices.printer.print_receipt(receipt)
 
     def _device_result(self, r: _DeviceResult) -> None:
@@ -471,6 +472,7 @@ class Session:
                 self._end_visit(getattr(err, "reason_key", "device.failed"), screen="refused")
                 return
             self._accepted_at = r.value.accepted_at
+            self._progress_token = getattr(r.value, "progress_token", "")   # for the QR code
             log.info("submitted matter=%s packet=%s", self.plan.matter.code, r.value.packet_id)
             self._apply(E.Submitted(r.value.packet_id, r.value.case_number))
         elif step is E.Step.RECEIPT:
@@ -724,6 +726,7 @@ class Session:
         self._started_at = None
         self._identity_at = None
         self._accepted_at = None
+        self._progress_token = ""
         self._last_touch = self._clock()
         self._alerts: tuple[str, ...] = ()
         self._service: ProgressVisit | None = None

@@ -23,6 +23,8 @@ from flows.catalog import Catalog
 from flows.engine import VisitPlan, VisitState, form_answers
 from kiosk.outbox import Accepted   # what a sink hands back; one definition, the outbox's
 from kiosk.outbox import case_number, new_installation   # and the same case numbers
+from kiosk.outbox import with_progress_token               # and progress tokens
+from kiosk.packet import progress_url
 
 FORMAT = "kiosk-packet/1"
 
@@ -61,6 +63,7 @@ class DirectorySink:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now().astimezone()
         packet_id = str(uuid6.uuid7())
+        manifest, token = with_progress_token(manifest)
         case = manifest.get("case_number") or case_number(
             self.terminal_id, f"{now:%Y%m%d}", self._installation(), self._next_sequence())
         manifest = {**manifest, "packet_id": packet_id, "case_number": case,
@@ -74,7 +77,7 @@ class DirectorySink:
             path.write_bytes(data)
         (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
-        accepted = Accepted(packet_id, case, now)
+        accepted = Accepted(packet_id, case, now, token)
         self.accepted.append((manifest.get("kind", ""), accepted))
         return accepted
 
@@ -203,7 +206,7 @@ def add_working_days(start: dt.date, days: int) -> dt.date:
 
 def build_receipt(plan: VisitPlan, state: VisitState, catalog: Catalog, site_name: str,
                   terminal_id: str, phone: str, progress_base_url: str,
-                  accepted_at: dt.datetime) -> Receipt:
+                  accepted_at: dt.datetime, progress_token: str = "") -> Receipt:
     received = tuple(catalog.materials[m.code].name.zh for m in plan.materials
                      if state.pages_of(m.code))
     missing = tuple(catalog.materials[m.code].name.zh + "（容缺后补）" for m in plan.materials
@@ -217,5 +220,5 @@ def build_receipt(plan: VisitPlan, state: VisitState, catalog: Catalog, site_nam
         id_number_masked=mask_id_number(card.id_number) if card else "",
         materials_received=received, materials_missing=missing,
         promised_date=add_working_days(accepted_at.date(), plan.matter.time_limit.promised_days),
-        progress_url=f"{progress_base_url.rstrip('/')}/progress/{state.case_number}",
+        progress_url=progress_url(progress_base_url, state.case_number or "", progress_token),
         phone=plan.matter.phone or phone, notes=notes)

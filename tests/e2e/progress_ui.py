@@ -51,7 +51,7 @@ def seed_case(server, card) -> str:
         case = session.scalar(select(Case).where(Case.case_number == manifest["case_number"]))
         apply_action(session, case, "request_supplement", "reviewer:ui", "户口簿未能核验",
                      [{"code": "household_register", "name_zh": "户口簿", "reason": "未能核验"}])
-    return manifest["case_number"], client
+    return manifest["case_number"], manifest["progress_token"], client
 
 
 def find(app, ident):
@@ -64,7 +64,7 @@ def main(out) -> int:
     card = make_card(birth=dt.date(1940, 1, 1))
     from backoffice.settings import Settings
     server = ServerThread(Settings.for_data_dir(Path(tempfile.mkdtemp()) / "bo")).__enter__()
-    case, client = seed_case(server, card)
+    case, token, client = seed_case(server, card)
     catalog = load_catalog()
     config = load_config(None, {"terminal_id": "UI-1"})
     devices = Devices(FakeReader(card), FakeCamera(), FakeVerifier(), FakeScanner(), FakePrinter())
@@ -101,7 +101,7 @@ def main(out) -> int:
             state["scanning_shown"] = find(app, "back") is not None
         elif name == "progress" and not snap.busy:
             state["after_scan"] = snap.reason_key
-            Window.dispatch("on_textinput", f"https://bo.example.gov/progress/{case}")
+            Window.dispatch("on_textinput", f"https://bo.example.gov/progress/{case}?t={token}")
             Window.dispatch("on_key_down", 13, 36, "\r", [])
         elif name == "progress_result" and not snap.busy:
             tap(f"supplement:{case}")

@@ -10,6 +10,7 @@ import httpx
 
 from e2e_kit import (TERMINAL_ID, outbox_rows, receipt_case_numbers, receipt_qr_texts,
                      stored_packets, wait_drained, wait_until)
+from kiosk.progress import parse_receipt_code
 
 VISITS = [("NP-OLD-ALLOWANCE", {}),                                    # natural person, face match
           ("LP-EST-SEAL", {"face": "decline", "evaluation": 4}),       # legal person
@@ -48,12 +49,15 @@ def test_visits_arrive_sealed_signed_whole_with_the_receipts_case_numbers(world)
                    if p.kind == "evaluation"}
     assert evaluations[cases[0]] == 5 and evaluations[cases[1]] == 4
 
-    for case in cases:            # the public progress API the kiosk asks
-        progress = httpx.get(f"{backoffice.url}/api/v1/cases/{case}/progress", timeout=10).json()
-        assert progress["case_number"] == case and progress["status"] == "received"
     for qr, case in zip(receipt_qr_texts(kiosk.paper_dir)[printed_before:], cases):
+        ref = parse_receipt_code(qr)          # the receipt's QR code: case number and token
+        assert ref.case_number == case and ref.token
+        progress = httpx.get(f"{backoffice.url}/api/v1/cases/{case}/progress", timeout=10,
+                             headers={"X-Progress-Token": ref.token}).json()
+        assert progress["case_number"] == case and progress["status"] == "received"
         page = httpx.get(qr, timeout=10)      # what a phone opens from the receipt's QR code
         assert page.status_code == 200 and case in page.text and "已接收" in page.text
+        assert httpx.get(qr.split("?")[0], timeout=10).status_code == 404   # not without it
     rows = {r["packet_id"]: r for r in outbox_rows(kiosk.state_dir)}
     assert set(rows) == set(stored)                   # everything accepted arrived, once
     assert all(r["state"] == "acknowledged" for r in rows.values())

@@ -39,9 +39,13 @@ def test_back_office_unreachable_back_during_card_read_help_and_idle(tmp_path):
     try:
         s.send(I.StartProgress())
         screen(s, "progress")
-        s.send(I.EnterCaseNumber("T-1-20260101-000001"))
-        snap = screen(s, "progress", "progress.offline", busy=False)
+        s.send(I.EnterCaseNumber("https://bo.example/progress/T-1-20260101-000001?t=" + "A" * 22))
+        snap = screen(s, "progress", "progress.offline", busy=False)   # the receipt's QR code
         assert snap.cases == ()
+        s.send(I.EnterCaseNumber("T-1-20260101-000001"))     # a bare number needs the ID card
+        assert screen(s, "progress_card").busy
+        s.send(I.Back())
+        screen(s, "progress", busy=False)
         s.send(I.ReadCardForProgress())              # no card on the reader: it waits
         assert screen(s, "progress_card").busy
         s.send(I.Back())                             # changed my mind: the read is cancelled

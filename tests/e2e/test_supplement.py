@@ -11,6 +11,7 @@ import httpx
 from e2e_kit import case_rows, receipt_qr_texts, stored_packets, wait_drained, wait_until
 from kiosk import intents as I
 from kiosk.autopilot import ReturningCitizen, drive_intent
+from kiosk.progress import CaseReference, parse_receipt_code
 
 MATERIAL = "household_register"
 
@@ -51,12 +52,13 @@ def test_query_then_supplement_joins_the_case(world):
     assert visit.outcome == "done"
     case, owner = visit.case_number, kiosk.last_card
     qr = receipt_qr_texts(kiosk.paper_dir)[-1]
-    assert qr.endswith("/" + case)
+    token = parse_receipt_code(qr).token          # the receipt's QR code carries the token
+    assert parse_receipt_code(qr) == CaseReference(case, token) and token
     wait_drained(kiosk.state_dir, 60)
     # ... but it failed, so the reviewer asks for the pages
     request_supplement(backoffice.data_dir, case, "户籍信息未能核验，请补交户口簿")
     page = httpx.get(qr, timeout=10).text              # the citizen's phone, from the receipt
-    assert "需要补交" in page and "户口簿" in page
+    assert "需要补交" in page and "户口簿" in page and "户籍信息未能核验" not in page   # no reason
 
     other = next(n for n in ("wang_xiuying", "zhao_min_expired", "li_guoqiang") if n != owner)
     intruder = come_back(kiosk, qr, other)
@@ -64,7 +66,8 @@ def test_query_then_supplement_joins_the_case(world):
     assert intruder.reason_key == "supplement.not_your_case"
     [seen] = intruder.cases
     assert (seen.case_number, seen.status) == (case, "needs_supplement")
-    assert [r[0] for r in seen.requested] == [MATERIAL] and "户口簿" in seen.requested[0][3]
+    assert [r[0] for r in seen.requested] == [MATERIAL]
+    assert seen.requested[0][3] == ""        # the receipt alone shows no reviewer's words
 
     printed = len(receipt_qr_texts(kiosk.paper_dir))
     citizen = come_back(kiosk, qr, owner)                 # the QR scanner types the URL
@@ -91,7 +94,8 @@ def test_query_then_supplement_joins_the_case(world):
     assert any(supplement.packet_id in e[2] and MATERIAL in e[2] for e in row["events"])
     assert row["supplements"][0][1] == supplement.packet_id
     assert {p for pid, p in row["files"] if pid == supplement.packet_id} == set(supplement.files)
-    progress = httpx.get(f"{backoffice.url}/api/v1/cases/{case}/progress", timeout=10).json()
+    progress = httpx.get(f"{backoffice.url}/api/v1/cases/{case}/progress", timeout=10,
+                         headers={"X-Progress-Token": token}).json()
     assert progress["status"] == "received" and progress["supplement"] is None
 
     kiosk.demo.place_last_receipt()      # the 补件回执 just printed, under the document camera
@@ -112,11 +116,13 @@ def test_query_then_supplement_joins_the_case(world):
 def test_mistyped_unknown_and_offline_get_plain_messages(world):
     backoffice, kiosk, _uploader = world
     assert come_back(kiosk, "12345", None).reason_key == "progress.bad_case_number"
-    unknown = come_back(kiosk, "E2E-0001-19990101-000001", None)
+    # a typed number shows a case only to its applicant's card
+    unknown = come_back(kiosk, "E2E-0001-19990101-000001", "li_guoqiang")
     assert (unknown.outcome, unknown.reason_key) == ("progress", "progress.not_found")
+    assert unknown.screens[:2] == ["progress", "progress_card"]
     backoffice.kill()
     try:
-        offline = come_back(kiosk, "E2E-0001-19990101-000001", None)
+        offline = come_back(kiosk, "E2E-0001-19990101-000001", "li_guoqiang")
         assert (offline.outcome, offline.reason_key) == ("progress", "progress.offline")
         by_card = come_back(kiosk, None, "li_guoqiang")
         assert (by_card.outcome, by_card.reason_key) == ("progress", "progress.offline")

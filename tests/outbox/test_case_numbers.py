@@ -15,7 +15,7 @@ import pytest
 
 from kiosk import packet as kp
 from kiosk.outbox import Outbox
-from kiosk.progress import parse_case_reference
+from kiosk.progress import CaseReference, parse_case_reference, parse_receipt_code
 from kiosk.uploader import Uploader, enrol, load_backoffice_public_key
 from outbox_testkit import application
 
@@ -47,12 +47,16 @@ def test_a_rebuilt_state_dir_issues_case_numbers_the_back_office_accepts(tmp_pat
             uploader.close()
             assert (result.sent, result.dead) == (1, 0), result.errors
             assert box.get(accepted.packet_id)["server_case_number"] == accepted.case_number
-        numbers.append(accepted.case_number)
-    assert numbers[0] != numbers[1]
-    for number in numbers:
-        progress = httpx.get(f"{backoffice.base_url}/api/v1/cases/{number}/progress")
+        numbers.append((accepted.case_number, accepted.progress_token))
+    assert numbers[0][0] != numbers[1][0]
+    for number, token in numbers:        # the receipt's QR code: case number and token
+        url = kp.progress_url(backoffice.base_url, number, token)
+        assert parse_receipt_code(url) == CaseReference(number, token)
+        progress = httpx.get(f"{backoffice.base_url}/api/v1/cases/{number}/progress",
+                             headers={"X-Progress-Token": token})
         assert progress.status_code == 200 and progress.json()["case_number"] == number
-        assert parse_case_reference(f"{backoffice.base_url}/progress/{number}") == number
+        assert httpx.get(url).status_code == 200
+        assert httpx.get(f"{backoffice.base_url}/progress/{number}").status_code == 404
 
 
 def test_the_case_number_is_short_and_keeps_its_installation(open_outbox, tmp_path):
@@ -123,3 +127,20 @@ def test_simulated_visits_number_their_cases_the_same_way(tmp_path):
     assert all(kp.CASE_NUMBER.match(n) for n in numbers)
     assert numbers[1] == numbers[0][:-4] + "0002"
     assert parse_case_reference(numbers[0]) == numbers[0]
+
+
+def test_the_receipt_code_carries_the_progress_token(tmp_path):
+    from kiosk.visit_packet import DirectorySink
+    sink = DirectorySink(tmp_path / "packets", "SIM-1", "site")
+    accepted = sink.accept({"kind": "application"}, {})
+    assert kp.PROGRESS_TOKEN.match(accepted.progress_token)
+    [manifest] = (tmp_path / "packets").glob("*/manifest.json")
+    assert f'"progress_token": "{accepted.progress_token}"' in manifest.read_text("utf-8")
+    assert sink.accept({"kind": "evaluation", "case_number": accepted.case_number},
+                       {}).progress_token == ""
+    url = kp.progress_url("https://bo.example/", accepted.case_number, accepted.progress_token)
+    assert url == f"https://bo.example/progress/{accepted.case_number}?t={accepted.progress_token}"
+    assert parse_receipt_code(url) == CaseReference(accepted.case_number, accepted.progress_token)
+    assert parse_receipt_code(url.replace(accepted.progress_token, "short")) == \
+        CaseReference(accepted.case_number, None)
+    assert parse_receipt_code(accepted.case_number) == CaseReference(accepted.case_number, None)

@@ -161,14 +161,14 @@ def add_case_routes(router: APIRouter, kit) -> None:
     def _viewed(case_number: str, actor: str) -> None:
         """Who opened which case (its page or a file): one audit line per reviewer, case and
         VIEW_AUDIT_EVERY."""
-        with services.db.write() as session:
+        with services.db.read() as session:     # most views are repeats: no write then
             if session.scalar(select(Case.id).where(Case.case_number == case_number)) is None:
                 return
             recent = session.scalar(select(AuditEntry.id).where(
                 AuditEntry.case_number == case_number, AuditEntry.actor == actor,
                 AuditEntry.action == "case.view", AuditEntry.at > utcnow() - VIEW_AUDIT_EVERY))
-            if recent is None:
-                audit.record(session, actor, "case.view", case_number=case_number)
+        if recent is None:
+            audit.record_now(services.db, actor, "case.view", case_number=case_number)
 
     @router.get("/cases/{case_number}")
     async def case_page(request: Request, case_number: str):

@@ -13,6 +13,8 @@ reason key; the console keeps FastAPI's own pages), a database that cannot be re
 any other unexpected failure a 500 `backoffice.internal_error` (logged with its traceback).
 The routes open to anyone (progress, login, enrolment) are rate limited per client address
 (rate_limit.py), before anything reads the request's body.
+Every answer carries a strict Content-Security-Policy and the other security headers, and no
+request body is read past its limit (http_security.py).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backoffice import http_security
 from backoffice.alarms import Alarms
 from backoffice.api import build_router
 from backoffice.console import build_console
@@ -50,7 +53,7 @@ from kiosk import packet as kp
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 HTTP_REASONS = {400: "backoffice.request.malformed", 404: "backoffice.not_found",
-                405: "backoffice.request.method_not_allowed"}
+                405: "backoffice.request.method_not_allowed", 413: "backoffice.request.too_large"}
 
 
 def load_or_create_keypair(path: Path) -> nacl.public.PrivateKey:
@@ -119,6 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     app.add_middleware(RateLimitMiddleware, limits=parse_limits(settings.rate_limits),
                        max_addresses=settings.rate_limit_addresses)
+    http_security.install(app, settings)     # headers on every answer, bounded bodies
     app.include_router(build_router(services))
     app.include_router(build_console(services))
     app.include_router(build_progress_page(services))   # the receipt's QR code

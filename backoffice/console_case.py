@@ -6,7 +6,8 @@ supplement requests, later packets, the full history and the case's audit entrie
 opened or acted on it, when; audit.py). Actions (accept, request supplement,
 approve, reject, complete) go through workflow.apply_action and are refused when illegal; a
 refusal is said in words. Every code of the packet is shown as the catalogue's label or in
-words (`_shown`, console_text.py).
+words (`_shown`, console_text.py). A file is served with its verified type, an image inline and
+anything else as a download, never as a page (`http_security.file_response`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +25,7 @@ from backoffice import audit
 from backoffice import console_text as W
 from backoffice.console_text import CatalogLabels, Words
 from backoffice.db import AuditEntry, Case, CaseFile, Packet, utcnow
+from backoffice.http_security import file_response
 from backoffice.workflow import REVIEWER_ACTIONS, STATUS_LABELS, TransitionRefused, apply_action
 
 ACTION_LABELS = {
@@ -241,8 +243,4 @@ def add_case_routes(router: APIRouter, kit) -> None:
         if found is None:
             raise HTTPException(404, "no such file / 无此文件")
         meta, data = found
-        filename = meta.path.rsplit("/", 1)[-1]
-        return Response(data, media_type=meta.media_type, headers={
-            "Cache-Control": "private, no-store",
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "X-Content-Type-Options": "nosniff"})
+        return file_response(data, meta.media_type, meta.path)

@@ -8,8 +8,12 @@ A signed manifest is not trusted either: every field the back office reads is ch
 type (`ManifestShape`, strict: no number where a string belongs, no list where an object
 does) and JSON nested deeper than kiosk.packet.MAX_JSON_DEPTH is refused before it is parsed,
 so no manifest makes a 500 (which the uploader would retry for ever). Fields the back office
-does not read are carried unchanged.
-The heavy work (decrypting, hashing, writing files) happens outside the database write lock.
+does not read are carried unchanged. Nor is a file's declared `media_type` trusted: its type
+is decided from its bytes (JPEG, PNG or PDF, file_types.py), else 422
+`backoffice.packet.file_type`, and the stored type is the verified one.
+The heavy work (decrypting, hashing, checking and writing files) happens outside the database
+write lock; files and the sealed packet are on disk (fsynced) before the commit that
+acknowledges them.
 Which terminal may speak for a case (issue 13, docs/security.md): an application comes from the
 terminal its case number names; an evaluation only from the terminal that took the case (403
 `backoffice.case.other_terminal`); a supplement from any terminal with the applicant's card
@@ -26,7 +30,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import mimetypes
 import re
 import uuid
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.db import (Case, CaseEvent, CaseFile, Database, HelpRequest, Packet, Terminal,
                            utcnow)
+from backoffice.file_types import NotKioskFile, kiosk_type
 from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_key_from_text
 from backoffice.vault import FileStore, Vault
 from backoffice.workflow import CLOSED, open_supplement, record
@@ -144,17 +148,12 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
 
 
-def _file_entries(node, found: dict[str, dict]) -> dict[str, dict]:
-    """Every {name, sha256, ...} entry anywhere in the manifest, by name."""
-    if isinstance(node, dict):
-        if isinstance(node.get("name"), str) and isinstance(node.get("sha256"), str):
-            found[node["name"]] = node
-        for value in node.values():
-            _file_entries(value, found)
-    elif isinstance(node, list):
-        for value in node:
-            _file_entries(value, found)
-    return found
+def _kiosk_type(name: str, data: bytes, packet_id: str) -> str:
+    """The file's type from its bytes (file_types.py), never from the manifest; 422 else."""
+    try:
+        return kiosk_type(data)
+    except NotKioskFile as exc:
+        raise ApiError(422, "backoffice.packet.file_type", f"{name}: {exc}", packet_id) from None
 
 
 def _kept(manifest: dict, vault: Vault) -> bytes:
@@ -205,15 +204,10 @@ class PacketIntake:
             raise _packet_error(exc, packet_id) from None
         manifest, files = opened.manifest, opened.files
         self._check_manifest(manifest, envelope, files)
-        entries = _file_entries(manifest, {})
-        stored = []
-        for name, data in files.items():
-            declared = entries.get(name, {}).get("media_type")
-            media_type = (declared if isinstance(declared, str) and declared else None) \
-                or mimetypes.guess_type(name)[0] or "application/octet-stream"
-            stored.append((name, hashlib.sha256(data).hexdigest(), len(data), media_type[:100],
-                           self.store.put(data)))
-        self.store.put_raw(f"{packet_id}.sealed", blob)
+        types = {name: _kiosk_type(name, data, packet_id) for name, data in files.items()}
+        stored = [(name, hashlib.sha256(data).hexdigest(), len(data), types[name],
+                   self.store.put(data)) for name, data in files.items()]
+        self.store.put_raw(f"{packet_id}.sealed", blob)   # files and packet durable, then commit
         try:
             with self.db.write() as session:
                 known = self._known(packet_id, digest, session)

@@ -4,12 +4,14 @@ the assertion every answer of the back office must satisfy."""
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 
 import nacl.public
 import nacl.secret
 import nacl.signing
 import nacl.utils
+from PIL import Image
 
 from kiosk import packet as kp
 
@@ -26,6 +28,13 @@ def seal_block(signed_block: bytes, header: dict, files: dict[str, bytes],
     header_bytes = kp.canonical_json(header)
     return b"".join([kp.MAGIC, bytes([kp.VERSION]), struct.pack(">H", len(header_bytes)),
                      header_bytes, struct.pack(">H", len(wrapped)), wrapped, body])
+
+
+def tiny_jpeg(color=(200, 10, 10)) -> bytes:
+    """A real 64 x 48 JPEG: the smallest page intake takes (it decodes every file)."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(out, "JPEG")
+    return out.getvalue()
 
 
 def header_of(packet_id: str, terminal_id: str, kind: str) -> dict:

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk import packet as kp
-from security_kit import assert_refused_or_accepted, header_of, index_of, seal_block, seal_unchecked
+from security_kit import (assert_refused_or_accepted, header_of, index_of, seal_block,
+                          seal_unchecked, tiny_jpeg)
 
 ID_NUMBER = "110101195001011234"
-PAGE = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4
+PAGE = tiny_jpeg()           # a real image: intake decodes every file (file_types.py)
 _sequence = itertools.count(1)
 
 JSON_VALUES = st.recursive(

@@ -8,6 +8,10 @@ or not the case exists: the public view of progress_page.py (status, history, wh
 no reasons, no personal data, no sensitive matter). `POST /api/v1/cases/lookup` takes an ID
 number, so it is signed (terminals only), and answers everything about that person's cases.
 Refusals answer {"error": reason_key, "detail": text} and are logged to the rejections table.
+A signed request's headers (terminal, timestamp, nonce) are checked before its body is read,
+and the body is read only up to its limit (a packet `max_packet_bytes`, a heartbeat 64 KiB, a
+lookup 4 KiB; else 413), then its signature is verified: nobody makes the back office hold a
+body it has not bounded, and no anonymous body is read at all.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backoffice.db import Case
 from backoffice.fleet import MAX_HEARTBEAT_BYTES, parse_heartbeat
+from backoffice.http_security import BodyTooLarge
 from backoffice.progress_page import TOKEN_HEADER, public_progress
 from backoffice.terminal_auth import ApiError, log_rejection
 from backoffice.workflow import progress
@@ -93,6 +98,7 @@ class Progress(BaseModel):
     supplement: SupplementView | None
 
 
+MAX_LOOKUP_BYTES = 4096       # {"id_number": "..."}
 ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 422)}
 
 
@@ -106,6 +112,26 @@ def build_router(services) -> APIRouter:
     async def authenticated(request: Request, body: bytes):
         return await run_in_threadpool(services.auth.verify, request.method, request.url.path,
                                        request.headers, body)
+
+    async def signed_body(request: Request, limit: int, too_large: str):
+        """(terminal, body) of a signed request: its headers checked before a byte of the body
+        is read, the body read up to `limit` (else 413 `too_large`), then the signature."""
+        await run_in_threadpool(services.auth.check_headers, request.headers)
+        refused = ApiError(413, too_large, "body too large")
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            raise refused
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise refused
+                chunks.append(chunk)
+        except BodyTooLarge:
+            raise refused from None
+        body = b"".join(chunks)
+        return await authenticated(request, body), body
 
     @router.post("/terminals/enrol", status_code=201, response_model=EnrolResponse,
                  responses=ERRORS, summary="Enrol a terminal with a one-time token")
@@ -156,13 +182,9 @@ def build_router(services) -> APIRouter:
     async def receive_packet(request: Request,
                              idempotency_key: str | None = Header(default=None)):
         terminal_id = request.headers.get("x-terminal-id", "")
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > services.settings.max_packet_bytes:
-            return await refuse(ApiError(413, "backoffice.packet.too_large", "packet too large",
-                                         idempotency_key), terminal_id, "packets")
-        body = await request.body()
         try:
-            terminal = await authenticated(request, body)
+            terminal, body = await signed_body(request, services.settings.max_packet_bytes,
+                                               "backoffice.packet.too_large")
             result = await run_in_threadpool(services.intake.receive, terminal, idempotency_key,
                                              body)
         except ApiError as error:
@@ -174,13 +196,9 @@ def build_router(services) -> APIRouter:
                  summary="Report terminal health (signed JSON)")
     async def heartbeat(request: Request):
         terminal_id = request.headers.get("x-terminal-id", "")
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_HEARTBEAT_BYTES:
-            return await refuse(ApiError(413, "backoffice.heartbeat.too_large",
-                                         "heartbeat too large"), terminal_id, "heartbeats")
-        body = await request.body()
         try:
-            terminal = await authenticated(request, body)
+            terminal, body = await signed_body(request, MAX_HEARTBEAT_BYTES,
+                                               "backoffice.heartbeat.too_large")
             payload = parse_heartbeat(body)
             await run_in_threadpool(services.fleet.record_heartbeat, terminal.id, payload)
         except ApiError as error:
@@ -214,9 +232,8 @@ def build_router(services) -> APIRouter:
                                 "properties": {"id_number": {"type": "string"}}}}}}})
     async def lookup(request: Request):
         terminal_id = request.headers.get("x-terminal-id", "")
-        body = await request.body()
         try:
-            await authenticated(request, body)
+            _, body = await signed_body(request, MAX_LOOKUP_BYTES, "backoffice.lookup.too_large")
             try:
                 id_number = kp.loads_bounded(body).get("id_number")
             except (ValueError, AttributeError):

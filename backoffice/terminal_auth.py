@@ -4,7 +4,9 @@ A terminal request carries X-Terminal-Id, X-Timestamp, X-Nonce and X-Signature (
 METHOD, PATH, TIMESTAMP, NONCE and the body's SHA-256; the shared implementation is
 `kiosk.packet.verify_request`). Here: unknown/revoked terminal -> 403; bad signature or a
 timestamp more than `clock_skew_s` off -> 401; a nonce seen before -> 401 "replayed" (nonces
-are remembered in the database for twice the allowed skew).
+are remembered in the database for twice the allowed skew). `check_headers` does all of it but
+the signature before the body is read (api.py): an anonymous client, an unknown terminal or a
+stale or replayed request is refused without reading a byte of its body.
 Every refusal is written to the `rejections` table and logged without personal data.
 What a terminal sends is checked against `StrictShape` models (intake.py, fleet.py): a field
 of the wrong type is a 422 naming the field, never its value.
@@ -87,29 +89,47 @@ class TerminalAuth:
         self.clock_skew_s = clock_skew_s
         self._last_prune = 0.0
 
-    def verify(self, method: str, path: str, headers, body: bytes,
-               now: float | None = None) -> Terminal:
-        """The enrolled, unrevoked terminal that signed this request; raises ApiError otherwise."""
+    def check_headers(self, headers, now: float | None = None) -> Terminal:
+        """Everything about a signed request that can be checked before its body is read: the
+        four headers, the timestamp within `clock_skew_s`, a nonce not used before, an enrolled
+        and unrevoked terminal. Raises ApiError (401/403); returns the terminal."""
         now = time.time() if now is None else now
         terminal_id = headers.get("x-terminal-id") or ""
         nonce = headers.get("x-nonce") or ""
-        if not terminal_id or not nonce or not headers.get("x-signature") \
-                or not headers.get("x-timestamp"):
+        timestamp = headers.get("x-timestamp") or ""
+        if not terminal_id or not nonce or not headers.get("x-signature") or not timestamp:
             raise ApiError(401, "backoffice.auth.missing_headers", "signed request headers missing")
-        if len(nonce) > 128:
-            raise ApiError(401, "backoffice.auth.bad_signature", "nonce too long")
+        if len(nonce) > 128 or len(terminal_id) > 64 or len(timestamp) > 20:
+            raise ApiError(401, "backoffice.auth.bad_signature", "header too long")
+        try:
+            fresh = abs(now - float(timestamp)) <= self.clock_skew_s
+        except ValueError:
+            fresh = False
+        if not fresh:
+            raise ApiError(401, "backoffice.auth.stale_timestamp", "timestamp too far off")
         with self.db.read() as session:
             terminal = session.get(Terminal, terminal_id)
+            seen = session.scalar(select(RequestNonce.id).where(
+                RequestNonce.terminal_id == terminal_id, RequestNonce.nonce == nonce))
         if terminal is None:
             raise ApiError(403, "backoffice.terminal.unknown", "terminal is not enrolled")
         if terminal.revoked_at is not None:
             raise ApiError(403, "backoffice.terminal.revoked", "terminal has been revoked")
+        if seen is not None:
+            raise ApiError(401, "backoffice.auth.replayed", "nonce already used")
+        return terminal
+
+    def verify(self, method: str, path: str, headers, body: bytes,
+               now: float | None = None) -> Terminal:
+        """The enrolled, unrevoked terminal that signed this request; raises ApiError otherwise."""
+        now = time.time() if now is None else now
+        terminal = self.check_headers(headers, now)
         try:
             kp.verify_request(verify_key_from_text(terminal.public_key), method, path,
                               dict(headers), body, now, max_skew_s=self.clock_skew_s)
         except kp.RequestRejected as exc:
             raise ApiError(401, _reason_key_for(exc), "request rejected: " + exc.reason) from None
-        self._remember_nonce(terminal_id, nonce, now)
+        self._remember_nonce(terminal.id, headers.get("x-nonce"), now)
         return terminal
 
     def _remember_nonce(self, terminal_id: str, nonce: str, now: float) -> None:

@@ -5,9 +5,11 @@ Personal data kept here: a case's manifest is stored ENCRYPTED (`manifest_enc`, 
 the applicant's ID number only as a keyed hash (`id_hash`) for lookup, and a masked name
 (e.g. "张*") for lists. Rejections and events carry no personal data.
 
-SQLite allows one writer at a time; `Database.write()` serialises writers inside this process
-with a lock (for SQLite only) so concurrent requests wait instead of failing with
-"database is locked".
+SQLite runs in WAL mode with `synchronous=FULL`: every commit is on disk before the terminal
+is answered (NORMAL could lose the last commits in a power cut, after the terminal deleted
+its copy); PostgreSQL's default synchronous commit is as safe. SQLite allows one writer at a
+time; `Database.write()` serialises writers inside this process with a lock (for SQLite only)
+so concurrent requests wait instead of failing with "database is locked".
 """
 from __future__ import annotations
 
@@ -262,7 +264,7 @@ class Database:
             def _pragmas(dbapi_conn, _record):
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA synchronous=FULL")   # a 201 survives a power cut
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

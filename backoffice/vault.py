@@ -7,18 +7,28 @@
   number without storing the number itself.
 `FileStore` keeps encrypted objects on disk under content-addressed keys (`objects/ab/<sha256>`),
 so a retried packet never writes a file twice and no file name from a packet reaches the disk.
+Every object is written durably before intake commits the case that names it
+(`kiosk.packet.write_atomic`: temp file, fsync, rename, fsync the folder): the terminal deletes
+its copy when the back office answers 201. Temp files a killed process left are removed at
+start (`sweep_temp_files`), and how many is logged.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import re
 from pathlib import Path
 
 import nacl.secret
 import nacl.utils
 
 from backoffice.settings import storage_root
+from kiosk.packet import sweep_temp_files, write_atomic
+
+log = logging.getLogger(__name__)
+OLD_TEMP_FILE = re.compile(r"^[0-9a-f-]+\.tmp(?P<pid>\d+)-[0-9a-f]{8}$")   # before write_atomic
 
 
 class Vault:
@@ -56,35 +66,29 @@ class FileStore:
         self.root = storage_root(storage_url)
         self.root.mkdir(parents=True, exist_ok=True)
         self._vault = vault
+        removed = sweep_temp_files(self.root) + sweep_temp_files(self.root, OLD_TEMP_FILE)
+        if removed:
+            log.warning("removed %d temporary file(s) left by an interrupted write", removed)
 
     @staticmethod
     def key_for(sha256_hex: str) -> str:
         return f"objects/{sha256_hex[:2]}/{sha256_hex}"
 
     def put(self, data: bytes) -> str:
-        """Store `data` (encrypted); returns its key. Idempotent for equal content."""
+        """Store `data` (encrypted), durably; returns its key. Idempotent for equal content."""
         key = self.key_for(hashlib.sha256(data).hexdigest())
         path = self.root / key
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}-{os.urandom(4).hex()}")
-            with open(tmp, "wb") as fh:
-                fh.write(self._vault.encrypt(data))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, self._vault.encrypt(data))
         return key
 
     def put_raw(self, name: str, data: bytes) -> str:
-        """Store already-encrypted data (a sealed packet) under `raw/<name>`; returns its key."""
+        """Store already-encrypted data (a sealed packet) under `raw/<name>`, durably; returns
+        its key."""
         if not name or "/" in name or name.startswith("."):
             raise ValueError("bad raw object name")
         key = f"raw/{name}"
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}-{os.urandom(4).hex()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(self.root / key, data)
         return key
 
     def get(self, key: str) -> bytes:

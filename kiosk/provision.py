@@ -48,6 +48,7 @@ import yaml
 
 from flows.text_files import NotUtf8, read_utf8
 from kiosk import __version__
+from kiosk.packet import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -335,27 +336,6 @@ def validate(text: str):
         except ConfigInvalid as exc:
             raise ProvisionError("the configuration would be invalid:\n"
                                  + str(exc).replace(str(path), "answers")) from None
-
-
-# ---- files --------------------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Temp file with `mode`, fsync, rename over `path`, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 # ---- enrolment ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from flows.engine import Step, plan_visit
 SCHEMA_ORDER = ["code", "kind", "bundle_of", "name", "tree", "stage", "theme", "event", "category",
                 "authority", "legal_basis", "fee", "time_limit", "place", "phone", "summary",
                 "procedure", "applicant", "identity", "eligibility", "form", "materials", "issues",
-                "answers", "receipt", "commitment"]
+                "answers", "receipt", "commitment", "sensitive"]
 
 # The 31 rows of the domain table (docs/domain.md): zh name -> (tree, stage).
 DOMAIN_TABLE = {
@@ -173,8 +173,8 @@ def test_files_keep_the_schema_key_order():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         keys = list(data)
         assert keys == [k for k in SCHEMA_ORDER if k in data], path.name
-        not_needed = {"bundle_of", "answers", "issues"} if data["kind"] == "matter" else \
-            {"form", "materials", "answers", "issues"}
+        not_needed = {"bundle_of", "answers", "issues", "sensitive"} if data["kind"] == "matter" \
+            else {"form", "materials", "answers", "issues", "sensitive"}
         missing = [k for k in SCHEMA_ORDER if k not in data and k not in not_needed]
         assert missing == [], (path.name, missing)
 
@@ -188,3 +188,28 @@ def test_shared_bundle_fields_mean_the_same_thing(catalog):
         for member in catalog.members(m) + [m]:
             for f in member.form:
                 assert types.setdefault(f.key, f.type) == f.type, (m.code, f.key)
+
+
+SENSITIVE = {"NP-WORK-DIBAO", "NP-WORK-DISABILITY", "NP-WORK-NO-CRIME", "NP-SCH-STUDENT-AID",
+             "NP-WORK-UNEMPLOY", "NP-BIRTH-CERT", "NP-BIRTH-HUKOU", "NP-BIRTH-MEDINS",
+             "NP-BIRTH-VACCINE", "NP-BIRTH-BUNDLE"}
+
+
+def test_matters_revealing_sensitive_information_are_marked(catalog):
+    """Health, social assistance, a criminal record, a child's data (PIPL art. 28): the public
+    progress page never names these (docs/catalog-schema.md lists them)."""
+    assert {code for code, m in catalog.matters.items() if m.sensitive} == SENSITIVE
+
+
+def test_a_bundle_of_a_sensitive_matter_must_be_sensitive(tmp_path):
+    import shutil
+
+    from flows.catalog import CatalogError
+    copy = tmp_path / "flows"
+    shutil.copytree(CATALOG_DIR, copy)
+    bundle = copy / "matters" / "NP-BIRTH-BUNDLE.yaml"
+    bundle.write_text("".join(line for line in bundle.read_text(encoding="utf-8")
+                              .splitlines(keepends=True) if not line.startswith("sensitive:")),
+                      encoding="utf-8")
+    with pytest.raises(CatalogError, match="a bundle of a sensitive matter is sensitive too"):
+        load_catalog(copy)

@@ -362,6 +362,10 @@ class ProgressVisit:
             if error is not None:
                 self.reason_key = getattr(error, "reason_key", "progress.offline")
                 return None
+            if value.status == "needs_supplement" and not value.requested:
+                # a sensitive matter: the receipt's token does not say what to bring; the
+                # applicant's card shows it (and lets them supply it)
+                return self._open(CaseReference(value.case_number))
             self.cases, self.screen = (value,), "progress_result"
             log.info("progress shown cases=1 by=receipt_code")
             return None

@@ -83,3 +83,34 @@ def test_starting_again_while_the_end_screen_is_up_is_not_cut_short(tmp_path):
         assert s.snapshot.screen == "guide"
     finally:
         s.stop()
+
+
+def test_a_sensitive_case_asks_for_the_card_to_say_what_to_bring():
+    """By the receipt's token a sensitive matter's supplement request names no material; the
+    kiosk then reads the card and shows the case from the applicant's own cases."""
+    import threading
+
+    from kiosk.progress import CaseProgress, ProgressVisit, RequestedMaterial
+
+    class Client:
+        def case(self, number, token):
+            assert token == "T" * 22
+            return CaseProgress(number, "", "needs_supplement", "2026-01-01T00:00:00+00:00")
+
+        def cases_of(self, id_number):
+            return [CaseProgress("T-1-20260101-000001", "NP-WORK-DIBAO", "needs_supplement",
+                                 "2026-01-01T00:00:00+00:00",
+                                 requested=(RequestedMaterial("medical_diagnosis", "诊断", "看不清"),))]
+
+    class Card:
+        id_number = "510102198001011234"
+        photo_bgr = None
+
+    visit = ProgressVisit(load_catalog(), Client(), read_card=lambda cancel: Card(),
+                          capture_page=None, accept=None, capture_unavailable=lambda: None)
+    job = visit.on_intent(I.EnterCaseNumber("https://bo/progress/T-1-20260101-000001?t=" + "T" * 22))
+    while job is not None:
+        job = visit.on_result(job.name, job.run(threading.Event()), None)
+    assert visit.screen == "progress_result"
+    [case] = visit.cases
+    assert case.matter_code == "NP-WORK-DIBAO" and case.needs_supplement

@@ -51,7 +51,7 @@ class Ctx:
     def __init__(self, app: "KioskApp", snap: I.Snapshot):
         self.app, self.snap = app, snap
         self.lang = snap.language
-        self.theme = T.Theme(elder=snap.elder)
+        self.theme = T.Theme.for_display(getattr(app.kiosk_config, "display", None), snap.elder)
         self.catalog, self.config = app.catalog, app.kiosk_config
         self.browse_state = app.browse_state
         self.form_state = app.form_state
@@ -171,7 +171,8 @@ class KioskApp(App):
         spec = specs.pop()
         for elder in (False, True):
             self.kept((elder,) + spec, lambda: screens_visit.build_keyboard(
-                spec, T.Theme(elder=elder), self.ime), None)
+                spec, T.Theme.for_display(getattr(self.kiosk_config, "display", None), elder),
+                self.ime), None)
         Clock.schedule_once(lambda _dt: self._build_keyboards(specs))
 
     def _full_gc_between_visits(self, freeze: bool = False) -> None:
@@ -351,7 +352,8 @@ class KioskApp(App):
         self.root_box.clear_widgets()
         header = self.kept(("header", ctx.lang, snap.elder), lambda: self._header(ctx), None)
         header.title.text = self._title(ctx, snap, name)
-        self.root_box.add_widget(header)
+        # the idle warning takes the header's place: the screen below keeps its size
+        self.root_box.add_widget(self._idle_banner(ctx, snap) or header)
         for banner in self._banners(ctx, snap):
             self.root_box.add_widget(banner)
         self.root_box.add_widget(content)
@@ -386,41 +388,47 @@ class KioskApp(App):
         """The bar on top of every screen, one per language and text size, kept: only its
         title changes from screen to screen (`header.title.text`)."""
         th = ctx.theme
-        bar = Panel(color=T.PRIMARY, size_hint_y=None, height=th.button_height * 0.9,
-                    padding=(12, 8), spacing=10)
+        bar = Panel(color=T.PRIMARY, size_hint_y=None, height=th.target + 8,
+                    padding=(8, 4), spacing=10)
         corner = BigButton("", "corner", self._corner_tap, th, kind="primary", size_hint_x=None,
-                           width=60, height=bar.height - 16)
+                           width=th.target, height=th.target)
         bar.add_widget(corner)
         bar.title = heading_label(th.title, T.PRIMARY_TEXT, theme=th)
         bar.add_widget(bar.title)
         elder = th.elder
         bar.add_widget(BigButton("♪ " + ctx.t("ui.repeat"), "repeat", self._repeat, th,
-                                 kind="secondary", size_hint_x=None, width=170 * th.scale,
-                                 height=bar.height - 16, font_size=th.small))
+                                 kind="secondary", size_hint_x=None, width=150 * th.scale,
+                                 height=th.target, font_size=th.small))
         bar.add_widget(BigButton(ctx.t("ui.elder_off" if elder else "ui.elder_on"), "elder",
                                  lambda: self.send(I.SetElderMode(not elder)), th,
-                                 kind="secondary", size_hint_x=None, width=170 * th.scale,
-                                 height=bar.height - 16, font_size=th.small))
+                                 kind="secondary", size_hint_x=None, width=150 * th.scale,
+                                 height=th.target, font_size=th.small))
         other = "en" if ctx.lang == "zh" else "zh"      # (no closure over ctx: kept widgets
         bar.add_widget(BigButton("English" if other == "en" else "中文", "language",  # outlive
                                  lambda: self.send(I.SetLanguage(other)), th,      # the visit)
-                                 kind="secondary", size_hint_x=None, width=150 * th.scale,
-                                 height=bar.height - 16, font_size=th.small))
+                                 kind="secondary", size_hint_x=None, width=140 * th.scale,
+                                 height=th.target, font_size=th.small))
         return bar
+
+    def _idle_banner(self, ctx: Ctx, snap: I.Snapshot):
+        """The idle warning with its countdown and "more time", in the header's own space (as
+        tall as the header): it covers neither the instruction nor the keypad, and the screen
+        below does not move."""
+        if snap.idle_countdown is None:
+            return None
+        th = ctx.theme
+        b = Panel(color=T.BANNER, size_hint_y=None, height=th.target + 8, padding=(8, 4),
+                  spacing=10)
+        b.add_widget(heading_label(th.body, T.TEXT, theme=th, text=f"{T.WARN_MARK} " + ctx.t(
+            "idle.warning", seconds=snap.idle_countdown)))
+        b.add_widget(BigButton(ctx.t("nav.more_time"), "more_time",
+                               lambda: self.send(I.MoreTime()), th, kind="ok",
+                               size_hint_x=0.35, height=th.target))
+        return b
 
     def _banners(self, ctx: Ctx, snap: I.Snapshot):
         th = ctx.theme
         out = []
-        if snap.idle_countdown is not None:
-            b = Panel(color=T.BANNER, size_hint_y=None, height=th.button_height, padding=8,
-                      spacing=10)
-            b.add_widget(text_label(f"{T.WARN_MARK} " + ctx.t("idle.warning",
-                                                               seconds=snap.idle_countdown),
-                                    th.body, T.TEXT, theme=th, bold=True))
-            b.add_widget(BigButton(ctx.t("nav.more_time"), "more_time",
-                                   lambda: self.send(I.MoreTime()), th, kind="ok",
-                                   size_hint_x=0.35, height=th.button_height - 16))
-            out.append(b)
         for alert in snap.alerts:
             b = Panel(color=T.BANNER, size_hint_y=None, height=th.button_height, padding=8)
             b.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(alert)}", th.instruction, T.DANGER,
@@ -430,7 +438,7 @@ class KioskApp(App):
 
     def _footer(self, ctx: Ctx, nav: list[str]) -> Widget:
         th = ctx.theme
-        bar = Panel(color=T.PANEL, size_hint_y=None, height=th.button_height + 16, padding=8,
+        bar = Panel(color=T.PANEL, size_hint_y=None, height=th.button_height + 8, padding=4,
                     spacing=12)
         for key in nav:
             label, kind = NAV[key]

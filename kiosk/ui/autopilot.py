@@ -4,8 +4,12 @@ The decisions come from the headless `kiosk.autopilot.Autopilot` (what a citizen
 each snapshot); here each decision becomes taps on the widgets a finger would touch — matter
 buttons, the keypad, pinyin candidates, the signature pad — found by their `ident`, scrolled
 into view and touched at their centre with real touch events. A PNG of every new screen is
-saved. `result` is set when the visit ends: the exit code is 0 only if a receipt was printed
-(or the matter needs none) and the visit completed.
+saved. Each drawn screen is checked: its layout (text cut off or shortened, a column too full
+for the screen) and its accessibility (`accessibility_check`: every touch target's size in mm
+on the configured panel, at least 15 mm either way, 20 mm in elder mode; every text's contrast
+against what it is drawn on, at least 7:1). `result` is set when the visit ends: 0 only if a
+receipt was printed (or the matter needs none), the visit completed and no screen broke a
+rule; 3 when the visit completed but a screen broke a size or contrast rule.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.tests.common import UnitTestTouch
+from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.layout import Layout
 from kivy.uix.scrollview import ScrollView
@@ -25,7 +30,9 @@ from pypinyin import lazy_pinyin
 
 from kiosk import intents as I
 from kiosk.autopilot import Autopilot
-from kiosk.ui.widgets import CameraPreview
+from kiosk.ui import theme as T
+from kiosk.ui.contrast import contrast_ratio
+from kiosk.ui.widgets import CameraPreview, Panel, SignaturePad
 
 log = logging.getLogger(__name__)
 STEP_S = 0.12
@@ -36,8 +43,10 @@ LIVE_PREVIEW_SCREENS = ("face", "materials")   # looked at once the camera pictu
 class UiAutopilot:
     def __init__(self, app, matter_code: str, answers: dict | None = None,
                  screenshots: Path | None = None, timeout_s: float = 240.0,
-                 demo_card: str | None = None, naive_work=None):
+                 demo_card: str | None = None, naive_work=None, on_done=None):
         self.app = app
+        self.on_done = on_done      # called instead of stopping the app (visits in a row)
+        self._events: list = []
         self.code = matter_code
         self.pilot = Autopilot(answers or {})
         self.shots_dir = Path(screenshots) if screenshots else None
@@ -48,6 +57,8 @@ class UiAutopilot:
         self.screens: list[str] = []
         self.saved: list[Path] = []
         self.layout_problems: list[str] = []
+        self.accessibility_problems: list[str] = []
+        self.accessibility: list[dict] = []   # per screen: targets (mm) and texts (contrast)
         self.controls: list[tuple[str, list[str]]] = []    # what could be touched, per screen
         self.transient: list[str] = []      # screens that went by too fast to be drawn and checked
         self._looks_pending = 0             # a finger waits until the new screen has been seen
@@ -75,13 +86,29 @@ class UiAutopilot:
         self.app.rendered_listeners.append(self._rendered)
         # how much of a frame Kivy's drawing (the canvas turned into GL calls) and the GL
         # driver's buffer swap take, frame by frame and over the visit
+        self._window_steps = (Window.on_draw, Window.flip)
         Window.on_draw = self._timed(Window.on_draw, "_draw_in_frame", self.draws)
         Window.flip = self._timed(Window.flip, "_swap_in_frame", self.swaps)
-        Clock.schedule_interval(self._frame, 0)
         if self.app.speaker is not None:
             self.app.speaker.add_listener(self._spoken)
-        Clock.schedule_interval(self._step, STEP_S)
-        Clock.schedule_once(self._give_up, self.timeout_s)
+        self._events = [Clock.schedule_interval(self._frame, 0),
+                        Clock.schedule_interval(self._step, STEP_S),
+                        Clock.schedule_once(self._give_up, self.timeout_s)]
+
+    def stop(self) -> None:
+        """Let go of the app (another visit may be driven next in the same app)."""
+        for event in self._events:
+            event.cancel()
+        if self._rendered in self.app.rendered_listeners:
+            self.app.rendered_listeners.remove(self._rendered)
+        Window.on_draw, Window.flip = self._window_steps
+
+    def _end(self) -> None:
+        if self.on_done is not None:
+            self.stop()
+            self.on_done(self)
+        else:
+            self.app.stop()
 
     # -- observation ---------------------------------------------------------------------------
     def _timed(self, step, in_frame: str, samples: list[float]):
@@ -147,6 +174,13 @@ class UiAutopilot:
         for problem in layout_problems(self.app.root):
             self.layout_problems.append(f"{name}: {problem}")
             log.warning("autopilot layout problem screen=%s %s", name, problem)
+        theme = T.Theme.for_display(getattr(self.app.kiosk_config, "display", None),
+                                    bool(self.app.snapshot and self.app.snapshot.elder))
+        found = accessibility_check(self.app.root, theme)
+        self.accessibility.append({"screen": name, "elder": theme.elder, **found})
+        for problem in found["problems"]:
+            self.accessibility_problems.append(f"{name}: {problem}")
+            log.warning("autopilot accessibility problem screen=%s %s", name, problem)
         self.controls.append((name, sorted(
             w.ident for w in self.app.root.walk(restrict=True)
             if getattr(w, "ident", None) and not w.ident.startswith(("key:", "cand:")))))
@@ -307,9 +341,9 @@ class UiAutopilot:
 
     def _choose_candidate(self, word: str, turns: int = 0) -> None:
         """Tap `word` among the pinyin candidates, turning the candidate pages like a person."""
-        if self.find(f"cand:{word}") is None and turns < 8 and self.find("cand:next") is not None:
-            self.tap("cand:next")
+        if self.find(f"cand:{word}") is None and turns < 16 and self.find("cand:next") is not None:
             self.actions.appendleft(lambda: self._choose_candidate(word, turns + 1))
+            self.tap("cand:next")   # (a touch after scrolling into view goes before the look)
             return
         self.tap(f"cand:{word}")
 
@@ -330,13 +364,13 @@ class UiAutopilot:
         matter = self.app.catalog.get(self.code)
         printed = self._receipt_printed if matter.receipt else True
         ok = self.pilot.outcome == "done" and bool(printed)
-        self.result = 0 if ok else 1
+        self.result = 1 if not ok else 3 if self.accessibility_problems else 0
         log.info("autopilot finished outcome=%s receipt=%s", self.pilot.outcome, printed)
         if self.naive_work is not None:
             Clock.schedule_once(self._naive, 0.5)
             return
         self._report()
-        Clock.schedule_once(lambda _dt: self.app.stop(), 1.0)
+        Clock.schedule_once(lambda _dt: self._end(), 1.0)
 
     def _naive(self, _dt) -> None:
         """The baseline: what one device call made on the UI thread would freeze it for."""
@@ -387,7 +421,9 @@ class UiAutopilot:
             "code": self.code, "result": self.result, "outcome": self.pilot.outcome,
             "receipt_printed": self._receipt_printed, "screens": self.screens,
             "saved": [p.name for p in self.saved], "transient": self.transient,
-            "layout_problems": self.layout_problems, "controls": self.controls,
+            "layout_problems": self.layout_problems,
+            "accessibility_problems": self.accessibility_problems,
+            "accessibility": self.accessibility, "controls": self.controls,
             "measurements": self.measurements()},
             ensure_ascii=False, indent=1), encoding="utf-8")
 
@@ -396,7 +432,7 @@ class UiAutopilot:
             log.error("autopilot timed out on screen %s", self.app.current_screen)
             self.result = 2
             self._report()
-            self.app.stop()
+            self._end()
 
 
 def _spread(seconds: list[float]) -> dict:
@@ -461,6 +497,53 @@ def layout_problems(root) -> list[str]:
 
     visit(root, None, False)
     return problems
+
+
+def accessibility_check(root, theme: T.Theme) -> dict:
+    """Touch targets and text contrast on the drawn screen. Every widget a finger can touch
+    (those with an `ident`) with its width and height in mm on the panel, and every shown text
+    with its contrast ratio against what is behind it (its own button, else the nearest panel,
+    else the window); `problems` lists those under the rules: a target smaller than
+    `theme.min_target_mm` either way, a text under 7:1. Texts are named by their widget, never
+    quoted (they may be what an applicant typed)."""
+    targets, texts, problems = [], [], []
+    least = theme.min_target_mm - 0.05          # a pixel's rounding
+    for w in root.walk(restrict=True):
+        if w.width <= 1 or w.height <= 1 or getattr(w, "opacity", 1) == 0:
+            continue
+        ident = getattr(w, "ident", None)
+        if ident and isinstance(w, (Button, SignaturePad)):
+            size = (round(theme.mm(w.width), 1), round(theme.mm(w.height), 1))
+            targets.append({"ident": ident, "mm": size})
+            if min(size) < least:
+                problems.append(f"target {ident} is {size[0]}x{size[1]} mm, less than "
+                                f"{theme.min_target_mm:g} mm")
+        if isinstance(w, Label) and w.text.strip():
+            fg = w.disabled_color if w.disabled else w.color
+            bg = _background(w)
+            ratio = round(contrast_ratio(fg, bg), 2)
+            what = type(w).__name__ + (f"[{ident}]" if ident else "")
+            texts.append({"widget": what, "contrast": ratio,
+                          "colour": [round(v, 2) for v in fg], "on": [round(v, 2) for v in bg]})
+            if ratio < T.MIN_CONTRAST:
+                problems.append(f"text of {what} has contrast {ratio}:1, less than "
+                                f"{T.MIN_CONTRAST:g}:1")
+    return {"targets": targets, "texts": texts, "problems": problems}
+
+
+def _background(w) -> tuple:
+    """The opaque colour a widget's text is drawn on."""
+    while w is not None:
+        if isinstance(w, Button):
+            return tuple(w.background_color)
+        if isinstance(w, Panel):
+            return tuple(w._c.rgba)
+        if isinstance(w, SignaturePad):
+            return T.PANEL
+        if w.parent is w or w.parent is None or w is Window:
+            break
+        w = w.parent
+    return tuple(Window.clearcolor)
 
 
 def _ime_pieces(text: str, ime) -> list[tuple[str, str]]:

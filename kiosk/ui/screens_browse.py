@@ -14,7 +14,7 @@ from kivy.uix.widget import Widget
 
 from kiosk import intents as I
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import BigButton, LetterKeyboard, text_label
+from kiosk.ui.widgets import BigButton, LetterKeyboard, marked, text_label
 
 
 def attract(ctx, snap):
@@ -28,7 +28,7 @@ def attract(ctx, snap):
         box.add_widget(text_label(site.branding, th.body, T.MUTED, "center", theme=th))
     box.add_widget(text_label(ctx.t("step.attract"), th.instruction, T.PRIMARY, "center",
                               theme=th))
-    tall = th.button_height * (1.0 if th.elder else 1.7)
+    tall = th.px(28)        # the two ways in: 28 mm, in elder mode too (never smaller there)
     trees = BoxLayout(spacing=24, size_hint_y=None, height=tall)
     for key in ("natural", "legal"):
         tree = ctx.catalog.trees[key]
@@ -114,7 +114,7 @@ def browse(ctx, snap):
                                                            state)[1], closed))
         typed = lambda: ctx.app.browse_state.get("search", "")   # noqa: E731 - at tap time
         keyboard = ctx.kept(("search-letters",), lambda: LetterKeyboard(
-            None, None, theme=th, size_hint_y=0.55), "search")
+            None, None, theme=th), "search")
         keyboard.on_text = lambda s: ctx.browse(search=typed() + s.lower())
         keyboard.on_back = lambda: ctx.browse(search=typed()[:-1])
         box.add_widget(keyboard)
@@ -127,7 +127,8 @@ def browse(ctx, snap):
         stage_key, matters = listed_matters(ctx.catalog, ctx.config.site, state)
         tabs = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
         for key, stage in tree.stages.items():
-            tabs.add_widget(BigButton(stage.name.get(ctx.lang), f"stage:{key}",
+            tabs.add_widget(BigButton(marked(stage.name.get(ctx.lang), key == stage_key),
+                                      f"stage:{key}",
                                       lambda key=key: ctx.browse(tree=state["tree"], stage=key),
                                       th, kind="primary" if key == stage_key else "secondary"))
         box.add_widget(tabs)

@@ -29,7 +29,7 @@ def progress(ctx, snap):
     draft = typed()
     submit = lambda: ctx.send(I.EnterCaseNumber(typed()))  # noqa: E731
     _listen_for_scanner(ctx, typed, submit)
-    top = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height * 0.75)
+    top = BoxLayout(spacing=12, size_hint_y=None, height=th.target)
     top.add_widget(text_label(draft or ctx.t("progress.case_number_hint"), th.title,
                               T.TEXT if draft else T.MUTED, bold=bool(draft), theme=th))
     top.add_widget(BigButton("-", "key:-", lambda: ctx.type_draft(typed() + "-"), th,
@@ -42,8 +42,8 @@ def progress(ctx, snap):
         None, None, digits=True, theme=th), "case-number")
     keys.on_text = lambda s: ctx.type_draft(typed() + s.upper())
     keys.on_back = lambda: ctx.type_draft(typed()[:-1])
-    ways = BoxLayout(spacing=12, size_hint_y=None, height=th.button_height * 0.75)  # rows of
-    # 0.75: the keyboard below needs the height for keys a finger can hit
+    ways = BoxLayout(spacing=12, size_hint_y=None, height=th.target)   # rows of the least
+    # target height: the keyboard below needs the height for keys a finger can hit
     if ctx.doc_read:
         ways.add_widget(BigButton(ctx.t("progress.scan_code"), "scan_receipt_code",
                                   lambda: ctx.send(I.ScanReceiptCode()), th, disabled=snap.busy,

@@ -14,14 +14,15 @@ from kivy.uix.widget import Widget
 from kiosk import intents as I
 from kiosk.guide import guide_body
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import (BigButton, Keypad, LetterKeyboard, SignaturePad,
-                              text_label)
+from kiosk.ui.widgets import (BigButton, FieldBox, FlowGrid, Keypad, LetterKeyboard, SignaturePad,
+                              marked, text_label)
 
 
 def _column(ctx, *widgets):
     box = BoxLayout(orientation="vertical", spacing=14, padding=ctx.theme.padding)
     for w in widgets:
-        box.add_widget(w)
+        if w is not None:
+            box.add_widget(w)
     return box
 
 
@@ -29,6 +30,17 @@ def _scroll(widget):
     sv = ScrollView(do_scroll_x=False)
     sv.add_widget(widget)
     return sv
+
+
+def _stack(*widgets, spacing=10):
+    """Widgets of fixed or text height one above the other, as tall as they are together: put
+    in a scroll view, a column with more than the screen holds scrolls instead of squeezing."""
+    box = GridLayout(cols=1, spacing=spacing, size_hint_y=None)
+    box.bind(minimum_height=box.setter("height"))
+    for w in widgets:
+        if w is not None:
+            box.add_widget(w)
+    return box
 
 
 def _instruction(ctx, snap):
@@ -74,19 +86,18 @@ def id_card(ctx, snap):
     th = ctx.theme
     card = text_label("⬇\n" + ctx.t("ui.card_here"), th.instruction if th.elder else th.huge,
                       T.MUTED, "center", theme=th)
-    col = _column(ctx, _instruction(ctx, snap), Widget(), card, _problem(ctx, snap), Widget())
+    below = _stack(Widget(size_hint_y=None, height=th.padding), card, _problem(ctx, snap))
+    col = _column(ctx, _instruction(ctx, snap), _scroll(below))   # what does not fit scrolls
     if snap.screen == "id_card":     # a visit (not 办件查询): what to do without the card
-        col.add_widget(_no_card_button(ctx))
+        below.add_widget(_no_card_button(ctx))
     if ctx.app.demo_cards:   # demo only: put one of the emulator's test cards on the reader
-        col.add_widget(text_label(ctx.t("ui.demo_cards"), th.small, T.MUTED, theme=th))
-        row = GridLayout(cols=4, spacing=8, size_hint_y=None)
-        row.bind(minimum_height=row.setter("height"))
+        below.add_widget(text_label(ctx.t("ui.demo_cards"), th.small, T.MUTED, theme=th))
+        row = FlowGrid(th.target * 1.3, th.target, spacing=8)
         for name, label in ctx.app.demo_cards:
             row.add_widget(BigButton(label, f"democard:{name}",
                                      lambda n=name: ctx.app.place_demo_card(n), th,
-                                     kind="secondary", font_size=th.small,
-                                     height=th.button_height * (0.5 if th.elder else 0.7)))
-        col.add_widget(row)
+                                     kind="secondary", font_size=th.small, size_hint_y=1))
+        below.add_widget(row)
     return col, ["help", "cancel"]
 
 
@@ -108,7 +119,7 @@ def face(ctx, snap):
     side.add_widget(BigButton(ctx.t("ui.decline_face"), "decline_face",
                               lambda: ctx.send(I.DeclineFace()), th,
                               kind="ok" if snap.reason_key == "face.offer_alternative"
-                              else "secondary", height=th.button_height * (0.8 if th.elder else 1)))
+                              else "secondary"))
     box = BoxLayout(spacing=20, padding=th.padding)
     box.add_widget(preview)
     box.add_widget(side)
@@ -147,12 +158,13 @@ def form(ctx, snap):
         head = f"{label}{'' if f.required else ctx.t('ui.optional')}{mark}\n"
         editing = f.key == fs.get("editing")
         shown = _shown_value(ctx, f, fs["draft"] if editing else f.value)
-        btn = BigButton(head + (shown or "—"), f"field:{f.key}",
+        btn = BigButton(marked(head, editing) + (shown or "—"), f"field:{f.key}",
                         lambda k=f.key, v=f.value: ctx.edit_field(k, v),
                         th, kind="primary" if editing else "secondary",
                         disabled=f.prefilled, height=th.button_height * 1.1)
         if editing:
-            ctx.draft_view(btn, lambda d, f=f, head=head: head + (_shown_value(ctx, f, d) or "—"))
+            ctx.draft_view(btn, lambda d, f=f, head=marked(head, True):
+                           head + (_shown_value(ctx, f, d) or "—"))
         left.add_widget(btn)
         if f.error_key:
             left.add_widget(text_label(f"{T.WARN_MARK} {ctx.t(f.error_key)}", th.small, T.WARN,
@@ -160,8 +172,8 @@ def form(ctx, snap):
     right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
     editing = next((f for f in ask if f.key == fs.get("editing")), None)
     if editing is not None:
-        right.add_widget(_field_editor(ctx, editing))
-    main = BoxLayout(spacing=16, padding=th.padding)
+        right.add_widget(_scroll(_stack(*_field_editor(ctx, editing))))
+    main = BoxLayout(spacing=16, padding=(th.padding, th.padding / 2))   # room for the keys
     side = BoxLayout(orientation="vertical", spacing=8, size_hint_x=0.45)
     side.add_widget(_instruction(ctx, snap))
     side.add_widget(_problem(ctx, snap))
@@ -179,34 +191,35 @@ def _form_one_field(ctx, snap, ask):
     th = ctx.theme
     fs = ctx.form_state
     editing = next((f for f in ask if f.key == fs.get("editing")), None)
-    chips = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height * 0.8)
+    chips = FlowGrid(th.target, th.target, spacing=8)
     for n, f in enumerate(ask, 1):
         mark = T.WARN_MARK if f.error_key else T.OK_MARK if f.value else ""
-        chips.add_widget(BigButton(f"{n}{mark}", f"question:{f.key}",
+        chips.add_widget(BigButton(marked(f"{n}{mark}", f is editing), f"question:{f.key}",
                                    lambda k=f.key, v=f.value: ctx.edit_field(k, v), th,
                                    kind="primary" if f is editing else "secondary",
-                                   height=chips.height, font_size=th.body))
-    side = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.45)
-    side.add_widget(_instruction(ctx, snap))
-    side.add_widget(text_label(ctx.t("ui.question_of", n=ask.index(editing) + 1, total=len(ask))
-                               if editing else ctx.t("ui.form_all_answered"), th.body, T.MUTED,
-                               theme=th))
-    if editing is not None:
-        side.add_widget(text_label(_label(ctx, editing)
-                                   + ("" if editing.required else ctx.t("ui.optional")),
-                                   th.title, theme=th, bold=True))
-    side.add_widget(_problem(ctx, snap, editing.error_key if editing else None))
+                                   size_hint_y=1, font_size=th.body))
+    side = [_instruction(ctx, snap)]
+    if editing is None:
+        side.append(text_label(ctx.t("ui.form_all_answered"), th.body, T.MUTED, theme=th))
+    else:   # "第 1 项，共 4 项" above the question, in one label
+        side.append(text_label(ctx.t("ui.question_of", n=ask.index(editing) + 1, total=len(ask))
+                               + "\n" + _label(ctx, editing)
+                               + ("" if editing.required else ctx.t("ui.optional")),
+                               th.title, theme=th, bold=True))
+    side.append(_problem(ctx, snap, editing.error_key if editing else None))
+    editor = _field_editor(ctx, editing, show_label=False) if editing is not None else []
     if editing is None:       # all answered: every answer once more, then Next
-        side.add_widget(_scroll(text_label("\n".join(_answer_lines(ctx, snap.fields)),
-                                           th.body, theme=th)))
-    else:
-        side.add_widget(Widget())
-    side.add_widget(chips)
+        side.append(text_label("\n".join(_answer_lines(ctx, snap.fields)), th.body, theme=th))
+    elif editor[0] is not None:
+        side.append(editor[0])      # what is typed, and its confirm button
+    side.append(chips)
     main = BoxLayout(spacing=16, padding=th.padding)
-    main.add_widget(side)
+    left = _scroll(_stack(*side))
+    main.add_widget(left)
     if editing is not None:
+        left.size_hint_x = 0.45
         right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
-        right.add_widget(_field_editor(ctx, editing, show_label=False))
+        right.add_widget(_scroll(_stack(*editor[1:])))
         main.add_widget(right)
     return main
 
@@ -233,23 +246,33 @@ def _shown_value(ctx, f, value: str) -> str:
     return value
 
 
-def _field_editor(ctx, f, show_label: bool = True):
+def _field_editor(ctx, f, show_label: bool = True) -> list:
+    """The widgets to answer field `f`, top to bottom: the draft row (what is typed, with its
+    confirm button; None for a choice) and the keyboard, or the choices to tap (the chosen one
+    marked ✓). Keys and buttons keep their size: the caller scrolls what does not fit."""
     th = ctx.theme
     fs = ctx.form_state
-    box = BoxLayout(orientation="vertical", spacing=8)
-    if show_label:
-        box.add_widget(text_label(_label(ctx, f) + "：",
-                                  th.body, T.MUTED, theme=th))
+    head = text_label(_label(ctx, f) + "：", th.small, T.MUTED, theme=th) if show_label else None
     if f.type in ("choice", "yes_no"):
+        out = [None] + ([head] if head else [])
         for value, zh, en in f.choices or YES_NO:
-            box.add_widget(BigButton(en if ctx.lang == "en" else zh, f"choice:{value}",
-                                     lambda v=value: ctx.confirm_field(f.key, v), th,
-                                     kind="primary" if f.value == value else "secondary"))
-        box.add_widget(Widget())
-        return box
-    draft = text_label(fs["draft"] or " ", th.instruction, bold=True, theme=th)
+            out.append(BigButton(marked(en if ctx.lang == "en" else zh, f.value == value),
+                                 f"choice:{value}",
+                                 lambda v=value: ctx.confirm_field(f.key, v), th,
+                                 kind="primary" if f.value == value else "secondary"))
+        return out
+    draft = text_label(fs["draft"] or " ", th.typed, bold=True, theme=th)
     ctx.draft_view(draft, lambda d: d or " ")
-    box.add_widget(draft)
+    typed = FieldBox(orientation="vertical", spacing=2, padding=(10, 4))
+    for w in (head, draft):
+        if w is not None:
+            typed.add_widget(w)
+    row = BoxLayout(spacing=10, size_hint_y=None, height=th.button_height)
+    typed.bind(minimum_height=lambda _w, h: setattr(row, "height", max(th.button_height, h)))
+    row.add_widget(typed)
+    row.add_widget(BigButton(ctx.t("ui.confirm_field"), "confirm_field",
+                             lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok",
+                             size_hint_x=0.6, size_hint_y=1))
     type_key = lambda s: ctx.type_draft(fs["draft"] + s)  # noqa: E731
     back = lambda: ctx.type_draft(fs["draft"][:-1])       # noqa: E731
     on_key = lambda k: back() if k == "←" else type_key(k)  # noqa: E731
@@ -259,11 +282,7 @@ def _field_editor(ctx, f, show_label: bool = True):
         keyboard.on_key = on_key
     else:
         keyboard.on_text, keyboard.on_back = type_key, back
-    box.add_widget(keyboard)
-    box.add_widget(BigButton(ctx.t("ui.confirm_field"), "confirm_field",
-                             lambda: ctx.confirm_field(f.key, fs["draft"]), th, kind="ok",
-                             height=th.button_height * (0.7 if th.elder else 1)))
-    return box
+    return [row, keyboard]
 
 
 def keyboard_spec(field_type: str, have_ime: bool) -> tuple:
@@ -287,16 +306,16 @@ FORM_KEYBOARDS = [keyboard_spec(t, True) for t in
 
 def materials(ctx, snap):
     th = ctx.theme
-    side = BoxLayout(orientation="vertical", spacing=10)
-    side.add_widget(_instruction(ctx, snap))
     busy = text_label(ctx.t("ui.capturing"), th.body, T.OK, theme=th) if snap.busy else \
         _problem(ctx, snap)
-    side.add_widget(busy)
     focus = _focused_material(ctx, snap) if th.elder else None
     if focus is None:
+        side = BoxLayout(orientation="vertical", spacing=10)
+        side.add_widget(_instruction(ctx, snap))
+        side.add_widget(busy)
         side.add_widget(_scroll(_material_rows(ctx, snap)))
-    else:
-        _one_material(ctx, snap, focus, side)
+    else:               # one material: the whole column scrolls if it is too tall
+        side = _scroll(_stack(_instruction(ctx, snap), busy, *_one_material(ctx, snap, focus)))
     box = BoxLayout(spacing=16, padding=th.padding)
     box.add_widget(side)
     if ctx.doc_read:
@@ -364,13 +383,16 @@ def _focused_material(ctx, snap):
     return todo[0] if todo else None
 
 
-def _one_material(ctx, snap, m, side) -> None:
+def _one_material(ctx, snap, m) -> list:
+    """Elder mode's one material: its name, its buttons, where it is in the list, and numbered
+    chips to move to another still to scan."""
     th = ctx.theme
     n = snap.materials.index(m) + 1
     name = m.name_en if ctx.lang == "en" else m.name_zh
-    side.add_widget(text_label(f"{name} · {m.pages_have}/{m.pages_needed}", th.body, theme=th,
-                               bold=True))
-    row = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height * 0.85)
+    head = text_label(f"{name} · {m.pages_have}/{m.pages_needed}", th.body, theme=th, bold=True)
+    where = text_label(ctx.t("ui.material_of", n=n, total=len(snap.materials)), th.small,
+                       T.MUTED, theme=th)
+    row = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height)
     row.add_widget(BigButton(ctx.t("ui.capture"), f"capture:{m.code}",
                              lambda c=m.code: ctx.send(I.CapturePage(c)), th,
                              disabled=snap.busy, size_hint_y=1))
@@ -380,20 +402,17 @@ def _one_material(ctx, snap, m, side) -> None:
                                  lambda c=m.code: ctx.send(I.MarkMissing(c)), th,
                                  kind="secondary", disabled=snap.busy, font_size=th.small,
                                  size_hint_y=1))
-    side.add_widget(row)
-    chips = BoxLayout(spacing=8, size_hint_y=None, height=th.button_height * 0.6)
-    chips.add_widget(text_label(ctx.t("ui.material_of", n=n, total=len(snap.materials)),
-                                th.small, T.MUTED, theme=th, size_hint_x=1.6))
+    chips = FlowGrid(th.target, th.target, spacing=8)
     for i, other in enumerate(snap.materials, 1):
         mark = T.OK_MARK if other.status in ("complete", "missing_allowed") else \
             T.WARN_MARK if other.status == "todo" else ""
-        chips.add_widget(BigButton(f"{i}{mark}", f"material:{other.code}",
+        chips.add_widget(BigButton(marked(f"{i}{mark}", other is m), f"material:{other.code}",
                                    lambda c=other.code: _focus_material(ctx, c), th,
                                    kind="primary" if other is m else "secondary",
-                                   height=chips.height, font_size=th.body,
+                                   size_hint_y=1, font_size=th.body,
                                    disabled=snap.busy or other.status not in ("todo",
                                                                               "optional")))
-    side.add_widget(chips)       # scanned ones are rescanned from the list shown at the end
+    return [where, head, row, chips]    # scanned ones: rescanned from the list shown at the end
 
 
 def _focus_material(ctx, code: str) -> None:
@@ -440,16 +459,21 @@ def commitment(ctx, snap):
         return _commitment_by_keypad(ctx, snap)
     th = ctx.theme
     matter = ctx.catalog.get(snap.matter_code)
-    pad = SignaturePad(size_hint_y=0.5)
-    row = BoxLayout(spacing=20, size_hint_y=None, height=th.button_height)
+    pad = SignaturePad(size_hint_y=None, height=th.px(45))   # the same 45 mm in elder mode
+    row = BoxLayout(spacing=16, size_hint_y=None, height=th.button_height)
     row.add_widget(BigButton(ctx.t("ui.clear_signature"), "clear_signature", pad.clear, th,
                              kind="secondary"))
     row.add_widget(BigButton(ctx.t("ui.sign_submit"), "sign_submit",
                              lambda: pad.signed(lambda png: ctx.send(I.Sign(png))), th,
                              kind="ok"))
     text = text_label(matter.commitment.get(ctx.lang), th.body, theme=th)
-    return _column(ctx, _instruction(ctx, snap), text, _problem(ctx, snap), pad, row), \
-        ["back", "help", "cancel"]
+    signing = BoxLayout(orientation="vertical", spacing=14, size_hint_x=1.1)
+    signing.add_widget(pad)          # the promise to read beside the box to sign in: both keep
+    signing.add_widget(row)          # their size in elder mode, the promise scrolls
+    both = BoxLayout(spacing=16)
+    both.add_widget(_scroll(_stack(text, _problem(ctx, snap))))
+    both.add_widget(signing)
+    return _column(ctx, _instruction(ctx, snap), both), ["back", "help", "cancel"]
 
 
 def waiting(ctx, snap):

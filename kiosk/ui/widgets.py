@@ -93,7 +93,8 @@ class HeadingLabel(WrappedLabel):
     at its own size it needs more lines than the box holds. Never cut off, never shortened with
     an ellipsis (which showed "高龄津贴申…置身份证" in elder mode). The size is chosen by
     measuring (Kivy stacks lines as: first line's height + each further line's height times
-    `line_height`), so the text is rendered once."""
+    `line_height`, or each line's height times `line_height`; the larger is taken), so the text
+    is rendered once."""
 
     min_font_size = NumericProperty(12)
 
@@ -115,13 +116,18 @@ class HeadingLabel(WrappedLabel):
             core.options["font_size"] = size
             lines = break_lines(self.text, width, core.get_extents).count("\n") + 1
             line = core.get_extents(" ")[1]
-            if line + (lines - 1) * int(line * self.line_height) <= self.height:
+            spaced = int(line * self.line_height)   # (Kivy spaces the first line too, at times)
+            if max(line + (lines - 1) * spaced, lines * spaced) <= self.height:
                 break
             size = max(self.min_font_size, size - 2)
         return size
 
 
 class BigButton(WrapsToWidth, Button):
+    """A button a finger can hit. An unavailable (disabled) one keeps its text readable (TEXT
+    on DISABLED, 7:1 and more) and says so by its shape: a dashed outline instead of a fill
+    colour alone."""
+
     wrap_margin = 16
 
     def __init__(self, text: str, ident: str, on_tap: Callable[[], None] | None = None,
@@ -129,14 +135,72 @@ class BigButton(WrapsToWidth, Button):
         colors = {"primary": (T.PRIMARY, T.PRIMARY_TEXT), "secondary": (T.SECONDARY, T.TEXT),
                   "danger": (T.DANGER, T.PRIMARY_TEXT), "ok": (T.OK, T.PRIMARY_TEXT)}
         bg, fg = colors[kind]
+        self._enabled_bg = bg
         kw.setdefault("size_hint_y", None)
         kw.setdefault("height", theme.button_height)
+        disabled = kw.pop("disabled", False)
         super().__init__(text=text, font_size=kw.pop("font_size", theme.body), color=fg,
-                         background_normal="", background_color=bg, halign="center",
-                         valign="middle", **kw)
+                         disabled_color=T.TEXT, background_normal="",
+                         background_disabled_normal="", background_color=bg,
+                         halign="center", valign="middle", **kw)
+        with self.canvas.after:
+            self._outline_colour = Color(*T.MUTED[:3], 0)
+            self._outline = [Line(width=1, dash_length=10, dash_offset=6) for _ in range(3)]
+        self.bind(pos=self._show_state, size=self._show_state, disabled=self._show_state)
+        self.disabled = disabled
+        self._show_state()
         self.ident = ident
         if on_tap:
             self.bind(on_release=lambda *_: on_tap())
+
+    def _show_state(self, *_):
+        self.background_color = T.DISABLED if self.disabled else self._enabled_bg
+        self._outline_colour.a = 1 if self.disabled else 0
+        for inset, line in enumerate(self._outline, 2):     # three 1-px dashed rectangles:
+            line.rectangle = (self.x + inset, self.y + inset,  # a dashed line 3 px thick
+                              max(0, self.width - 2 * inset), max(0, self.height - 2 * inset))
+
+
+class FieldBox(BoxLayout):
+    """The field being typed into: white, framed by a thick PRIMARY line (its shape says
+    "this is where the keys type", not its colour alone)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        with self.canvas.before:
+            Color(*T.PANEL)
+            self._bg = Rectangle(pos=self.pos, size=self.size)
+            Color(*T.PRIMARY)
+            self._frame = Line(rectangle=(*self.pos, *self.size), width=3)
+        self.bind(pos=self._sync, size=self._sync)
+
+    def _sync(self, *_):
+        self._bg.pos, self._bg.size = self.pos, self.size
+        self._frame.rectangle = (self.x + 2, self.y + 2, self.width - 4, self.height - 4)
+
+
+def marked(text: str, selected: bool) -> str:
+    """`text` with the selected mark (▶) when it is the selected / active / edited one: the
+    state is never shown by colour alone."""
+    return f"{T.SELECTED_MARK} {text}" if selected else text
+
+
+class FlowGrid(GridLayout):
+    """Buttons in as many columns as fit the width at `item_width` or more each, wrapping onto
+    more rows rather than shrinking (a keyboard on a narrow column, twenty question chips);
+    rows `row_height` high; the grid is as tall as its rows."""
+
+    def __init__(self, item_width: float, row_height: float, **kw):
+        kw.setdefault("spacing", 6)
+        super().__init__(cols=1, size_hint_y=None, row_default_height=row_height,
+                         row_force_default=True, **kw)
+        self.item_width = item_width
+        self.bind(minimum_height=self.setter("height"), width=self._reflow)
+
+    def _reflow(self, *_):
+        space = self.spacing[0] if isinstance(self.spacing, (list, tuple)) else self.spacing
+        inner = self.width - self.padding[0] - self.padding[2]
+        self.cols = max(1, int((inner + space) // (self.item_width + space)))
 
 
 def text_label(text: str, font_size: str, color=T.TEXT, halign: str = "left", bold=False,
@@ -160,21 +224,22 @@ def _ignore(*_args) -> None:
 
 
 class Keypad(GridLayout):
-    """Digits (and optionally X, a decimal point, a dash) for numeric fields."""
+    """Digits (and optionally X, a decimal point, a dash) for numeric fields: three columns
+    like a phone, each key at least the theme's target size (15 mm, 20 mm elder)."""
 
     def __init__(self, on_key: Callable[[str], None], extra: str = "", theme=T.Theme(), **kw):
-        super().__init__(cols=3, spacing=8, **kw)
+        keys = list("123456789") + [extra[:1] or "", "0", "←"] + list(extra[1:])
+        rows = -(-len(keys) // 3)
+        super().__init__(cols=3, spacing=8, size_hint_y=None, row_force_default=True,
+                         row_default_height=theme.target,
+                         height=rows * theme.target + (rows - 1) * 8, **kw)
         self.on_key = on_key or _ignore   # reassigned when the app reuses it for a field
-        keys = list("123456789") + [extra[:1] or "", "0", "←"]
         for k in keys:
             if not k:
                 self.add_widget(Widget())
                 continue
             ident = "key:back" if k == "←" else f"key:{k}"
             self.add_widget(BigButton(k, ident, lambda k=k: self.on_key(k), theme,
-                                      kind="secondary", font_size=theme.key, size_hint_y=1))
-        for k in extra[1:]:
-            self.add_widget(BigButton(k, f"key:{k}", lambda k=k: self.on_key(k), theme,
                                       kind="secondary", font_size=theme.key, size_hint_y=1))
 
     def reset(self) -> None:
@@ -183,38 +248,61 @@ class Keypad(GridLayout):
 
 
 class LetterKeyboard(BoxLayout):
-    """QWERTY letters; with `ime`, typed pinyin shows Chinese candidates to tap."""
+    """Letters in alphabetical order (digits first with `digits`), in as many columns as the
+    width takes at the theme's target size, so that no key is narrower than 15 mm (20 mm
+    elder); with `ime`, typed pinyin shows Chinese candidates to tap, a page of as many as fit.
+    As tall as its rows (a narrow column gets more rows: the screen scrolls, keys never shrink).
+    """
 
-    ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
-    PAGE, PAGES = 6, 8          # candidates per row, rows one can page through
+    PAGES = 16                  # candidate pages one can turn through
 
     def __init__(self, on_text: Callable[[str], None], on_back: Callable[[], None], ime=None,
                  digits: bool = False, theme=T.Theme(), **kw):
+        kw.setdefault("size_hint_y", None)
         super().__init__(orientation="vertical", spacing=6, **kw)
         self.ime, self.theme = ime, theme
         self.on_text, self.on_back = on_text or _ignore, on_back or _ignore
         self.typed = ""
         self.page = 0
-        self.candidates = BoxLayout(spacing=6)
+        self.per_page = 0
+        self.candidates = BoxLayout(spacing=6, size_hint_y=None, height=theme.target)
         if ime is not None:         # without an input method the row would only take key height
             self.add_widget(self.candidates)
-        rows = (("1234567890",) if digits else ()) + self.ROWS
-        for row in rows:
-            line = BoxLayout(spacing=6)
-            for ch in row:
-                line.add_widget(BigButton(ch.upper() if digits else ch, f"key:{ch}",
-                                          lambda ch=ch: self._letter(ch), theme,
-                                          kind="secondary", size_hint_y=1))
-            self.add_widget(line)
-        bottom = BoxLayout(spacing=6)
-        bottom.add_widget(BigButton("←", "key:back", self._back, theme, kind="secondary",
-                                    size_hint_y=1))
+        keys = FlowGrid(theme.target, theme.target)
+        for ch in ("1234567890" if digits else "") + self.LETTERS:
+            keys.add_widget(BigButton(ch.upper() if digits else ch, f"key:{ch}",
+                                      lambda ch=ch: self._letter(ch), theme, kind="secondary",
+                                      font_size=theme.key, size_hint_y=1))
+        keys.add_widget(BigButton("←", "key:back", self._back, theme, kind="secondary",
+                                  font_size=theme.key, size_hint_y=1))
         if ime is not None:
-            bottom.add_widget(BigButton("空格 / space", "key:space", lambda: self._commit(" "),
-                                        theme, kind="secondary", size_hint_y=1))
-        self.add_widget(bottom)
+            keys.add_widget(BigButton("空格 / space", "key:space", lambda: self._commit(" "),
+                                      theme, kind="secondary", font_size=theme.small,
+                                      size_hint_y=1))
+        self.add_widget(keys)
+        keys.bind(height=self._fit)
+        self.candidates.bind(width=self._page_size)
+        self._fit()
         self._refresh()
+
+    def _fit(self, *_):
+        self.height = self.keys_height + (self.theme.target + self.spacing
+                                          if self.ime is not None else 0)
+
+    @property
+    def keys_height(self) -> float:
+        return self.children[0].height
+
+    def _page_size(self, *_):
+        """As many candidates a page as fit beside the typed pinyin and the two arrows."""
+        th = self.theme
+        room = self.candidates.width - 120 - 2 * (th.target + 6)
+        per_page = max(1, int(room // (th.target + 6)))
+        if per_page != self.per_page:
+            self.per_page = per_page
+            self._refresh()
 
     def reset(self) -> None:
         """Forget half-typed pinyin and the screen it was last used on: the keyboard is reused
@@ -253,13 +341,14 @@ class LetterKeyboard(BoxLayout):
         if self.ime is None:
             return
         self.candidates.add_widget(Label(text=self.typed or "拼音", color=T.MUTED,
-                                         font_size=self.theme.body, size_hint_x=None, width=160))
-        words = self.ime.candidates(self.typed, limit=self.PAGE * self.PAGES) if self.typed else []
-        pages = max(1, -(-len(words) // self.PAGE))
+                                         font_size=self.theme.body, size_hint_x=None, width=120))
+        per = max(1, self.per_page)
+        words = self.ime.candidates(self.typed, limit=per * self.PAGES) if self.typed else []
+        pages = max(1, -(-len(words) // per))
         self.page = min(self.page, pages - 1)
         if self.page > 0:
             self.candidates.add_widget(self._turn("‹", "cand:prev", -1))
-        for word in words[self.page * self.PAGE:(self.page + 1) * self.PAGE]:
+        for word in words[self.page * per:(self.page + 1) * per]:
             self.candidates.add_widget(BigButton(word, f"cand:{word}",
                                                  lambda w=word: self._choose(w), self.theme,
                                                  kind="primary", size_hint_y=1))
@@ -272,7 +361,7 @@ class LetterKeyboard(BoxLayout):
             self.page += step
             self._refresh()
         return BigButton(arrow, ident, turn, self.theme, kind="secondary", size_hint_y=1,
-                         size_hint_x=None, width=70)
+                         size_hint_x=None, width=self.theme.target)
 
 
 class SignaturePad(Widget):

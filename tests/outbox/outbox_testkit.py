@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import nacl.public
 import nacl.signing
+from PIL import Image
 
 ID_NUMBER = "110101195001011234"
 NAME = "欧阳清秋"
@@ -25,10 +27,18 @@ def entry(name: str, data: bytes, media_type: str) -> dict:
             "media_type": media_type}
 
 
+def _image(kind: str, size: int) -> bytes:
+    """A real image (the back office decodes every file) padded with `size` random bytes after
+    its end, so that every packet's files differ."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (240, 240, 230)).save(out, kind)
+    return out.getvalue() + os.urandom(size)
+
+
 def application(page_bytes: int = 4000) -> tuple[dict, dict[str, bytes]]:
     """An application manifest as the session hands it to the outbox (no id, number or time)."""
-    page = os.urandom(page_bytes)
-    signature = b"\x89PNG" + os.urandom(200)
+    page = _image("JPEG", page_bytes)
+    signature = _image("PNG", 200)
     files = {"materials/hukou/page-001.jpg": page, "commitment/signature.png": signature}
     manifest = {
         "format": "kiosk-packet/1", "kind": "application",

@@ -88,7 +88,8 @@ def test_reviewer_works_a_case_in_the_browser(server, new_terminal, browser, tmp
     browser.find_element(By.ID, "do-request_supplement").click()
     wait_for(browser, lambda d: status_text(d).startswith("待补件"))
     assert "请补交银行卡复印件" in browser.find_element(By.ID, "supplements").text
-    progress = terminal.http.get(f"/api/v1/cases/{case}/progress").json()
+    progress = terminal.http.get(f"/api/v1/cases/{case}/progress",     # the receipt's QR code
+                                 headers={"X-Progress-Token": manifest["progress_token"]}).json()
     assert progress["supplement"]["materials"][0]["code"] == "bank_card"
 
     assert terminal.heartbeat().status_code == 204  # the test server's silence limit is 2 s

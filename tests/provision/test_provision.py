@@ -13,7 +13,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backoffice.settings import Settings
@@ -178,8 +177,13 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
                             env={**os.environ, **unit_env})
     assert upload.returncode == 0, upload.stdout + upload.stderr
     assert json.loads(upload.stdout)["sent"] >= 1
-    progress = httpx.get(f"{backoffice.base_url}/api/v1/cases/{result['case_number']}/progress")
-    assert progress.status_code == 200 and progress.json()["matter_code"] == MATTER
+    from sqlalchemy import select
+
+    from backoffice.db import Case
+    with backoffice.services.db.read() as session:      # the case arrived (the receipt's token
+        case = session.scalar(select(Case).where(      # is on paper only)
+            Case.case_number == result["case_number"]))
+        assert case.matter_code == MATTER and case.progress_token_hash
 
     # a second run with the same answers (the token is spent) changes nothing that matters
     key_before = (keys / "terminal.key").read_bytes()

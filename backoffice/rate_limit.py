@@ -26,8 +26,8 @@ The buckets live in this process's memory (at most `rate_limit_addresses` per gr
 least recently seen dropped first; a bucket that has filled up again is forgotten): several
 back-office processes or hosts each keep their own, so the limit a client meets is per
 process. The login guard (login_guard.py) keeps its own per-account and per-address counts
-of failed logins in the database; the two are independent. Logs name the group, never the
-address.
+of failed logins in the database; the two are independent. Logs name the group and how many
+were refused (one line a minute at most), never the address.
 """
 from __future__ import annotations
 
@@ -141,10 +141,14 @@ class RateLimitMiddleware:
     """ASGI middleware: refuses a request of a limited group over its address's limit with
     429, before the application (or anything reading the body) sees it."""
 
+    LOG_EVERY_S = 60.0      # one INFO line per group and minute, with the count refused
+
     def __init__(self, app, limits: dict[str, Limit], max_addresses: int = 10_000):
         self.app = app
         self.buckets = {group: TokenBuckets(limit, max_addresses)
                         for group, limit in limits.items()}
+        self._refused = {group: 0 for group in limits}
+        self._logged_at = {group: float("-inf") for group in limits}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self.buckets:
@@ -157,8 +161,15 @@ class RateLimitMiddleware:
         wait = buckets.take(str(address))
         if not wait:
             return await self.app(scope, receive, send)
-        log.info("rate limited group=%s retry_after_s=%d", group, math.ceil(wait))
+        self._log_refusal(group)
         await _too_many(scope, send, math.ceil(wait))
+
+    def _log_refusal(self, group: str) -> None:
+        self._refused[group] += 1
+        now = time.monotonic()
+        if now - self._logged_at[group] >= self.LOG_EVERY_S:
+            log.info("rate limited group=%s refused=%d", group, self._refused[group])
+            self._refused[group], self._logged_at[group] = 0, now
 
 
 async def _too_many(scope, send, retry_after: int) -> None:

@@ -67,6 +67,8 @@ def offer_chunked(server: ServerProcess, path: str, headers: dict) -> tuple[int,
         except ConnectionResetError:
             pass
     growth = max(growth, server.rss_kib() - before)
+    print(f"{path}: server RSS {before / 1024:.0f} MiB before, at most "
+          f"{(before + growth) / 1024:.0f} MiB while offered {SENT // MIB} MiB")
     return _status_of(reply), growth, elapsed
 
 

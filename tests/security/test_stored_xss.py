@@ -212,6 +212,26 @@ def test_an_html_file_stored_earlier_never_runs_in_the_reviewers_browser(server,
 
 
 @needs_chromium
+def test_the_consoles_own_script_still_asks_before_a_revocation(server, new_terminal, browser):
+    """The revoke button's confirmation moved from an inline handler to /static/console.js,
+    which the policy allows: the question is still asked, and "cancel" revokes nothing."""
+    from backoffice.db import Terminal
+    from selenium.webdriver.support import expected_conditions
+
+    add_admin(server, "xss-confirm", "pa55word-confirm")
+    terminal = new_terminal()
+    _log_in(browser, server, "xss-confirm", "pa55word-confirm")
+    browser.get(server.base_url + "/console/fleet")
+    browser.find_element(By.CSS_SELECTOR,
+                         f"form[action='/console/fleet/{terminal.terminal_id}/revoke'] button").click()
+    alert = wait_for(browser, expected_conditions.alert_is_present())
+    assert terminal.terminal_id in alert.text
+    alert.dismiss()
+    with server.services.db.read() as session:
+        assert session.get(Terminal, terminal.terminal_id).revoked_at is None
+
+
+@needs_chromium
 def test_inline_script_on_a_console_page_is_blocked_by_the_policy(server, browser):
     """Even markup that reached a console page could not run: the policy has no inline."""
     add_admin(server, "xss-csp-browser", "pa55word-cspb")

@@ -20,7 +20,7 @@ from PIL import Image
 JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
 KIOSK_TYPES = (JPEG, PNG, PDF)
 SHOWN_INLINE = (JPEG, PNG)          # the console shows images; a PDF is a download
-MAX_PIXELS = 50_000_000             # a 1920x1080 document camera page is 2 Mpx
+MAX_PIXELS = 25_000_000             # a 1920x1080 document camera page is 2 Mpx
 MAGIC = ((b"\xff\xd8\xff", JPEG, "JPEG"), (b"\x89PNG\r\n\x1a\n", PNG, "PNG"))
 ACTIVE_PDF_KEYS = ("/OpenAction", "/AA", "/AcroForm", "/Names", "/JavaScript")
 

@@ -66,7 +66,7 @@ class FileStore:
         self.root = storage_root(storage_url)
         self.root.mkdir(parents=True, exist_ok=True)
         self._vault = vault
-        removed = sweep_temp_files(self.root) + sweep_temp_files(self.root, OLD_TEMP_FILE)
+        removed = sweep_temp_files(self.root, OLD_TEMP_FILE)
         if removed:
             log.warning("removed %d temporary file(s) left by an interrupted write", removed)
 

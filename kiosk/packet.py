@@ -433,13 +433,13 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
-def sweep_temp_files(root: Path, pattern: re.Pattern = TEMP_FILE) -> int:
-    """Remove the temp files of `write_atomic` under `root` (names matching `pattern`, whose
-    group `pid` names the writer) whose writer is no longer running (a crash or SIGKILL
-    mid-write); returns how many."""
+def sweep_temp_files(root: Path, *patterns: re.Pattern) -> int:
+    """Remove the temp files of `write_atomic` under `root` (names matching TEMP_FILE or one
+    of `patterns`, whose group `pid` names the writer) whose writer is no longer running (a
+    crash or SIGKILL mid-write); returns how many."""
     removed = 0
     for tmp in Path(root).rglob("*"):
-        found = pattern.match(tmp.name)
+        found = next(filter(None, (p.match(tmp.name) for p in (TEMP_FILE, *patterns))), None)
         if found is None or not tmp.is_file() or _running(int(found["pid"])):
             continue
         tmp.unlink(missing_ok=True)

@@ -219,7 +219,12 @@ def _form_one_field(ctx, snap, ask):
     if editing is not None:
         left.size_hint_x = 0.45
         right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.55)
-        right.add_widget(_scroll(_stack(*editor[1:])))
+        keyboard = editor[-1]
+        if isinstance(keyboard, LetterKeyboard):   # its own keys scroll under its candidates
+            keyboard.size_hint_y = 1
+            right.add_widget(keyboard)
+        else:
+            right.add_widget(_scroll(_stack(*editor[1:])))
         main.add_widget(right)
     return main
 
@@ -278,6 +283,7 @@ def _field_editor(ctx, f, show_label: bool = True) -> list:
     on_key = lambda k: back() if k == "←" else type_key(k)  # noqa: E731
     spec = keyboard_spec(f.type, ctx.ime is not None)
     keyboard = ctx.kept(spec, lambda: build_keyboard(spec, th, ctx.ime), f.key)
+    keyboard.size_hint_y = None             # as tall as its keys (elder's column: see above)
     if spec[0] == "keypad":
         keyboard.on_key = on_key
     else:

@@ -22,6 +22,7 @@ from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.label import Label
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
 from devices.line_breaking import break_lines
@@ -281,7 +282,10 @@ class LetterKeyboard(BoxLayout):
             keys.add_widget(BigButton("空格 / space", "key:space", lambda: self._commit(" "),
                                       theme, kind="secondary", font_size=theme.small,
                                       size_hint_y=1))
-        self.add_widget(keys)
+        self.keys = keys            # in a view of their own: a keyboard given less height than
+        view = ScrollView(do_scroll_x=False)    # it needs keeps its candidates in sight and
+        view.add_widget(keys)                   # scrolls its keys (elder mode's column)
+        self.add_widget(view)
         keys.bind(height=self._fit)
         self.candidates.bind(width=self._page_size)
         self._fit()
@@ -293,7 +297,7 @@ class LetterKeyboard(BoxLayout):
 
     @property
     def keys_height(self) -> float:
-        return self.children[0].height
+        return self.keys.height
 
     def _page_size(self, *_):
         """As many candidates a page as fit beside the typed pinyin and the two arrows."""

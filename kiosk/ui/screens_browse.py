@@ -115,6 +115,8 @@ def browse(ctx, snap):
         typed = lambda: ctx.app.browse_state.get("search", "")   # noqa: E731 - at tap time
         keyboard = ctx.kept(("search-letters",), lambda: LetterKeyboard(
             None, None, theme=th), "search")
+        keyboard.size_hint_y = 1.5 if th.elder else None   # elder: shares the height with
+        # the matters found, its keys scrolling; normal: as tall as its three rows
         keyboard.on_text = lambda s: ctx.browse(search=typed() + s.lower())
         keyboard.on_back = lambda: ctx.browse(search=typed()[:-1])
         box.add_widget(keyboard)

@@ -33,8 +33,8 @@ def progress(ctx, snap):
     top.add_widget(text_label(draft or ctx.t("progress.case_number_hint"), th.title,
                               T.TEXT if draft else T.MUTED, bold=bool(draft), theme=th))
     top.add_widget(BigButton("-", "key:-", lambda: ctx.type_draft(typed() + "-"), th,
-                             kind="secondary", size_hint_x=0.1, font_size=th.title,
-                             size_hint_y=1))
+                             kind="secondary", size_hint_x=None, width=th.target,
+                             font_size=th.title, size_hint_y=1))
     top.add_widget(BigButton(ctx.t("progress.by_case_number"), "lookup_case", submit, th,
                              kind="ok", size_hint_x=0.25, disabled=snap.busy or not draft,
                              size_hint_y=1))
@@ -51,8 +51,10 @@ def progress(ctx, snap):
     ways.add_widget(BigButton(ctx.t("progress.by_id_card"), "progress_by_card",
                               lambda: ctx.send(I.ReadCardForProgress()), th, disabled=snap.busy,
                               size_hint_y=1))
-    return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), ways, top,
-                     keys), ["cancel"]
+    keys.size_hint_y = 1        # the rest of the screen: what does not fit there scrolls
+    col = V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), ways, top, keys)
+    col.spacing = 8
+    return col, ["cancel"]
 
 
 def _scanning_receipt(ctx, snap):

@@ -23,7 +23,8 @@ setup(
     version="0.1.0",
     description="Firmware and app for unattended 7x24 government self-service stations",
     python_requires=">=3.11",
-    packages=find_packages(include=["kiosk*", "devices*", "flows*", "voice*", "backoffice*"]),
+    packages=find_packages(include=["kiosk*", "devices*", "flows*", "voice*", "protocol*",
+                                    "backoffice*"]),
     include_package_data=True,
     data_files=[("share/gov-kiosk/config", ["config/default.toml"])],
     package_data={

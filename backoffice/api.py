@@ -27,7 +27,7 @@ from backoffice.http_security import BodyTooLarge
 from backoffice.progress_page import TOKEN_HEADER, public_progress
 from backoffice.terminal_auth import ApiError, log_rejection
 from backoffice.workflow import progress
-from kiosk import packet as kp
+from protocol import packet as kp
 
 
 class EnrolRequest(BaseModel):

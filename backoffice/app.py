@@ -48,7 +48,7 @@ from backoffice.reviewers import Reviewers
 from backoffice.settings import Settings
 from backoffice.terminal_auth import TerminalAuth
 from backoffice.vault import FileStore, Vault
-from kiosk import packet as kp
+from protocol.keys import generate_backoffice_keypair, load_private_key
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -60,9 +60,9 @@ def load_or_create_keypair(path: Path) -> nacl.public.PrivateKey:
     path = Path(path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        kp.generate_backoffice_keypair(path)
+        generate_backoffice_keypair(path)
         log.info("back-office key pair generated")
-    return kp.load_private_key(path)
+    return load_private_key(path)
 
 
 @dataclass

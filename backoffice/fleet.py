@@ -25,7 +25,7 @@ from backoffice import audit
 from backoffice.alarms import record_sample
 from backoffice.db import Database, EnrolmentToken, Terminal, utcnow
 from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_key_from_text
-from kiosk import packet as kp
+from protocol import packet as kp
 
 log = logging.getLogger(__name__)
 TERMINAL_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")

@@ -47,7 +47,7 @@ from backoffice.terminal_auth import ApiError, StrictShape, shape_error, verify_
 from backoffice.vault import FileStore, Vault
 from backoffice.workflow import CLOSED, open_supplement, record
 from backoffice.progress_page import token_hash, well_formed_token
-from kiosk import packet as kp
+from protocol import packet as kp
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from backoffice.console import console_templates
 from backoffice.console_text import CatalogLabels, LocalTime
 from backoffice.db import Case
 from backoffice.workflow import STATUS_LABELS, progress
-from kiosk import packet as kp
+from protocol import packet as kp
 
 log = logging.getLogger(__name__)
 

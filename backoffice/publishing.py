@@ -3,11 +3,12 @@
 The publisher key (Ed25519, `<data_dir>/publisher.key`, generated on first start, mode 0600)
 signs every bundle; its public half is handed to each terminal in the enrolment answer.
 `publish_catalog(DIR)` / `publish_site_profile(FILE, site)` validate the content FIRST (the
-catalogue with flows.catalog.load_catalog, a profile with the [site] schema of kiosk/config.py),
-then store a bundle (format `kiosk-update/1`, built by kiosk.updates.build_bundle) with the next
-version number of its kind under `<data_dir>/updates/`. Version numbers grow per kind across
-all sites, so a terminal only ever moves forward. A terminal is offered, per kind, the newest
-version published for all sites ("") or for its own site.
+catalogue with flows.catalog.load_catalog, a profile with the [site] schema of
+protocol/site_profile.py), then store a bundle (format `kiosk-update/1`, built by
+protocol.updates.build_bundle) with the next version number of its kind under
+`<data_dir>/updates/`. Version numbers grow per kind across all sites, so a terminal only ever
+moves forward. A terminal is offered, per kind, the newest version published for all sites ("")
+or for its own site.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice import audit
 from backoffice.db import Database, PublishedUpdate, utcnow
-from kiosk import packet as kp
-from kiosk import updates as ku
+from protocol.keys import public_key_text, read_labelled, write_secret
+from protocol.updates import (KINDS, SITE_PROFILE_FILE, UpdateRefused, build_bundle, catalog_files,
+                              validate_site_profile)
 
 log = logging.getLogger(__name__)
 PUBLISHER_KEY_LABEL = "kiosk-publisher-ed25519-seed"
@@ -43,9 +45,9 @@ def load_or_create_publisher_key(path: Path) -> nacl.signing.SigningKey:
     path = Path(path)
     if not path.exists():
         key = nacl.signing.SigningKey.generate()
-        kp._write_secret(path, f"{PUBLISHER_KEY_LABEL} {base64.b64encode(bytes(key)).decode()}\n")
+        write_secret(path, f"{PUBLISHER_KEY_LABEL} {base64.b64encode(bytes(key)).decode()}\n")
         log.info("publisher key generated")
-    return nacl.signing.SigningKey(kp._read_labelled(path, PUBLISHER_KEY_LABEL))
+    return nacl.signing.SigningKey(read_labelled(path, PUBLISHER_KEY_LABEL))
 
 
 @dataclass(frozen=True)
@@ -77,18 +79,20 @@ class Publisher:
 
     @property
     def public_key_b64(self) -> str:
-        return kp.public_key_text(self.signing_key)
+        return public_key_text(self.signing_key)
 
     def publish_catalog(self, directory: Path, site: str = "", actor: str = "") -> UpdateView:
         directory = Path(directory)
         if not directory.is_dir():
             raise PublishError("publish.not_found", f"{directory}: no such directory")
+        from flows.catalog import CatalogError, load_catalog
         try:
-            catalog = ku.validate_catalog(directory)
-        except ku.UpdateRefused as exc:
+            catalog = load_catalog(directory)
+        except (CatalogError, OSError, ValueError) as exc:
+            detail = str(exc) if isinstance(exc, CatalogError) else f"{type(exc).__name__}: {exc}"
             raise PublishError("publish.catalog_invalid",
-                               f"catalogue not published, it does not load:\n{exc.detail}") from None
-        files = ku.catalog_files(directory)
+                               f"catalogue not published, it does not load:\n{detail}") from None
+        files = catalog_files(directory)
         view = self._publish("catalog", site, files, actor)
         log.info("catalogue published version=%d site=%s matters=%d", view.version,
                  site or "*", len(catalog.matters))
@@ -102,11 +106,11 @@ class Publisher:
         except OSError as exc:
             raise PublishError("publish.not_found", f"{file}: {exc.strerror}") from None
         try:
-            ku.validate_site_profile(data, site)
-        except ku.UpdateRefused as exc:
+            validate_site_profile(data, site)
+        except UpdateRefused as exc:
             raise PublishError("publish.profile_invalid",
                                f"site profile not published: {exc.detail}") from None
-        view = self._publish("site-profile", site, {ku.SITE_PROFILE_FILE: data}, actor)
+        view = self._publish("site-profile", site, {SITE_PROFILE_FILE: data}, actor)
         log.info("site profile published version=%d site=%s", view.version, site)
         return view
 
@@ -117,7 +121,7 @@ class Publisher:
                 version = (session.scalar(select(func.max(PublishedUpdate.version))
                                           .where(PublishedUpdate.kind == kind)) or 0) + 1
             now = utcnow()
-            blob = ku.build_bundle(kind, version, site, files, self.signing_key,
+            blob = build_bundle(kind, version, site, files, self.signing_key,
                                    now.isoformat(timespec="seconds"))
             name = f"{kind}-{version}.tar"
             tmp = self.dir / f".{name}.{os.getpid()}.tmp"
@@ -147,7 +151,7 @@ class Publisher:
         """The newest version of each kind published for all sites or for `site`."""
         out: dict[str, UpdateView | None] = {}
         with self.db.read() as session:
-            for kind in ku.KINDS:
+            for kind in KINDS:
                 row = session.scalar(select(PublishedUpdate).where(
                     PublishedUpdate.kind == kind,
                     or_(PublishedUpdate.site == "", PublishedUpdate.site == (site or "")))

@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from backoffice.db import Database, RequestNonce, Rejection, Terminal, utcnow
-from kiosk import packet as kp
+from protocol.signing import RequestRejected, verify_request
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def verify_key_from_text(text: str) -> nacl.signing.VerifyKey:
         raise ValueError("not a base64 Ed25519 public key") from exc
 
 
-def _reason_key_for(rejected: "kp.RequestRejected") -> str:
+def _reason_key_for(rejected: "RequestRejected") -> str:
     reason = getattr(rejected, "reason", "")
     if reason in ("missing_headers", "bad_signature", "stale_timestamp", "replayed"):
         return f"backoffice.auth.{reason}"
@@ -125,9 +125,9 @@ class TerminalAuth:
         now = time.time() if now is None else now
         terminal = self.check_headers(headers, now)
         try:
-            kp.verify_request(verify_key_from_text(terminal.public_key), method, path,
+            verify_request(verify_key_from_text(terminal.public_key), method, path,
                               dict(headers), body, now, max_skew_s=self.clock_skew_s)
-        except kp.RequestRejected as exc:
+        except RequestRejected as exc:
             raise ApiError(401, _reason_key_for(exc), "request rejected: " + exc.reason) from None
         self._remember_nonce(terminal.id, headers.get("x-nonce"), now)
         return terminal

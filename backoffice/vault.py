@@ -25,7 +25,7 @@ import nacl.secret
 import nacl.utils
 
 from backoffice.settings import storage_root
-from kiosk.packet import sweep_temp_files, write_atomic
+from protocol.atomic import sweep_temp_files, write_atomic
 
 log = logging.getLogger(__name__)
 OLD_TEMP_FILE = re.compile(r"^[0-9a-f-]+\.tmp(?P<pid>\d+)-[0-9a-f]{8}$")   # before write_atomic

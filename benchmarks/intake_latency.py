@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "tests" / "backoffice"))
 from backoffice.app import Services  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
 from backoffice_testkit import TerminalClient, application  # noqa: E402
-from kiosk.packet import read_envelope  # noqa: E402
+from protocol.packet import read_envelope  # noqa: E402
 
 
 def free_port() -> int:

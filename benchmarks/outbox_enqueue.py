@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "outbox"))
 
 from kiosk.outbox import Outbox  # noqa: E402
-from kiosk.packet import seal_packet  # noqa: E402
 from outbox_testkit import application  # noqa: E402
+from protocol.packet import seal_packet  # noqa: E402
 
 
 def rate(fn, n: int) -> tuple[float, float]:

@@ -25,7 +25,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("kiosk.cli_devices:devices", "List, self-test and read from configured devices."),
     "face": ("devices.face.cli:face", "Face verification against an ID-card photo."),
     "outbox": ("kiosk.outbox_cli:outbox", "Inspect and retry the durable outbox of sealed packets."),
-    "updates": ("kiosk.updates:updates_command",
+    "updates": ("kiosk.updates_cli:updates_command",
                 "Signed catalogue/site-profile updates: status, check now."),
     "doctor": ("kiosk.doctor:doctor", "Check devices, paper, disk, clock, back office, enrolment."),
     "provision": ("kiosk.provision:provision_command",

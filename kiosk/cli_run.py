@@ -226,7 +226,6 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk import intents as I
     from kiosk.config import load_config
     from kiosk.outbox import Outbox
-    from kiosk.packet import load_signing_key
     from kiosk.pinyin_ime import PinyinIME
     from kiosk.progress import ProgressClient
     from kiosk.technician import hash_pin
@@ -234,6 +233,7 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.updates import load_active_catalog, load_config_or_roll_back
     from kiosk.uploader import (Uploader, attach_updater, enrol, load_backoffice_public_key,
                                 write_health)
+    from protocol.keys import load_signing_key
 
     stack = contextlib.ExitStack()
     demo_devices = None

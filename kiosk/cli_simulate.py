@@ -147,9 +147,9 @@ class _Recorded:
 def run_configured(codes: list[str], answers: dict, config, timeout: float = 180.0) -> list[dict]:
     """Visits on the configured devices; packets sealed into the terminal's real outbox."""
     from kiosk.outbox import Outbox
-    from kiosk.packet import load_signing_key
     from kiosk.terminal import Terminal
     from kiosk.uploader import TERMINAL_KEY_FILE, load_backoffice_public_key
+    from protocol.keys import load_signing_key
 
     catalog = load_catalog()
     keys = config.state_dir / "keys"

@@ -3,13 +3,13 @@
 Order: `config/default.toml` (shipped), then the site file (`--config`, else `$KIOSK_CONFIG`,
 else `/etc/kiosk/kiosk.toml` if it exists). Tables merge key by key. A site profile published
 by the back office and applied on this terminal (state_dir/site-profile/current/site.toml, see
-kiosk/updates.py) then replaces the whole [site] table. The result is validated by
-pydantic; a wrong value raises `ConfigInvalid` whose message names the file that set the key,
-the key, and what is allowed — the CLI prints it and exits, never a traceback.
+kiosk/updates.py) then replaces the whole [site] table, whose schema `Site` is in
+protocol/site_profile.py (the back office checks the profiles it publishes with it). The result
+is validated by pydantic; a wrong value raises `ConfigInvalid` whose message names the file that
+set the key, the key, and what is allowed — the CLI prints it and exits, never a traceback.
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import tomllib
@@ -19,11 +19,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from flows.text_files import NotUtf8, read_utf8
+from protocol.site_profile import Site
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 SITE_FILE = Path("/etc/kiosk/kiosk.toml")
 SITE_PROFILE = Path("site-profile") / "current" / "site.toml"   # see kiosk/updates.py
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ConfigInvalid(Exception):
@@ -32,60 +32,6 @@ class ConfigInvalid(Exception):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LocalText(_Model):
-    zh: str = ""
-    en: str = ""
-
-    def get(self, lang: str) -> str:
-        return (self.en or self.zh) if lang == "en" else (self.zh or self.en)
-
-
-class OpeningHours(_Model):
-    days: str = Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$")
-    open: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    close: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
-
-    def covers(self, when: dt.datetime) -> bool:
-        a, _, b = self.days.partition("-")
-        lo, hi = DAYS.index(a), DAYS.index(b or a)
-        day = when.weekday()
-        in_days = lo <= day <= hi if lo <= hi else (day >= lo or day <= hi)
-        return in_days and self.open <= when.strftime("%H:%M") < self.close
-
-
-class Site(_Model):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["government_hall", "bank_branch"]
-    name: LocalText
-    address: LocalText = LocalText()
-    phone: str
-    branding: str = ""
-    enabled_matters: tuple[str, ...] = ("*",)
-    nearest_24h_station: str = ""
-    opening_hours: tuple[OpeningHours, ...] = ()
-
-    def is_open(self, when: dt.datetime) -> bool:
-        return not self.opening_hours or any(h.covers(when) for h in self.opening_hours)
-
-    def next_opening(self, when: dt.datetime) -> dt.datetime | None:
-        """The next time after `when` at which an opening period starts (its `open` time on a
-        day it covers), or None without opening hours."""
-        if not self.opening_hours:
-            return None
-        starts = []
-        for ahead in range(8):      # today and the week ahead
-            day = when.date() + dt.timedelta(days=ahead)
-            for h in self.opening_hours:
-                hour, minute = map(int, h.open.split(":"))
-                start = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=when.tzinfo)
-                if start > when and h.covers(start):
-                    starts.append(start)
-        return min(starts, default=None)
-
-    def matter_enabled(self, code: str) -> bool:
-        return "*" in self.enabled_matters or code in self.enabled_matters
 
 
 class Devices(_Model):

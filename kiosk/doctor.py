@@ -309,15 +309,15 @@ def backoffice_checks(config, timeout: float, now: float | None = None) -> tuple
 
 
 def enrolment_checks(config, reachable: bool, timeout: float) -> list[Check]:
-    from kiosk import packet as kp
     from kiosk.uploader import (BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE,
                                 load_backoffice_public_key)
+    from protocol.keys import load_signing_key
 
     keys = Path(config.state_dir) / "keys"
     advice = ("Enrol: get a one-time token on the back office (`backoffice token create "
               f"--terminal-id {config.terminal_id}`) and run `kiosk provision`.")
     try:
-        signing = kp.load_signing_key(keys / TERMINAL_KEY_FILE)
+        signing = load_signing_key(keys / TERMINAL_KEY_FILE)
         recipient = load_backoffice_public_key(keys)
     except FileNotFoundError:
         return [Check("enrolment", FAIL, f"no terminal key in {keys}", advice)]

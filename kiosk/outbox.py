@@ -48,7 +48,8 @@ from pathlib import Path
 
 import uuid6
 
-from kiosk import packet as kp
+from protocol import packet as kp
+from protocol.atomic import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,6 @@ class QueuedPacket:
 
     def read(self) -> bytes:
         return self.path.read_bytes()
-
-
-_fsync_dir = kp.fsync_dir    # kiosk.updates imports it from here
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -258,7 +256,7 @@ class Outbox:
                 db.execute("UPDATE packets SET state='dead', last_error='sealed file missing' "
                            "WHERE packet_id=?", (packet_id,))
         if orphans:
-            _fsync_dir(self.files_dir)
+            fsync_dir(self.files_dir)
         purged = self.purge(now)
         if requeued or orphans or missing or purged:
             log.info("outbox recovered requeued=%d orphans_removed=%d missing=%d purged=%d",
@@ -366,7 +364,7 @@ class Outbox:
         finally:
             os.close(fd)
         os.rename(tmp, final)
-        _fsync_dir(self.files_dir)
+        fsync_dir(self.files_dir)
 
     def _row_exists(self, packet_id: str) -> bool | None:
         try:
@@ -441,7 +439,7 @@ class Outbox:
                 case_number_from_server != row["case_number"]:
             log.warning("back office answered another case number packet=%s", packet_id)
         (self.files_dir / row["file"]).unlink(missing_ok=True)
-        _fsync_dir(self.files_dir)
+        fsync_dir(self.files_dir)
         self.purge(now)
 
     def mark_reachable(self, now: float | None = None) -> None:

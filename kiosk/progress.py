@@ -30,8 +30,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from kiosk import intents as I
-from kiosk import packet as kp
 from kiosk.visit_packet import FORMAT, applicant_of, file_entry
+from protocol import packet as kp
+from protocol.signing import sign_request
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class ProgressClient:
         """A person's cases by ID number (signed request; the number is sent only over it)."""
         path = "/api/v1/cases/lookup"
         body = json.dumps({"id_number": id_number}).encode("utf-8")
-        headers = kp.sign_request(self.signing_key, self.terminal_id, "POST", path, body)
+        headers = sign_request(self.signing_key, self.terminal_id, "POST", path, body)
         headers["Content-Type"] = "application/json"
         try:
             response = self.http.post(self.base_url + path, content=body, headers=headers)

@@ -48,7 +48,7 @@ import yaml
 
 from flows.text_files import NotUtf8, read_utf8
 from kiosk import __version__
-from kiosk.packet import write_atomic
+from protocol.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -678,8 +678,8 @@ def _write_site_files(config_path: Path, text: str, terminal_id: str, url: str,
 def provision(answers: dict, root: Path, reenrol: bool = False, interactive: bool = False,
               candidates: list[Candidate] | None = None) -> tuple[Report, bool]:
     """Run the whole procedure; returns the report and whether every self-test passed."""
-    from kiosk.packet import public_key_text
     from kiosk.uploader import load_backoffice_public_key
+    from protocol.keys import public_key_text
     root = Path(root).resolve()
     report = Report(terminal_id=str(answers.get("terminal_id") or ""))
     terminal_id = report.terminal_id

@@ -1,10 +1,8 @@
-"""Signed catalogue and site-profile updates: the bundle format, fetching, staging, applying.
+"""Signed catalogue and site-profile updates on the terminal: fetching, staging, applying.
 
-The back office publishes an update as a bundle (format `kiosk-update/1`, see docs/updates.md):
-a plain tar holding `manifest.json` (kind, version, site, created_at, the SHA-256 and size of
-every file), `manifest.sig` (Ed25519 over a context string and the exact manifest bytes, by
-the back office's publisher key) and the files under `files/`. Both sides use this module:
-`build_bundle` (back office) and `open_bundle` (terminal).
+The back office publishes an update as a signed bundle (format `kiosk-update/1`, see
+docs/updates.md); the format, `build_bundle` (back office) and `open_bundle` (terminal) are in
+protocol/updates.py.
 
 On the terminal, each kind has a directory under state_dir (`catalog/`, `site-profile/`):
   versions/<N>/   unpacked, verified and validated content of version N
@@ -17,66 +15,38 @@ Every switch is an atomic symlink replace. The uploader process fetches and stag
 (`UpdateApplier`, through `Session.when_idle`) and rolls back when the new content fails to
 load, then or at the next start (`load_active_catalog`, `load_config_or_roll_back`).
 A version not newer than the current, staged or last failed one is refused (no downgrade,
-no replay). `kiosk updates status|check` shows the state and asks the back office at once.
+no replay). `kiosk updates status|check` (kiosk/updates_cli.py) shows the state and asks the
+back office at once.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import io
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
-import sys
-import tarfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import click
-import nacl.exceptions
 import nacl.signing
 
-from kiosk import packet as kp
-from kiosk.outbox import _fsync_dir
+from protocol.atomic import fsync_dir
+from protocol.keys import public_key_text, verify_key_from_text
+from protocol.packet import canonical_json
+from protocol.updates import (KINDS, SITE_PROFILE_FILE, UpdateRefused, check_names, open_bundle,
+                              sha256_hex, validate_site_profile)
 
 log = logging.getLogger(__name__)
 
-FORMAT = "kiosk-update/1"
-SIGNATURE_CONTEXT = b"kiosk-update/1 signature\x00"
-KINDS = ("catalog", "site-profile")
 PUBLISHER_PUBLIC_FILE = "publisher.pub"
 PUBLISHER_PUBLIC_LABEL = "kiosk-publisher-ed25519-public"
-SITE_PROFILE_FILE = "site.toml"
 MANIFEST_COPY = ".manifest.json"       # the verified manifest, kept next to the unpacked files
-MAX_BUNDLE_BYTES = 32 * 2**20
-MAX_FILES = 1000
-FILE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*$")
 
 
-class UpdateRefused(Exception):
-    """An update that is not used; `reason_key` says why (no personal data involved)."""
-
-    def __init__(self, reason_key: str, detail: str = ""):
-        super().__init__(detail or reason_key)
-        self.reason_key = reason_key
-        self.detail = detail or reason_key
-
-
-# ---- content: which files, and is it valid ------------------------------------------------
-
-def catalog_files(root: Path) -> dict[str, bytes]:
-    """The files `flows.catalog.load_catalog(root)` reads, by relative path."""
-    root = Path(root)
-    names = [n for n in ("tree.yaml", "materials.yaml", "prompts.yaml") if (root / n).is_file()]
-    names += [f"matters/{p.name}" for p in sorted((root / "matters").glob("*.yaml"))]
-    return {name: (root / name).read_bytes() for name in names}
-
+# ---- content: is it valid --------------------------------------------------------------------
 
 def validate_catalog(root: Path):
     """The loaded Catalog; raises UpdateRefused("update.catalog_invalid") with the problems."""
@@ -89,143 +59,21 @@ def validate_catalog(root: Path):
         raise UpdateRefused("update.catalog_invalid", f"{type(exc).__name__}: {exc}") from None
 
 
-def validate_site_profile(data: bytes, site: str | None = None):
-    """The `Site` of a profile file (TOML with exactly one [site] table, the schema of
-    kiosk/config.py); raises UpdateRefused("update.profile_invalid")."""
-    from pydantic import ValidationError
-
-    from kiosk.config import Site
-    try:
-        parsed = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UpdateRefused("update.profile_invalid", f"not valid TOML: {exc}") from None
-    if set(parsed) != {"site"} or not isinstance(parsed["site"], dict):
-        raise UpdateRefused("update.profile_invalid",
-                            "a site profile holds exactly one [site] table and nothing else")
-    try:
-        profile = Site.model_validate(parsed["site"])
-    except ValidationError as exc:
-        problems = "; ".join(f"site.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
-        raise UpdateRefused("update.profile_invalid", problems) from None
-    if site is not None and profile.id != site:
-        raise UpdateRefused("update.profile_invalid",
-                            f"profile is for site {profile.id!r}, not {site!r}")
-    return profile
-
-
-CATALOG_NAME = re.compile(r"^(tree|materials|prompts)\.yaml$|^matters/[A-Za-z0-9_\-]+\.yaml$")
-
-
-def check_names(kind: str, names) -> None:
-    """Only the files a catalogue or a site profile is made of: nothing else is unpacked."""
-    names = set(names)
-    wrong = sorted(n for n in names if not CATALOG_NAME.match(n)) if kind == "catalog" else \
-        sorted(names ^ {SITE_PROFILE_FILE})
-    if wrong:
-        raise UpdateRefused("update.unexpected_files", f"not part of a {kind}: {', '.join(wrong)}")
-
-
 def validate_unpacked(kind: str, root: Path, site: str | None):
     if kind == "catalog":
         return validate_catalog(root)
     return validate_site_profile((Path(root) / SITE_PROFILE_FILE).read_bytes(), site or None)
 
 
-# ---- the bundle ---------------------------------------------------------------------------
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def build_bundle(kind: str, version: int, site: str, files: dict[str, bytes],
-                 signing_key: nacl.signing.SigningKey, created_at: str | None = None) -> bytes:
-    """A signed `kiosk-update/1` bundle (tar bytes) of `files` as version `version`."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}")
-    if not files or len(files) > MAX_FILES or not all(FILE_NAME.match(n) for n in files):
-        raise ValueError("bundle needs 1..1000 files with plain relative names")
-    manifest = {"format": FORMAT, "kind": kind, "version": int(version), "site": site or "",
-                "created_at": created_at or dt.datetime.now(dt.timezone.utc)
-                .isoformat(timespec="seconds"),
-                "files": [{"path": name, "sha256": _sha256(data), "bytes": len(data)}
-                          for name, data in sorted(files.items())]}
-    manifest_bytes = kp.canonical_json(manifest)
-    signature = signing_key.sign(SIGNATURE_CONTEXT + manifest_bytes).signature
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        members = [("manifest.json", manifest_bytes), ("manifest.sig", signature)]
-        members += [(f"files/{name}", data) for name, data in sorted(files.items())]
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _read_members(blob: bytes) -> dict[str, bytes]:
-    if len(blob) > MAX_BUNDLE_BYTES:
-        raise UpdateRefused("update.too_large", "bundle larger than allowed")
-    members: dict[str, bytes] = {}
-    try:
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:") as tar:
-            for info in tar:
-                if not info.isfile() or len(members) > MAX_FILES + 2:
-                    raise UpdateRefused("update.malformed", "bundle holds something else than files")
-                if info.name in members:
-                    raise UpdateRefused("update.malformed", "a name appears twice in the bundle")
-                members[info.name] = tar.extractfile(info).read()
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise UpdateRefused("update.malformed", f"bundle unreadable: {type(exc).__name__}") from None
-    return members
-
-
-def open_bundle(blob: bytes, verify_key: nacl.signing.VerifyKey, kind: str | None = None,
-                site: str | None = None) -> tuple[dict, dict[str, bytes]]:
-    """Verify a bundle: the signature over the manifest, then every file against its hash and
-    size, and that nothing else is in it. Returns (manifest, {path: bytes}); UpdateRefused."""
-    members = _read_members(blob)
-    manifest_bytes, signature = members.pop("manifest.json", None), members.pop("manifest.sig", None)
-    if manifest_bytes is None or signature is None:
-        raise UpdateRefused("update.malformed", "manifest or signature missing")
-    try:
-        verify_key.verify(SIGNATURE_CONTEXT + manifest_bytes, signature)
-    except (nacl.exceptions.BadSignatureError, ValueError):
-        raise UpdateRefused("update.bad_signature", "signature does not verify with the "
-                                                    "publisher key") from None
-    manifest = json.loads(manifest_bytes)
-    if manifest.get("format") != FORMAT or manifest.get("kind") not in KINDS \
-            or not isinstance(manifest.get("version"), int) or not isinstance(manifest.get("files"), list):
-        raise UpdateRefused("update.malformed", "manifest is not a kiosk-update/1 manifest")
-    if kind is not None and manifest["kind"] != kind:
-        raise UpdateRefused("update.wrong_kind", f"bundle is a {manifest['kind']} update")
-    if site is not None and manifest.get("site") not in ("", site):
-        raise UpdateRefused("update.wrong_site", "bundle is for another site")
-    files: dict[str, bytes] = {}
-    for entry in manifest["files"]:
-        name = entry.get("path") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not FILE_NAME.match(name) or name in files:
-            raise UpdateRefused("update.malformed", "bad file name in manifest")
-        data = members.pop(f"files/{name}", None)
-        if data is None:
-            raise UpdateRefused("update.file_missing", f"{name} is missing from the bundle")
-        if len(data) != entry.get("bytes") or _sha256(data) != entry.get("sha256"):
-            raise UpdateRefused("update.hash_mismatch", f"{name} does not match its hash")
-        files[name] = data
-    if members:
-        raise UpdateRefused("update.malformed", "bundle holds files the manifest does not list")
-    return manifest, files
-
-
 # ---- publisher key on the terminal ----------------------------------------------------------
 
 def store_publisher_key(key_dir: Path, text: str) -> None:
     """Keep the back office's publisher key (from enrolment) as key_dir/publisher.pub."""
-    key = kp.verify_key_from_text(text)
+    key = verify_key_from_text(text)
     path = Path(key_dir) / PUBLISHER_PUBLIC_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(f"{PUBLISHER_PUBLIC_LABEL} {kp.public_key_text(key)}\n", "ascii")
+    tmp.write_text(f"{PUBLISHER_PUBLIC_LABEL} {public_key_text(key)}\n", "ascii")
     os.replace(tmp, path)
 
 
@@ -233,7 +81,7 @@ def load_publisher_key(key_dir: Path) -> nacl.signing.VerifyKey | None:
     path = Path(key_dir) / PUBLISHER_PUBLIC_FILE
     if not path.exists():
         return None
-    return kp.verify_key_from_text(path.read_text("ascii"))
+    return verify_key_from_text(path.read_text("ascii"))
 
 
 # ---- the versioned directories of one kind ---------------------------------------------------
@@ -291,7 +139,7 @@ class UpdateSlot:
         tmp = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
         os.symlink(f"versions/{version}", tmp)
         os.replace(tmp, link)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def record_failure(self, version: int | None, reason_key: str, detail: str = "") -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -308,7 +156,7 @@ class UpdateSlot:
         self.versions.mkdir(parents=True, exist_ok=True)
         tmp = self.versions / f".tmp-{version}-{secrets.token_hex(4)}"
         try:
-            extra = {MANIFEST_COPY: kp.canonical_json(manifest)} if manifest else {}
+            extra = {MANIFEST_COPY: canonical_json(manifest)} if manifest else {}
             for name, data in {**files, **extra}.items():
                 target = tmp / name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -321,7 +169,7 @@ class UpdateSlot:
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
-            _fsync_dir(self.versions)
+            fsync_dir(self.versions)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -344,7 +192,7 @@ class UpdateSlot:
                 data = (path / entry["path"]).read_bytes()
             except OSError:
                 raise UpdateRefused("update.changed_on_disk", f"{entry['path']} missing") from None
-            if _sha256(data) != entry["sha256"]:
+            if sha256_hex(data) != entry["sha256"]:
                 raise UpdateRefused("update.changed_on_disk", f"{entry['path']} changed")
         return path
 
@@ -444,7 +292,7 @@ class Updater:
         response = self.get(f"/api/v1/updates/{slot.kind}/{offer['version']}")
         if response.status_code != 200:
             raise UpdateRefused("update.download_refused", f"http {response.status_code}")
-        if _sha256(response.content) != offer.get("sha256"):
+        if sha256_hex(response.content) != offer.get("sha256"):
             raise UpdateRefused("update.bundle_hash_mismatch", "bundle is not the one listed")
         manifest, files = open_bundle(response.content, self.publisher_key, slot.kind, self.site)
         if manifest["version"] != offer["version"]:
@@ -549,70 +397,3 @@ class UpdateApplier:
         session.settings = session_settings(config)
         if self.on_profile is not None:
             self.on_profile(config)
-
-
-# ---- `kiosk updates status|check` ---------------------------------------------------------
-
-@click.group("updates")
-def updates_command() -> None:
-    """Signed catalogue and site-profile updates on this terminal."""
-
-
-def _config(ctx: click.Context):
-    from kiosk.config import ConfigInvalid, load_config
-    try:
-        return load_config_or_roll_back(load_config, (ctx.find_root().obj or {}).get("config_path"))
-    except ConfigInvalid as exc:
-        raise click.ClickException(f"configuration invalid:\n{exc}") from None
-
-
-def _echo_status(status: dict, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(status))
-        return
-    for kind, s in status.items():
-        version = "packaged" if kind == "catalog" and s["version"] is None else \
-            s["version"] if s["version"] is not None else "site file"
-        line = f"{kind:<13}in use {version}"
-        if s["staged"] is not None:
-            line += f", version {s['staged']} waits for a moment between visits"
-        if s["failed"]:
-            line += f", version {s['failed']['version']} refused: {s['failed']['reason_key']}"
-        click.echo(line)
-
-
-@updates_command.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (as in heartbeats).")
-@click.pass_context
-def status_command(ctx: click.Context, as_json: bool) -> None:
-    """Versions in use and staged, and the last refused one, per kind."""
-    _echo_status(update_status(_config(ctx).state_dir), as_json)
-
-
-@updates_command.command("check")
-@click.pass_context
-def check_command(ctx: click.Context) -> None:
-    """Ask the back office now and stage what is new (the UI applies it between visits).
-    Exit status 1 when the back office cannot be asked or an update is refused."""
-    from kiosk.uploader import uploader_from_settings
-    config = _config(ctx)
-    try:
-        uploader = uploader_from_settings(config.state_dir, config.backoffice.url,
-                                          config.terminal_id, site_id=config.site.id)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"not enrolled? {exc}") from None
-    try:
-        if uploader.updater is None:
-            raise click.ClickException("no publisher key: enrol this terminal again "
-                                       "(the back office's key for updates comes with enrolment)")
-        result = uploader.check_updates()
-    finally:
-        uploader.close()
-        uploader.outbox.close()
-    if result is None:
-        raise click.ClickException("the back office could not be asked (see the log with -v)")
-    for kind, version in result.staged.items():
-        click.echo(f"{kind}: version {version} verified and staged")
-    _echo_status(update_status(config.state_dir), False)
-    if result.refused:
-        sys.exit(1)

@@ -47,10 +47,13 @@ import httpx
 import nacl.public
 
 from kiosk import __version__
-from kiosk import packet as kp
 from kiosk import updates as ku
 from kiosk.outbox import BACKOFF_BASE_S, BACKOFF_CAP_S, Outbox, UnknownPacket
 from kiosk.sdnotify import MainLoopWatchdog, Notifier
+from protocol.keys import (BACKOFFICE_PUBLIC_LABEL, generate_terminal_key, load_signing_key,
+                           public_key_from_text, public_key_text)
+from protocol.signing import sign_request
+from protocol.updates import UpdateRefused
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +154,7 @@ class Uploader:
 
     def get(self, path: str) -> httpx.Response:
         """A signed GET of a back-office path (used by the updater)."""
-        headers = kp.sign_request(self.signing_key, self.terminal_id, "GET", path, b"")
+        headers = sign_request(self.signing_key, self.terminal_id, "GET", path, b"")
         return self.http.get(self.base_url + path, headers=headers)
 
     def check_updates(self) -> "ku.CheckResult | None":
@@ -159,14 +162,14 @@ class Uploader:
         self._last_update_check = time.monotonic()
         try:
             return self.updater.check()
-        except (httpx.HTTPError, ValueError, ku.UpdateRefused) as exc:
+        except (httpx.HTTPError, ValueError, UpdateRefused) as exc:
             log.info("update check failed error=%s", getattr(exc, "reason_key", type(exc).__name__))
             return None
 
     def _post(self, endpoint: str, body: bytes, content_type: str,
               extra: dict | None = None) -> httpx.Response:
         url = self.base_url + endpoint
-        headers = kp.sign_request(self.signing_key, self.terminal_id, "POST", urlsplit(url).path,
+        headers = sign_request(self.signing_key, self.terminal_id, "POST", urlsplit(url).path,
                                   body)
         headers.update({"Content-Type": content_type, **(extra or {})})
         return self.http.post(url, content=body, headers=headers)
@@ -309,7 +312,7 @@ class Uploader:
 def _write_public_key(path: Path, key: nacl.public.PublicKey) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(f"{kp.BACKOFFICE_PUBLIC_LABEL} {kp.public_key_text(key)}\n", "ascii")
+    tmp.write_text(f"{BACKOFFICE_PUBLIC_LABEL} {public_key_text(key)}\n", "ascii")
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -319,7 +322,7 @@ def load_backoffice_public_key(key_dir: Path) -> nacl.public.PublicKey | None:
     path = Path(key_dir) / BACKOFFICE_PUBLIC_KEY_FILE
     if not path.exists():
         return None
-    return kp.public_key_from_text(path.read_text("ascii"))
+    return public_key_from_text(path.read_text("ascii"))
 
 
 def enrol(backoffice_url: str, token: str, terminal_id: str, key_dir: Path,
@@ -328,13 +331,13 @@ def enrol(backoffice_url: str, token: str, terminal_id: str, key_dir: Path,
     public key. Generates key_dir/terminal.key if absent. Raises EnrolmentFailed."""
     key_dir = Path(key_dir)
     key_path = key_dir / TERMINAL_KEY_FILE
-    signing = kp.load_signing_key(key_path) if key_path.exists() else \
-        kp.generate_terminal_key(key_path)
+    signing = load_signing_key(key_path) if key_path.exists() else \
+        generate_terminal_key(key_path)
     client = http or httpx.Client(timeout=httpx.Timeout(30, connect=5))
     try:
         response = client.post(backoffice_url.rstrip("/") + "/api/v1/terminals/enrol", json={
             "token": token, "terminal_id": terminal_id,
-            "public_key": kp.public_key_text(signing)})
+            "public_key": public_key_text(signing)})
     except httpx.HTTPError as exc:
         raise EnrolmentFailed("uploader.backoffice_unreachable",
                               f"back office unreachable: {type(exc).__name__}") from exc
@@ -345,7 +348,7 @@ def enrol(backoffice_url: str, token: str, terminal_id: str, key_dir: Path,
         raise EnrolmentFailed("uploader.enrol_refused", f"enrolment refused: {_error_of(response)}")
     try:
         answer = response.json()
-        public = kp.public_key_from_text(answer["backoffice_public_key"])
+        public = public_key_from_text(answer["backoffice_public_key"])
         if answer.get("publisher_public_key"):     # absent from older back offices
             ku.store_publisher_key(key_dir, answer["publisher_public_key"])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -365,7 +368,7 @@ def uploader_from_settings(state_dir: Path, backoffice_url: str, terminal_id: st
     nothing due the loop looks for new packets every `idle_poll_s`."""
     state_dir = Path(state_dir)
     key_path = Path(signing_key_path) if signing_key_path else state_dir / "keys" / TERMINAL_KEY_FILE
-    signing = kp.load_signing_key(key_path)
+    signing = load_signing_key(key_path)
     outbox = Outbox(state_dir, terminal_id, site_id, signing,
                     load_backoffice_public_key(key_path.parent),
                     backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s)

@@ -24,7 +24,7 @@ from flows.engine import VisitPlan, VisitState, form_answers
 from kiosk.outbox import Accepted   # what a sink hands back; one definition, the outbox's
 from kiosk.outbox import case_number, new_installation   # and the same case numbers
 from kiosk.outbox import with_progress_token               # and progress tokens
-from kiosk.packet import progress_url
+from protocol.packet import progress_url
 
 FORMAT = "kiosk-packet/1"
 

@@ -24,7 +24,8 @@ import uuid6
 from PIL import Image, ImageDraw, ImageFont
 
 from devices.assets import FACES_DIR
-from kiosk import packet as kp
+from protocol import packet as kp
+from protocol.signing import sign_request
 
 REPO = Path(__file__).resolve().parents[2]
 CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
@@ -95,7 +96,7 @@ class TerminalClient:
 
     def signed(self, method: str, path: str, body: bytes = b"", headers: dict | None = None,
                signed_headers: dict | None = None) -> httpx.Response:
-        sig = signed_headers or kp.sign_request(self.signing_key, self.terminal_id, method, path, body)
+        sig = signed_headers or sign_request(self.signing_key, self.terminal_id, method, path, body)
         return self.http.request(method, path, content=body, headers={**sig, **(headers or {})})
 
     def send_packet(self, blob: bytes, packet_id: str | None = None) -> httpx.Response:

@@ -8,8 +8,8 @@ import nacl.public
 from sqlalchemy import select
 
 from backoffice.db import Case, CaseFile, HelpRequest, Packet, Rejection
-from kiosk import packet as kp
 from backoffice_testkit import application, help_request
+from protocol import packet as kp
 
 
 def _rejections(server, terminal_id):

@@ -187,7 +187,8 @@ def stored_packets(data_dir: Path, terminal_verify_key_b64: str,
     from backoffice.app import Services
     from backoffice.db import CaseFile, Packet, Terminal
     from backoffice.settings import Settings
-    from kiosk import packet as kp
+    from protocol import packet as kp
+    from protocol.keys import verify_key_from_text
 
     services = Services.start(Settings.for_data_dir(data_dir))
     out: dict[str, StoredPacket] = {}
@@ -196,7 +197,7 @@ def stored_packets(data_dir: Path, terminal_verify_key_b64: str,
             terminal = s.get(Terminal, terminal_id)
             assert terminal is not None and terminal.public_key == terminal_verify_key_b64, \
                 "the back office registered another key for the terminal"
-            verify_key = kp.verify_key_from_text(terminal.public_key)
+            verify_key = verify_key_from_text(terminal.public_key)
             for packet in s.scalars(select(Packet).where(Packet.terminal_id == terminal_id)
                                     .order_by(Packet.id)):
                 sealed = (services.store.root / "raw" / f"{packet.packet_id}.sealed").read_bytes()
@@ -275,9 +276,9 @@ class Kiosk:
         from flows.catalog import load_catalog
         from kiosk.config import load_config
         from kiosk.outbox import Outbox
-        from kiosk.packet import load_signing_key, public_key_text
         from kiosk.terminal import DemoDevices, Terminal
         from kiosk.uploader import enrol
+        from protocol.keys import load_signing_key, public_key_text
 
         self.work = Path(work)
         self.catalog = load_catalog()

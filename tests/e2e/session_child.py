@@ -43,9 +43,9 @@ def session_process(n: int, go_fd: int, state_dir: Path, work: Path, url: str, c
     from kiosk.autopilot import Autopilot, drive
     from kiosk.config import load_config
     from kiosk.outbox import Outbox
-    from kiosk.packet import load_signing_key
     from kiosk.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
     from kiosk.uploader import load_backoffice_public_key
+    from protocol.keys import load_signing_key
 
     note("session process started")
     demo = DemoDevices(work / f"devices-{n}", scenario=scenario)

@@ -22,8 +22,8 @@ from collections import Counter
 from pathlib import Path
 
 from e2e_kit import REPO, UploaderProcess, outbox_rows, stored_packets, wait_drained
-from kiosk.packet import load_signing_key, public_key_text
 from kiosk.uploader import enrol
+from protocol.keys import load_signing_key, public_key_text
 
 CHILD = Path(__file__).resolve().parent / "session_child.py"
 TERMINAL = "E2E-CRASH"

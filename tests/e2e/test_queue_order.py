@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import time
 
-from kiosk import packet as kp
 from kiosk.outbox import Outbox
 from kiosk.visit_packet import build_small
+from protocol.keys import generate_backoffice_keypair, generate_terminal_key
 
 
 def test_case_packets_wait_for_their_application(tmp_path):
     keys = tmp_path / "keys"
-    signing = kp.generate_terminal_key(keys / "terminal.key")
-    recipient = kp.generate_backoffice_keypair(keys / "backoffice.key").public_key
+    signing = generate_terminal_key(keys / "terminal.key")
+    recipient = generate_backoffice_keypair(keys / "backoffice.key").public_key
     box = Outbox(tmp_path / "state", "T-001", "site-1", signing, recipient, min_free_bytes=0)
     app = box.accept({"format": "kiosk-packet/1", "kind": "application",
                       "matter": {"code": "NP-WORK-SSCARD"}}, {})

@@ -20,13 +20,13 @@ from click.testing import CliRunner
 import flows.catalog
 
 from kiosk import doctor
-from kiosk import packet as kp
 from kiosk.cli import main
 from kiosk.cli_run import EmbeddedBackoffice
 from kiosk.config import load_config
 from kiosk.outbox import Outbox
 from kiosk.terminal import DemoDevices
 from kiosk.uploader import enrol, load_backoffice_public_key, write_health
+from protocol.keys import load_signing_key
 
 _real_load_catalog = flows.catalog.load_catalog
 
@@ -271,7 +271,7 @@ def test_dead_and_long_waiting_packets_are_warnings_with_the_way_out(tmp_path, d
     config = write_config(tmp_path, urls, backoffice.url, "T-DOC-7")
     state = enrolled_terminal(tmp_path, backoffice, "T-DOC-7")
     keys = state / "keys"
-    with Outbox(state, "T-DOC-7", "site-doc", kp.load_signing_key(keys / "terminal.key"),
+    with Outbox(state, "T-DOC-7", "site-doc", load_signing_key(keys / "terminal.key"),
                 load_backoffice_public_key(keys), min_free_bytes=0) as box:
         dead = box.accept(*application()).packet_id
         box.mark_in_flight(dead)

@@ -19,10 +19,10 @@ from kiosk.cli import main
 from kiosk.cli_run import EmbeddedBackoffice
 from kiosk.config import load_config
 from kiosk.outbox import Outbox
-from kiosk.packet import load_signing_key
 from kiosk.terminal import Terminal
 from kiosk.uploader import TERMINAL_KEY_FILE, Uploader, enrol, write_health
 from kiosk.visit_packet import DirectorySink
+from protocol.keys import load_signing_key
 
 TERMINAL, SITE = "T-PAPER-1", "site-paper"
 

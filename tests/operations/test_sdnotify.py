@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import packet as kp
 from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce, watchdog_period
+from protocol.keys import generate_terminal_key
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -123,7 +123,7 @@ def test_ready_once_fires_on_the_first_matching_render_only(notify_socket):
 
 def test_the_real_uploader_reports_ready_pings_and_stopping(notify_socket, tmp_path):
     state = tmp_path / "state"
-    kp.generate_terminal_key(state / "keys" / "terminal.key")
+    generate_terminal_key(state / "keys" / "terminal.key")
     env = {**os.environ, "NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "4000000",
            "KIOSK_STATE_DIR": str(state), "KIOSK_BACKOFFICE_URL": "http://127.0.0.1:9",
            "KIOSK_TERMINAL_ID": "T-OPS-1"}

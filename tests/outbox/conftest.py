@@ -8,16 +8,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kiosk import packet as kp  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
 from outbox_testkit import Keys  # noqa: E402
+from protocol.keys import generate_backoffice_keypair, generate_terminal_key  # noqa: E402
 
 
 @pytest.fixture
 def keys(tmp_path) -> Keys:
     key_dir = tmp_path / "keys"
-    return Keys(key_dir, kp.generate_terminal_key(key_dir / "terminal.key"),
-                kp.generate_backoffice_keypair(key_dir / "backoffice.key"))
+    return Keys(key_dir, generate_terminal_key(key_dir / "terminal.key"),
+                generate_backoffice_keypair(key_dir / "backoffice.key"))
 
 
 @pytest.fixture

@@ -10,15 +10,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kiosk import packet as kp  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
 from outbox_testkit import application  # noqa: E402
+from protocol.keys import load_private_key, load_signing_key  # noqa: E402
 
 
 def main() -> None:
     state_dir, key_dir = Path(sys.argv[1]), Path(sys.argv[2])
-    box = Outbox(state_dir, "T-001", "site-1", kp.load_signing_key(key_dir / "terminal.key"),
-                 kp.load_private_key(key_dir / "backoffice.key").public_key, min_free_bytes=0)
+    box = Outbox(state_dir, "T-001", "site-1", load_signing_key(key_dir / "terminal.key"),
+                 load_private_key(key_dir / "backoffice.key").public_key, min_free_bytes=0)
     print("ready", flush=True)
     while True:
         accepted = box.accept(*application(3000))

@@ -19,7 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import nacl.public
 import nacl.signing
 
-from kiosk import packet as kp
+from protocol import packet as kp
+from protocol.keys import public_key_text, verify_key_from_text
+from protocol.signing import NonceCache, RequestRejected, verify_request
 
 
 def free_port() -> int:
@@ -36,7 +38,7 @@ class Receiver:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = token
-        self.nonces = kp.NonceCache()
+        self.nonces = NonceCache()
         self.lock = threading.Lock()
         self.packets: dict[str, dict] = {}          # packet_id -> {sha256, body, manifest, files}
         self.posts = 0                              # every packet POST that reached us
@@ -92,9 +94,9 @@ class Receiver:
             return 403, {"error": "backoffice.terminal.unknown"}
         try:
             with self.lock:
-                kp.verify_request(verify_key, "POST", path, headers, body, time.time(),
+                verify_request(verify_key, "POST", path, headers, body, time.time(),
                                   nonces=self.nonces)
-        except kp.RequestRejected as exc:
+        except RequestRejected as exc:
             return 401, {"error": exc.reason_key}
         if path == "/api/v1/heartbeats":
             with self.lock:
@@ -149,6 +151,6 @@ class Receiver:
         if request.get("token") != self.token:
             return 403, {"error": "backoffice.enrol.bad_token"}
         self.token = None
-        self.terminals[request["terminal_id"]] = kp.verify_key_from_text(request["public_key"])
+        self.terminals[request["terminal_id"]] = verify_key_from_text(request["public_key"])
         return 201, {"terminal_id": request["terminal_id"],
-                     "backoffice_public_key": kp.public_key_text(self.private_key)}
+                     "backoffice_public_key": public_key_text(self.private_key)}

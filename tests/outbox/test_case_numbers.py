@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kiosk import packet as kp
 from kiosk.outbox import Outbox
 from kiosk.progress import CaseReference, parse_case_reference, parse_receipt_code
 from kiosk.uploader import Uploader, enrol, load_backoffice_public_key
 from outbox_testkit import application
+from protocol import packet as kp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backoffice"))
 from backoffice.settings import Settings  # noqa: E402

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kiosk import packet as kp
+from protocol import packet as kp
 
 CHILD = Path(__file__).resolve().parent / "crash_child.py"
 REPO = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from kiosk import packet as kp
 from kiosk.outbox import (MissingCaseNumber, NotEnrolled, Outbox, OutboxFull, UnknownPacket,
                           backoff_delay)
 from outbox_testkit import ID_NUMBER, NAME, application
+from protocol import packet as kp
 
 
 def open_sealed(box, keys, packet_id):

@@ -13,7 +13,11 @@ import pytest
 import uuid6
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kiosk import packet as kp
+from protocol import packet as kp
+from protocol.keys import (generate_backoffice_keypair, generate_terminal_key, load_private_key,
+                           load_signing_key, public_key_from_text, public_key_text,
+                           verify_key_from_text)
+from protocol.signing import NonceCache, RequestRejected, sign_request, verify_request
 
 ID_NUMBER = "110101195001011234"
 NAME = "欧阳清秋"
@@ -255,22 +259,22 @@ def test_arbitrary_bytes_only_raise_packet_errors(data):
 # ---- keys -------------------------------------------------------------------------------
 
 def test_key_files_round_trip_are_private_and_never_overwritten(tmp_path):
-    signing = kp.generate_terminal_key(tmp_path / "keys" / "terminal.key")
+    signing = generate_terminal_key(tmp_path / "keys" / "terminal.key")
     assert (tmp_path / "keys" / "terminal.key").stat().st_mode & 0o777 == 0o600
-    assert bytes(kp.load_signing_key(tmp_path / "keys" / "terminal.key")) == bytes(signing)
+    assert bytes(load_signing_key(tmp_path / "keys" / "terminal.key")) == bytes(signing)
     with pytest.raises(FileExistsError):
-        kp.generate_terminal_key(tmp_path / "keys" / "terminal.key")
-    assert bytes(kp.load_signing_key(tmp_path / "keys" / "terminal.key")) == bytes(signing)
-    private = kp.generate_backoffice_keypair(tmp_path / "bo.key")
-    assert bytes(kp.load_private_key(tmp_path / "bo.key")) == bytes(private)
+        generate_terminal_key(tmp_path / "keys" / "terminal.key")
+    assert bytes(load_signing_key(tmp_path / "keys" / "terminal.key")) == bytes(signing)
+    private = generate_backoffice_keypair(tmp_path / "bo.key")
+    assert bytes(load_private_key(tmp_path / "bo.key")) == bytes(private)
     pub_line = (tmp_path / "bo.key.pub").read_text()
-    assert kp.public_key_from_text(pub_line) == private.public_key
-    assert kp.public_key_from_text(kp.public_key_text(private)) == private.public_key
-    assert kp.verify_key_from_text(kp.public_key_text(signing)) == signing.verify_key
+    assert public_key_from_text(pub_line) == private.public_key
+    assert public_key_from_text(public_key_text(private)) == private.public_key
+    assert verify_key_from_text(public_key_text(signing)) == signing.verify_key
     with pytest.raises(ValueError):
-        kp.load_private_key(tmp_path / "keys" / "terminal.key")   # a key of the other kind
+        load_private_key(tmp_path / "keys" / "terminal.key")   # a key of the other kind
     with pytest.raises(ValueError):
-        kp.verify_key_from_text("bm90IGEga2V5")
+        verify_key_from_text("bm90IGEga2V5")
     assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == ["terminal.key"]
 
 
@@ -279,12 +283,12 @@ def test_key_files_round_trip_are_private_and_never_overwritten(tmp_path):
 def test_signed_request_verifies_with_any_header_case():
     signing = nacl.signing.SigningKey.generate()
     body = b'{"id_number": "x"}'
-    headers = kp.sign_request(signing, "T1", "post", "/api/v1/cases/lookup", body, now=1000)
+    headers = sign_request(signing, "T1", "post", "/api/v1/cases/lookup", body, now=1000)
     assert set(headers) == {"X-Terminal-Id", "X-Timestamp", "X-Nonce", "X-Signature"}
     assert headers["X-Timestamp"] == "1000" and len(headers["X-Nonce"]) == 32
-    kp.verify_request(signing.verify_key, "POST", "/api/v1/cases/lookup", headers, body, now=1100)
+    verify_request(signing.verify_key, "POST", "/api/v1/cases/lookup", headers, body, now=1100)
     lower = {k.lower(): v for k, v in headers.items()}
-    kp.verify_request(signing.verify_key, "POST", "/api/v1/cases/lookup", lower, body, now=900)
+    verify_request(signing.verify_key, "POST", "/api/v1/cases/lookup", lower, body, now=900)
 
 
 @pytest.mark.parametrize("method, path, body, verify_with, reason", [
@@ -295,43 +299,43 @@ def test_signed_request_verifies_with_any_header_case():
 ])
 def test_altered_requests_are_rejected(method, path, body, verify_with, reason):
     signing = nacl.signing.SigningKey.generate()
-    headers = kp.sign_request(signing, "T1", "POST", "/api/v1/packets", b"body", now=1000)
+    headers = sign_request(signing, "T1", "POST", "/api/v1/packets", b"body", now=1000)
     key = signing.verify_key if verify_with is None else nacl.signing.SigningKey.generate().verify_key
-    with pytest.raises(kp.RequestRejected) as info:
-        kp.verify_request(key, method, path, headers, body, now=1000)
+    with pytest.raises(RequestRejected) as info:
+        verify_request(key, method, path, headers, body, now=1000)
     assert info.value.reason == reason and info.value.reason_key == f"request.{reason}"
 
 
 def test_stale_timestamp_missing_headers_and_replayed_nonce():
     signing = nacl.signing.SigningKey.generate()
-    headers = kp.sign_request(signing, "T1", "POST", "/p", b"", now=10_000)
+    headers = sign_request(signing, "T1", "POST", "/p", b"", now=10_000)
     for now in (10_301, 9_699):
-        with pytest.raises(kp.RequestRejected) as info:
-            kp.verify_request(signing.verify_key, "POST", "/p", headers, b"", now=now)
+        with pytest.raises(RequestRejected) as info:
+            verify_request(signing.verify_key, "POST", "/p", headers, b"", now=now)
         assert info.value.reason == "stale_timestamp"
     for missing in headers:
         partial = {k: v for k, v in headers.items() if k != missing}
-        with pytest.raises(kp.RequestRejected) as info:
-            kp.verify_request(signing.verify_key, "POST", "/p", partial, b"", now=10_000)
+        with pytest.raises(RequestRejected) as info:
+            verify_request(signing.verify_key, "POST", "/p", partial, b"", now=10_000)
         assert info.value.reason == "missing_headers"
-    nonces = kp.NonceCache(window_s=600)
-    kp.verify_request(signing.verify_key, "POST", "/p", headers, b"", now=10_000, nonces=nonces)
-    with pytest.raises(kp.RequestRejected) as info:
-        kp.verify_request(signing.verify_key, "POST", "/p", headers, b"", now=10_001, nonces=nonces)
+    nonces = NonceCache(window_s=600)
+    verify_request(signing.verify_key, "POST", "/p", headers, b"", now=10_000, nonces=nonces)
+    with pytest.raises(RequestRejected) as info:
+        verify_request(signing.verify_key, "POST", "/p", headers, b"", now=10_001, nonces=nonces)
     assert info.value.reason == "replayed" and "replayed" in str(info.value)
-    fresh = kp.sign_request(signing, "T1", "POST", "/p", b"", now=10_002)
-    kp.verify_request(signing.verify_key, "POST", "/p", fresh, b"", now=10_002, nonces=nonces)
+    fresh = sign_request(signing, "T1", "POST", "/p", b"", now=10_002)
+    verify_request(signing.verify_key, "POST", "/p", fresh, b"", now=10_002, nonces=nonces)
     # a forged request must not burn the nonce of a real one
-    forged = dict(kp.sign_request(signing, "T1", "POST", "/p", b"", now=10_003), **{
+    forged = dict(sign_request(signing, "T1", "POST", "/p", b"", now=10_003), **{
         "X-Signature": fresh["X-Signature"]})
-    with pytest.raises(kp.RequestRejected):
-        kp.verify_request(signing.verify_key, "POST", "/p", forged, b"", now=10_003, nonces=nonces)
-    real = kp.sign_request(signing, "T1", "POST", "/p", b"", now=10_003, nonce=forged["X-Nonce"])
-    kp.verify_request(signing.verify_key, "POST", "/p", real, b"", now=10_003, nonces=nonces)
+    with pytest.raises(RequestRejected):
+        verify_request(signing.verify_key, "POST", "/p", forged, b"", now=10_003, nonces=nonces)
+    real = sign_request(signing, "T1", "POST", "/p", b"", now=10_003, nonce=forged["X-Nonce"])
+    verify_request(signing.verify_key, "POST", "/p", real, b"", now=10_003, nonces=nonces)
 
 
 def test_nonce_cache_forgets_after_its_window():
-    nonces = kp.NonceCache(window_s=600)
+    nonces = NonceCache(window_s=600)
     assert nonces.remember("T1", "n", 0) and not nonces.remember("T1", "n", 599)
     assert nonces.remember("T2", "n", 599)
     assert nonces.remember("T1", "n", 1300)

@@ -17,9 +17,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from kiosk import packet as kp
 from kiosk.uploader import EnrolmentFailed, Uploader, enrol, main, read_health, write_health
 from outbox_testkit import ID_NUMBER, application
+from protocol import packet as kp
+from protocol.keys import generate_backoffice_keypair, load_signing_key, public_key_from_text
+from protocol.signing import sign_request
 from receiver import Receiver, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +75,7 @@ def test_duplicate_is_acknowledged_refusals_are_dead(fast_outbox, keys, tmp_path
     with Receiver(keys.private, {"T-001": keys.signing.verify_key}) as receiver:
         # the receiver already has a (an upload whose answer was lost)
         blob = box.sealed_path(a.packet_id).read_bytes()
-        headers = {**kp.sign_request(keys.signing, "T-001", "POST", "/api/v1/packets", blob),
+        headers = {**sign_request(keys.signing, "T-001", "POST", "/api/v1/packets", blob),
                    "Idempotency-Key": a.packet_id}
         assert receiver.handle("/api/v1/packets", headers, blob)[0] == 201
         uploader = make_uploader(box, keys, receiver.url)
@@ -83,7 +85,7 @@ def test_duplicate_is_acknowledged_refusals_are_dead(fast_outbox, keys, tmp_path
         c = box.accept(*application())
         wrong = kp.seal_packet({"packet_id": c.packet_id, "terminal_id": "T-001",
                                 "kind": "application"}, {}, keys.signing,
-                               kp.generate_backoffice_keypair(tmp_path / "k2").public_key)
+                               generate_backoffice_keypair(tmp_path / "k2").public_key)
         box.sealed_path(c.packet_id).write_bytes(wrong)
         result = uploader.drain_once()
     row = box.get(c.packet_id)
@@ -219,13 +221,13 @@ def test_enrol_stores_the_back_office_key_and_refusals_are_clear(keys, tmp_path)
         key_dir = tmp_path / "terminal-keys"
         public = enrol(receiver.url, "one-time-token", "T-002", key_dir)
         assert public == keys.private.public_key
-        assert kp.public_key_from_text((key_dir / "backoffice.pub").read_text()) == public
-        signing = kp.load_signing_key(key_dir / "terminal.key")
+        assert public_key_from_text((key_dir / "backoffice.pub").read_text()) == public
+        signing = load_signing_key(key_dir / "terminal.key")
         assert receiver.terminals["T-002"] == signing.verify_key
         with pytest.raises(EnrolmentFailed) as info:                 # the token was used up
             enrol(receiver.url, "one-time-token", "T-002", key_dir)
         assert info.value.reason_key == "uploader.enrol_refused"
-        assert kp.load_signing_key(key_dir / "terminal.key") == signing   # key kept
+        assert load_signing_key(key_dir / "terminal.key") == signing   # key kept
     with pytest.raises(EnrolmentFailed) as info:
         enrol(f"http://127.0.0.1:{free_port()}", "t", "T-002", key_dir)
     assert info.value.reason_key == "uploader.backoffice_unreachable"
@@ -254,7 +256,7 @@ def test_command_line_once_fails_while_a_packet_is_dead(fast_outbox, keys, tmp_p
     good, refused = box.accept(*application()), box.accept(*application())
     wrong = kp.seal_packet({"packet_id": refused.packet_id, "terminal_id": "T-001",
                             "kind": "application"}, {}, keys.signing,
-                           kp.generate_backoffice_keypair(tmp_path / "k2").public_key)
+                           generate_backoffice_keypair(tmp_path / "k2").public_key)
     box.sealed_path(refused.packet_id).write_bytes(wrong)         # answered 422: dead
     args = ["--state-dir", str(box.state_dir), "--terminal-id", "T-001",
             "--key", str(keys.key_dir / "terminal.key"), "--once"]

@@ -13,7 +13,7 @@ import nacl.signing
 import nacl.utils
 from PIL import Image
 
-from kiosk import packet as kp
+from protocol import packet as kp
 
 
 def seal_block(signed_block: bytes, header: dict, files: dict[str, bytes],

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from kiosk import packet as kp
+from protocol.signing import sign_request
 from server_process import ServerProcess
 
 MIB = 1024 * 1024
@@ -84,7 +84,7 @@ def test_forged_signature_chunked_200_mib_is_cut_at_the_limit(backoffice):
     """Headers of an enrolled terminal, fresh timestamp and nonce, a signature that cannot be
     checked until the body is read: read up to the limit, then 413."""
     terminal = backoffice.terminal
-    headers = kp.sign_request(terminal.signing_key, terminal.terminal_id, "POST",
+    headers = sign_request(terminal.signing_key, terminal.terminal_id, "POST",
                               "/api/v1/packets", b"another body")
     status, growth, elapsed = offer_chunked(backoffice, "/api/v1/packets", headers)
     print(f"forged: status {status}, RSS growth {growth / 1024:.0f} MiB, {elapsed:.2f} s")

@@ -29,7 +29,7 @@ from backoffice.db import CaseFile, Database, Packet
 from backoffice.settings import Settings
 from backoffice.vault import FileStore, Vault
 from backoffice_testkit import application, entry
-from kiosk import packet as kp
+from protocol.signing import sign_request
 from server_process import ServerProcess
 
 KILLS = 4
@@ -154,7 +154,7 @@ def records():
 
 def test_a_terminal_going_away_mid_upload_is_an_info_line(server, new_terminal, records):
     terminal = new_terminal()
-    headers = kp.sign_request(terminal.signing_key, terminal.terminal_id, "POST",
+    headers = sign_request(terminal.signing_key, terminal.terminal_id, "POST",
                               "/api/v1/packets", b"x" * 1_000_000)
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     with socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1]))) as sock:

@@ -13,7 +13,7 @@ import uuid6
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import packet as kp
+from protocol import packet as kp
 from security_kit import (assert_refused_or_accepted, header_of, index_of, seal_block,
                           seal_unchecked, tiny_jpeg)
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from backoffice.cli import main
 from backoffice.publishing import PUBLISHER_KEY_LABEL
-from kiosk import updates as ku
+from protocol.updates import UpdateRefused, catalog_files, open_bundle
 from tests.updates.update_kit import catalog_copy
 
 PROFILE = ('[site]\nid = "{site}"\nkind = "bank_branch"\nname = {{ zh = "招商银行高新支行" }}\n'
@@ -37,9 +37,9 @@ def test_publish_catalog_validates_signs_and_numbers_versions(tmp_path):
     assert "published catalog version 2 for bank-7" in second.output
 
     blob = (tmp_path / "bo" / "updates" / "catalog-2.tar").read_bytes()
-    manifest, files = ku.open_bundle(blob, publisher_key(tmp_path / "bo"), "catalog", "bank-7")
+    manifest, files = open_bundle(blob, publisher_key(tmp_path / "bo"), "catalog", "bank-7")
     assert manifest["version"] == 2 and manifest["site"] == "bank-7"
-    assert manifest["created_at"] and set(files) == set(ku.catalog_files(good))
+    assert manifest["created_at"] and set(files) == set(catalog_files(good))
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         names = tar.getnames()
     assert names[:2] == ["manifest.json", "manifest.sig"]
@@ -90,8 +90,8 @@ def test_a_site_profile_is_published_for_its_site(tmp_path):
                                        "--data-dir", str(tmp_path / "bo")])
     assert result.exit_code == 0 and "site-profile version 1 for bank-7" in result.output
     blob = (tmp_path / "bo" / "updates" / "site-profile-1.tar").read_bytes()
-    _manifest, files = ku.open_bundle(blob, publisher_key(tmp_path / "bo"), "site-profile", "bank-7")
+    _manifest, files = open_bundle(blob, publisher_key(tmp_path / "bo"), "site-profile", "bank-7")
     assert files == {"site.toml": profile.read_bytes()}
-    with pytest.raises(ku.UpdateRefused) as other_site:
-        ku.open_bundle(blob, publisher_key(tmp_path / "bo"), "site-profile", "bank-8")
+    with pytest.raises(UpdateRefused) as other_site:
+        open_bundle(blob, publisher_key(tmp_path / "bo"), "site-profile", "bank-8")
     assert other_site.value.reason_key == "update.wrong_site"

@@ -27,6 +27,8 @@ from kiosk import intents as I
 from kiosk import updates as ku
 from kiosk.config import load_config
 from kiosk.terminal import session_settings
+from protocol.keys import public_key_text
+from protocol.updates import SITE_PROFILE_FILE, UpdateRefused, catalog_files
 
 from tests.updates.update_kit import catalog_copy, not_offered_text, session_over
 
@@ -183,7 +185,7 @@ def test_a_tampered_catalogue_update_is_refused_and_the_old_one_kept(server, kio
 
 def test_wrong_publisher_key_is_refused(server, kiosk, packaged, tmp_path):
     first_version(server, kiosk, tmp_path)
-    ku.store_publisher_key(kiosk.keys, ku.kp.public_key_text(nacl.signing.SigningKey.generate()))
+    ku.store_publisher_key(kiosk.keys, public_key_text(nacl.signing.SigningKey.generate()))
     from kiosk.uploader import attach_updater
     attach_updater(kiosk.uploader, kiosk.keys, kiosk.site)
     server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
@@ -220,7 +222,7 @@ def test_a_replayed_older_version_is_refused(server, kiosk, tmp_path):
     assert kiosk.uploader.check_updates().staged == {}
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.version() == old_version and slot.version("staged") is None
-    with pytest.raises(ku.UpdateRefused) as refused:   # and staging it by hand is impossible too
+    with pytest.raises(UpdateRefused) as refused:   # and staging it by hand is impossible too
         ku.Updater(kiosk.state_dir, kiosk.uploader.updater.publisher_key, kiosk.site,
                    lambda path: httpx.Response(200, content=old_blob))._fetch(
             slot, {"version": old_version, "sha256": old_sha})
@@ -236,7 +238,7 @@ def test_a_signed_but_invalid_catalogue_is_refused(server, kiosk, tmp_path):
     with pytest.raises(PublishError):          # `backoffice publish` refuses it ...
         server.services.publisher.publish_catalog(broken, kiosk.site)
     # ... so publish it past the validation, signed with the real key (a publisher bug)
-    view = server.services.publisher._publish("catalog", kiosk.site, ku.catalog_files(broken))
+    view = server.services.publisher._publish("catalog", kiosk.site, catalog_files(broken))
     assert kiosk.uploader.check_updates().refused == {"catalog": "update.catalog_invalid"}
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.version() == view.version - 1 and slot.version("staged") is None
@@ -245,7 +247,7 @@ def test_a_signed_but_invalid_catalogue_is_refused(server, kiosk, tmp_path):
 
 
 def test_a_signed_bundle_with_files_that_are_not_catalogue_is_refused(server, kiosk, tmp_path):
-    content = ku.catalog_files(catalog_copy(tmp_path, "B"))
+    content = catalog_files(catalog_copy(tmp_path, "B"))
     with pytest.raises(ValueError):               # not even buildable: names are plain
         server.services.publisher._publish("catalog", kiosk.site,
                                            {**content, "matters/../../run.sh": b"x"})
@@ -268,7 +270,7 @@ def test_a_site_profile_that_fails_at_the_next_start_is_rolled_back(server, kios
     slot = ku.UpdateSlot(kiosk.state_dir, "site-profile")
     overrides = {"state_dir": str(kiosk.state_dir)}
     assert ku.load_config_or_roll_back(load_config, None, overrides).site.name.zh == "第二版"
-    current = slot.path() / ku.SITE_PROFILE_FILE    # e.g. written by a newer schema
+    current = slot.path() / SITE_PROFILE_FILE    # e.g. written by a newer schema
     current.write_text(current.read_text(encoding="utf-8") + 'opening_hours = "always"\n',
                        encoding="utf-8")
     config = ku.load_config_or_roll_back(load_config, None, overrides)

@@ -1,4 +1,4 @@
-"""Sealed packets (format kiosk-packet/1) and signed terminal requests, shared by terminal and back office.
+"""Sealed packets (format kiosk-packet/1), shared by terminal and back office.
 
 A packet is a manifest (JSON) plus named files. `seal_packet` signs the canonical manifest and
 the files' hashes with the terminal's Ed25519 key, then encrypts everything to the back
@@ -7,22 +7,19 @@ format, packet_id, terminal_id and kind travel in clear. `open_packet` undoes it
 everything; failures raise `PacketError` subclasses carrying an i18n `reason_key`.
 The byte layout and the reasons behind it are in docs/packet-format.md.
 
-`sign_request` / `verify_request` implement the signed HTTP requests of the terminal API.
-Key helpers write and read one-line key files (`<label> <base64>`), created with mode 0600.
+Also here: the case number's form (`CASE_NUMBER`), the receipt's progress token and URL, and
+the bounded JSON reader (`loads_bounded`) both sides use for signed blocks and request bodies.
+Signed requests are in protocol/signing.py, key files in protocol/keys.py, durable writes in
+protocol/atomic.py.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 import struct
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 import nacl.exceptions
 import nacl.public
@@ -35,7 +32,6 @@ MAGIC = b"KPKT"
 VERSION = 1
 KINDS = ("application", "supplement", "evaluation", "help_request")
 SIGNATURE_CONTEXT = b"kiosk-packet/1 signature\x00"
-REQUEST_CONTEXT = "kiosk-request/1"
 MAX_HEADER_BYTES = 1024
 MAX_FILES = 1000
 MAX_NAME_LENGTH = 300
@@ -69,11 +65,6 @@ def progress_url(base_url: str, case_number: str, token: str | None) -> str:
     return f"{url}?{PROGRESS_TOKEN_PARAM}={token}" if token else url
 
 
-TERMINAL_KEY_LABEL = "kiosk-terminal-ed25519-seed"
-BACKOFFICE_KEY_LABEL = "kiosk-backoffice-x25519-private"
-BACKOFFICE_PUBLIC_LABEL = "kiosk-backoffice-x25519-public"
-
-
 class PacketError(Exception):
     """A packet that cannot be sealed or opened. `reason_key` names the cause for the UI/logs."""
 
@@ -94,16 +85,6 @@ class DecryptionFailed(PacketError):
 
 class HashMismatch(PacketError):
     reason_key = "packet.hash_mismatch"
-
-
-class RequestRejected(Exception):
-    """A signed request that must be refused; `reason` is one of missing_headers, bad_signature,
-    stale_timestamp, replayed."""
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.reason_key = f"request.{reason}"
 
 
 @dataclass(frozen=True)
@@ -319,224 +300,3 @@ def open_packet(blob: bytes, private_key: nacl.public.PrivateKey,
         raise HashMismatch("bytes left over after the last file")
     _check_entries_against_files(manifest, {i["name"]: (i["sha256"], i["bytes"]) for i in index})
     return OpenedPacket(manifest, files)
-
-
-# ---- signed requests --------------------------------------------------------------------
-
-def request_signing_input(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
-    """METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(body), UTF-8."""
-    return "\n".join([method.upper(), path, timestamp, nonce,
-                      hashlib.sha256(body or b"").hexdigest()]).encode("utf-8")
-
-
-def sign_request(signing_key: nacl.signing.SigningKey, terminal_id: str, method: str, path: str,
-                 body: bytes, now: float | None = None, nonce: str | None = None) -> dict:
-    """The X-Terminal-Id/X-Timestamp/X-Nonce/X-Signature headers of one request."""
-    timestamp = str(int(time.time() if now is None else now))
-    nonce = nonce or secrets.token_hex(16)
-    signature = signing_key.sign(request_signing_input(method, path, timestamp, nonce, body)).signature
-    return {"X-Terminal-Id": terminal_id, "X-Timestamp": timestamp, "X-Nonce": nonce,
-            "X-Signature": base64.b64encode(signature).decode("ascii")}
-
-
-class NonceCache:
-    """Nonces seen in the last `window_s` seconds (in memory), to refuse replayed requests."""
-
-    def __init__(self, window_s: float = 600, max_entries: int = 100_000):
-        self.window_s = window_s
-        self.max_entries = max_entries
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-
-    def remember(self, terminal_id: str, nonce: str, now: float) -> bool:
-        """True when new (and now remembered), False when seen before."""
-        while self._seen:
-            key, at = next(iter(self._seen.items()))
-            if now - at <= self.window_s and len(self._seen) < self.max_entries:
-                break
-            self._seen.popitem(last=False)
-        key = (terminal_id, nonce)
-        if key in self._seen:
-            return False
-        self._seen[key] = now
-        return True
-
-
-def verify_request(verify_key: nacl.signing.VerifyKey, method: str, path: str, headers,
-                   body: bytes, now: float | None = None, *, max_skew_s: float = 300,
-                   nonces: NonceCache | None = None) -> None:
-    """Raise RequestRejected unless the headers are a valid, fresh, unreplayed signature.
-    Header names are matched case-insensitively. Without `nonces` the caller checks replay."""
-    now = time.time() if now is None else now
-    lower = {str(k).lower(): v for k, v in dict(headers).items()}
-    needed = ("x-terminal-id", "x-timestamp", "x-nonce", "x-signature")
-    if any(not lower.get(name) for name in needed):
-        raise RequestRejected("missing_headers", "signed request headers missing")
-    timestamp, nonce = str(lower["x-timestamp"]), str(lower["x-nonce"])
-    if len(nonce) > 128 or len(timestamp) > 20:
-        raise RequestRejected("bad_signature", "header too long")
-    try:
-        signature = base64.b64decode(lower["x-signature"], validate=True)
-        verify_key.verify(request_signing_input(method, path, timestamp, nonce, body), signature)
-    except (ValueError, TypeError, nacl.exceptions.BadSignatureError) as exc:
-        raise RequestRejected("bad_signature", "signature does not verify") from exc
-    try:
-        sent_at = float(timestamp)
-    except ValueError:
-        raise RequestRejected("stale_timestamp", "timestamp unreadable") from None
-    if not abs(now - sent_at) <= max_skew_s:
-        raise RequestRejected("stale_timestamp", "timestamp too far off")
-    if nonces is not None and not nonces.remember(str(lower["x-terminal-id"]), nonce, now):
-        raise RequestRejected("replayed", "nonce already used")
-
-
-# ---- keys -------------------------------------------------------------------------------
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new file in the folder `path` durable."""
-    dir_fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-# `.<name>.<pid>-<8 hex>.tmp`: write_atomic's temp files, named after the process that wrote them
-TEMP_FILE = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
-
-
-def _temp_beside(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Durably replace `path` by `data`: a temp file beside it with `mode` (named as
-    `TEMP_FILE`), fsync, rename over `path`, fsync the folder. After a crash `path` is the old
-    content or the new one, never part of it; a temp file left behind is removed by
-    `sweep_temp_files`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        try:
-            view, written = memoryview(data), 0
-            while written < len(view):           # os.write may write less than asked
-                written += os.write(fd, view[written:])
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def sweep_temp_files(root: Path, *patterns: re.Pattern) -> int:
-    """Remove the temp files of `write_atomic` under `root` (names matching TEMP_FILE or one
-    of `patterns`, whose group `pid` names the writer) whose writer is no longer running (a
-    crash or SIGKILL mid-write); returns how many."""
-    removed = 0
-    for tmp in Path(root).rglob("*"):
-        found = next(filter(None, (p.match(tmp.name) for p in (TEMP_FILE, *patterns))), None)
-        if found is None or not tmp.is_file() or _running(int(found["pid"])):
-            continue
-        tmp.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _write_secret(path: Path, text: str) -> None:
-    """Create `path` (never overwrite) with mode 0600, durably."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, text.encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)          # fails if path exists: a key is never silently replaced
-    finally:
-        os.unlink(tmp)
-    fsync_dir(path.parent)
-
-
-def _read_labelled(path: Path, label: str) -> bytes:
-    try:
-        found_label, value = Path(path).read_text("ascii").split()
-        raw = base64.b64decode(value, validate=True)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not a key file") from exc
-    if found_label != label or len(raw) != 32:
-        raise ValueError(f"{path} is not a {label} key file")
-    return raw
-
-
-def generate_terminal_key(path) -> nacl.signing.SigningKey:
-    """Create a terminal's Ed25519 signing key at `path` (refuses to overwrite one)."""
-    key = nacl.signing.SigningKey.generate()
-    _write_secret(Path(path), f"{TERMINAL_KEY_LABEL} {base64.b64encode(bytes(key)).decode()}\n")
-    return key
-
-
-def load_signing_key(path) -> nacl.signing.SigningKey:
-    return nacl.signing.SigningKey(_read_labelled(path, TERMINAL_KEY_LABEL))
-
-
-def generate_backoffice_keypair(path) -> nacl.public.PrivateKey:
-    """Create the back office's X25519 key at `path` and its public key at `path`.pub."""
-    key = nacl.public.PrivateKey.generate()
-    _write_secret(Path(path), f"{BACKOFFICE_KEY_LABEL} {base64.b64encode(bytes(key)).decode()}\n")
-    pub = Path(f"{path}.pub")
-    pub.write_text(f"{BACKOFFICE_PUBLIC_LABEL} {public_key_text(key.public_key)}\n", "ascii")
-    return key
-
-
-def load_private_key(path) -> nacl.public.PrivateKey:
-    return nacl.public.PrivateKey(_read_labelled(path, BACKOFFICE_KEY_LABEL))
-
-
-def public_key_text(key) -> str:
-    """Base64 of an Ed25519 VerifyKey or an X25519 PublicKey (or of a private key's public half)."""
-    if isinstance(key, nacl.signing.SigningKey):
-        key = key.verify_key
-    if isinstance(key, nacl.public.PrivateKey):
-        key = key.public_key
-    return base64.b64encode(bytes(key)).decode("ascii")
-
-
-def verify_key_from_text(text: str) -> nacl.signing.VerifyKey:
-    return nacl.signing.VerifyKey(_b64_key(text))
-
-
-def public_key_from_text(text: str) -> nacl.public.PublicKey:
-    return nacl.public.PublicKey(_b64_key(text))
-
-
-def _b64_key(text: str) -> bytes:
-    text = text.strip()
-    if " " in text:       # a whole key-file line "<label> <base64>"
-        text = text.split()[-1]
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError as exc:
-        raise ValueError("not a base64 key") from exc
-    if len(raw) != 32:
-        raise ValueError("not a 32-byte key")
-    return raw

@@ -335,26 +335,15 @@ def _health_writer(terminal, config, write_health, stop: threading.Event) -> Non
 def _update_applier(terminal, config, reload_config, stop: threading.Event) -> None:
     """Signed updates staged by the uploader go in between visits (see kiosk/updates.py); the
     new catalogue or site profile is then handed to the screens on the Kivy thread."""
-    from kivy.app import App
-    from kivy.clock import Clock
-
+    from kiosk.ui.from_threads import set_on_running_app
     from kiosk.updates import UpdateApplier
-
-    def to_screens(**attrs):
-        def assign(_dt):
-            app = App.get_running_app()
-            if app is not None:
-                for name, value in attrs.items():
-                    setattr(app, name, value)
-                app.rerender()
-        Clock.schedule_once(assign)
 
     def new_catalog(catalog):
         terminal.catalog = catalog
-        to_screens(catalog=catalog)
+        set_on_running_app(catalog=catalog)
 
     applier = UpdateApplier(config.state_dir, reload_config, on_catalog=new_catalog,
-                            on_profile=lambda cfg: to_screens(kiosk_config=cfg))
+                            on_profile=lambda cfg: set_on_running_app(kiosk_config=cfg))
 
     def loop():
         while not stop.wait(10):
@@ -416,14 +405,14 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
     # systemctl stop or Ctrl+C: leave the Kivy loop cleanly, so STOPPING=1 is sent, devices
     # close and the demo's folder is removed (by the clock: also when the loop has not begun
     # yet); a second signal interrupts whatever is running
-    from kivy.clock import Clock
+    from kiosk.ui.from_threads import stop_app_soon
     signals: list[int] = []
 
     def leave(signum, _frame):
         signals.append(signum)
         if len(signals) > 1:
             raise KeyboardInterrupt
-        Clock.schedule_once(lambda _dt: app.stop())
+        stop_app_soon(app)
     signal.signal(signal.SIGTERM, leave)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:     # e.g. nohup ... &
         signal.signal(signal.SIGINT, leave)

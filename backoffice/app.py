@@ -1,7 +1,7 @@
 """The back office's FastAPI application: `create_app(settings)` wires everything together.
 
 One `Services` object per app (no globals): database, vault and file store, the X25519 key
-(generated on first start with kiosk.packet's helper), fleet, terminal auth, packet intake,
+(generated on first start with protocol.keys' helper), fleet, terminal auth, packet intake,
 reviewers (with their login guard), the publisher of signed updates (its Ed25519 key also
 generated on first start) and the fleet alarms.
 The terminal API lives under /api/v1, the reviewers' console under /console; /docs, /redoc

@@ -161,7 +161,7 @@ class HelpRequest(Base):
 
 
 class PublishedUpdate(Base):
-    """A signed catalogue or site-profile bundle (see kiosk/updates.py); `site` "" = all sites."""
+    """A signed catalogue or site-profile bundle (protocol/updates.py); `site` "" = all sites."""
     __tablename__ = "published_updates"
     __table_args__ = (UniqueConstraint("kind", "version"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

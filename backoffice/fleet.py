@@ -4,7 +4,7 @@ Tokens are random (32 bytes, url-safe), shown once, stored only as SHA-256, usab
 expire after `ttl_hours`. A terminal is SILENT when its last heartbeat is older than
 `silent_after_s` (default 3 missed heartbeats x 30 s), or it never sent one.
 A heartbeat body is parsed by `parse_heartbeat`: at most MAX_HEARTBEAT_BYTES, JSON nested at
-most kiosk.packet.MAX_JSON_DEPTH deep (checked before parsing), and every field the fleet page
+most protocol.packet.MAX_JSON_DEPTH deep (checked before parsing), and every field the fleet page
 and the alarms read of the type they expect; anything else is a 413/422 with a reason key.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ other bytes answers 409. A packet that is malformed, signed by another terminal 
 sending it, tampered, undecryptable, or whose files do not match their hashes answers 422.
 A signed manifest is not trusted either: every field the back office reads is checked for its
 type (`ManifestShape`, strict: no number where a string belongs, no list where an object
-does) and JSON nested deeper than kiosk.packet.MAX_JSON_DEPTH is refused before it is parsed,
+does) and JSON nested deeper than protocol.packet.MAX_JSON_DEPTH is refused before it is parsed,
 so no manifest makes a 500 (which the uploader would retry for ever). Fields the back office
 does not read are carried unchanged. Nor is a file's declared `media_type` trusted: its type
 is decided from its bytes (JPEG, PNG or PDF, file_types.py), else 422

@@ -2,7 +2,7 @@
 
 A terminal request carries X-Terminal-Id, X-Timestamp, X-Nonce and X-Signature (Ed25519 over
 METHOD, PATH, TIMESTAMP, NONCE and the body's SHA-256; the shared implementation is
-`kiosk.packet.verify_request`). Here: unknown/revoked terminal -> 403; bad signature or a
+`protocol.signing.verify_request`). Here: unknown/revoked terminal -> 403; bad signature or a
 timestamp more than `clock_skew_s` off -> 401; a nonce seen before -> 401 "replayed" (nonces
 are remembered in the database for twice the allowed skew). `check_headers` does all of it but
 the signature before the body is read (api.py): an anonymous client, an unknown terminal or a

@@ -8,7 +8,7 @@
 `FileStore` keeps encrypted objects on disk under content-addressed keys (`objects/ab/<sha256>`),
 so a retried packet never writes a file twice and no file name from a packet reaches the disk.
 Every object is written durably before intake commits the case that names it
-(`kiosk.packet.write_atomic`: temp file, fsync, rename, fsync the folder): the terminal deletes
+(`protocol.atomic.write_atomic`: temp file, fsync, rename, fsync the folder): the terminal deletes
 its copy when the back office answers 201. Temp files a killed process left are removed at
 start (`sweep_temp_files`), and how many is logged.
 """

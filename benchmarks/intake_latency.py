@@ -2,7 +2,7 @@
 
 Starts the real server (`backoffice serve`, uvicorn, SQLite) as a subprocess on loopback,
 enrols N terminals with one-time tokens, seals realistic application packets with
-kiosk/packet.py (sealing is done beforehand and not timed), then:
+protocol/packet.py (sealing is done beforehand and not timed), then:
   baseline  — one client posts packets one by one (a single terminal uploading its backlog);
   fleet     — N terminals upload concurrently, one thread and one HTTP connection each.
 Both runs post the same number of distinct, same-shaped packets. Prints p50/p95 latency per

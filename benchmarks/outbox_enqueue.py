@@ -3,7 +3,7 @@
   durable  — Outbox.accept: issue case number, seal (Ed25519 + XSalsa20-Poly1305), write the
              file with fsync + rename + directory fsync, commit the row (SQLite WAL,
              synchronous=FULL). Returns only when the packet survives a power cut.
-  seal     — kiosk.packet.seal_packet alone, in memory (the crypto share of the cost).
+  seal     — protocol.packet.seal_packet alone, in memory (the crypto share of the cost).
   naive    — one JSON file per packet (files base64-encoded), no fsync, no encryption: what
              a first draft would do; fast, but a power cut can lose or tear packets, and the
              applicant's data lies readable on disk.

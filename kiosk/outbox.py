@@ -1,7 +1,7 @@
 """The terminal's crash-proof outbox: accepted packets are sealed, stored durably, and queued.
 
 `Outbox.accept(manifest, files)` fills in packet id, case number, terminal, site and time,
-seals the packet (kiosk.packet) and returns only once both the sealed file and the row that
+seals the packet (protocol/packet.py) and returns only once both the sealed file and the row that
 points to it are on disk: the receipt is printed after it returns. Layout under state_dir:
 
   outbox.db            SQLite, WAL, synchronous=FULL (rows: state, attempts, backoff, errors)
@@ -15,7 +15,7 @@ after it leaves a complete packet. The uploader (kiosk.uploader) moves rows
 pending -> in_flight -> acknowledged (file deleted at once, row purged after the retention)
 or dead (permanent refusal; `retry` brings it back). No personal data is stored in clear.
 
-Case numbers are `<terminal>-<YYYYMMDD>-<installation>-<seq>` (kiosk.packet.CASE_NUMBER): the
+Case numbers are `<terminal>-<YYYYMMDD>-<installation>-<seq>` (protocol.packet.CASE_NUMBER): the
 sequence counts per day, the installation is four random base-32 characters drawn with the
 first number and kept in outbox.db next to the sequence. A state directory lost and rebuilt
 with the same keys restarts the sequence, but with another installation, so it does not issue
@@ -163,7 +163,7 @@ def new_installation() -> str:
 
 
 def case_number(terminal_id: str, day: str, installation: str, seq: int) -> str:
-    """`<terminal>-<YYYYMMDD>-<installation>-<seq, 4 digits or more>` (kiosk.packet.CASE_NUMBER)."""
+    """`<terminal>-<YYYYMMDD>-<installation>-<seq, 4+ digits>` (protocol.packet.CASE_NUMBER)."""
     return f"{terminal_id}-{day}-{installation}-{seq:04d}"
 
 
@@ -285,7 +285,7 @@ class Outbox:
     def accept(self, manifest: dict, files: dict[str, bytes]) -> Accepted:
         """Seal and durably queue one packet; returns once it survives a power cut.
         Raises OutboxFull (disk), MissingCaseNumber, NotEnrolled (no keys), or
-        kiosk.packet.PacketError (an inconsistent packet); nothing is stored then."""
+        protocol.packet.PacketError (an inconsistent packet); nothing is stored then."""
         if self.recipient is None or self.signing_key is None:
             raise NotEnrolled("the terminal has no keys: enrol it with the back office first")
         if not self.has_room():

@@ -2,7 +2,7 @@
 
 Runs as its own process (`kiosk-uploader`, so a hung network never touches the touchscreen
 app) or in-process (`Uploader.run(stop_event)`, for the demo). Every request is signed
-(kiosk.packet.sign_request); packets go to POST /api/v1/packets with `Idempotency-Key` = the
+(protocol.signing.sign_request); packets go to POST /api/v1/packets with `Idempotency-Key` = the
 packet id, so an upload repeated after a crash or restart is answered 200 and counted once.
 Packets leave in acceptance order (kiosk.outbox).
   201/200        -> acknowledged (sealed file deleted at once); after an outage every

@@ -14,7 +14,7 @@ from voice.mandarin import speakable_mandarin
 
 PINYIN_VOICE = "cmn-latn-pinyin"
 
-# The case number's two forms (kiosk.packet.CASE_NUMBER): TERMINAL-YYYYMMDD-INST-SEQ, and the
+# The case number's two forms (protocol.packet.CASE_NUMBER): TERMINAL-YYYYMMDD-INST-SEQ, and the
 # older TERMINAL-YYYYMMDD-NNNNNN.
 _EN_CASE = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}-\d{8}-(?:[0-9A-Z]{4}-\d{4,6}|\d{6})\b")
 _EN_PHONE = re.compile(r"(?<![\d-])(?:1[3-9]\d{9}|0\d{2,3}-\d{7,8}|12\d{3}|95\d{3})(?![\d-])")

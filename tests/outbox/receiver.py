@@ -1,7 +1,7 @@
 """A small real back-office stand-in for the uploader tests: http.server on 127.0.0.1.
 
 It does what the contract asks of the back office and no more: verifies every signed request
-(kiosk.packet.verify_request with a nonce cache), opens each packet with its private key,
+(protocol.signing.verify_request with a nonce cache), opens each packet with its private key,
 dedups by packet id (same bytes -> 200 with the first body, other bytes -> 409), refuses bad
 packets with 422, records heartbeats, and enrols with a one-time token. It can answer 503
 for a while (`fail_next`; `fail_heartbeats` for heartbeats), give chosen answers to chosen packets (`scripted`: packet id ->

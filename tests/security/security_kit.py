@@ -1,5 +1,5 @@
 """What an attacker holding a terminal's key can send: packets sealed without the terminal-side
-consistency checks of `kiosk.packet.seal_packet` (any manifest, any signed block bytes), and
+consistency checks of `protocol.packet.seal_packet` (any manifest, any signed block bytes), and
 the assertion every answer of the back office must satisfy."""
 from __future__ import annotations
 

@@ -66,16 +66,8 @@ def test_the_applicant_may_reprint_once_from_the_end_screen_and_never_after_the_
     from kiosk import intents as I
 
     emulator, sup = supervised_printer
-    reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
-    devices = Devices(id_card=reader, camera=FakeCamera(), face=FakeVerifier(),
-                      scanner=FakeScanner(), printer=sup.proxy)
-    sink = DirectorySink(tmp_path / "packets", "T-TEST-R", "site-test")
-    session = Session(mini_catalog, devices, sink, SessionSettings(
-        terminal_id="T-TEST-R", site_name="测试站", phone="12345", end_screen_s=3.0)).start()
+    session, reader = _visit_to_the_end_screen(mini_catalog, tmp_path, sup.proxy, "T-TEST-R")
     try:
-        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
-                      "NP-OLD-ALLOWANCE", timeout=30)
-        assert pilot.outcome == "done"
         snap = session.snapshot
         assert (snap.screen, snap.reprint) == ("done", "available")
         session.send(I.ReprintReceipt())
@@ -97,22 +89,33 @@ def test_a_failed_reprint_says_so_on_the_end_screen(mini_catalog, tmp_path, supe
     from kiosk import intents as I
 
     emulator, sup = supervised_printer
-    reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
-    devices = Devices(id_card=reader, camera=FakeCamera(), face=FakeVerifier(),
-                      scanner=FakeScanner(), printer=sup.proxy)
-    sink = DirectorySink(tmp_path / "packets", "T-TEST-F", "site-test")
-    session = Session(mini_catalog, devices, sink, SessionSettings(
-        terminal_id="T-TEST-F", site_name="测试站", phone="12345", end_screen_s=3.0)).start()
+    session, _reader = _visit_to_the_end_screen(mini_catalog, tmp_path, sup.proxy, "T-TEST-F")
     try:
-        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
-                      "NP-OLD-ALLOWANCE", timeout=30)
-        assert pilot.outcome == "done"
         emulator.set_state("paper_out")
         session.send(I.ReprintReceipt())
         _until(lambda: session.snapshot.reprint == "failed", timeout=10)
         assert len(emulator.jobs) == 1
     finally:
         session.stop()
+
+
+def _visit_to_the_end_screen(catalog, tmp_path, printer, terminal):
+    """A whole visit on the real printer driver, left on its end screen (the card stays in the
+    reader, so the end screen waits); returns (session, reader)."""
+    reader = FakeReader(make_card(birth=dt.date(1940, 1, 1)))
+    devices = Devices(id_card=reader, camera=FakeCamera(), face=FakeVerifier(),
+                      scanner=FakeScanner(), printer=printer)
+    sink = DirectorySink(tmp_path / "packets", terminal, "site-test")
+    session = Session(catalog, devices, sink, SessionSettings(
+        terminal_id=terminal, site_name="测试站", phone="12345", end_screen_s=3.0)).start()
+    try:
+        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
+                      "NP-OLD-ALLOWANCE", timeout=30)
+        assert pilot.outcome == "done"
+    except BaseException:
+        session.stop()
+        raise
+    return session, reader
 
 
 def _until(cond, timeout=5.0):

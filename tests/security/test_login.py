@@ -200,13 +200,13 @@ def test_two_back_office_processes_share_the_count(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
     settings = Settings.for_data_dir(tmp_path, **NO_RATE_LIMIT)
     with ServerThread(settings) as first, ServerThread(settings) as second:
-        first.services.reviewers.add("shared", PASSWORD)
+        first.services.reviewers.add("both-apps", PASSWORD)
         at_first = Browser(first)
         at_second = Browser(second, at_first.address)
-        assert all(failed(at_first.login("shared", "wrong-one")) for _ in range(3))
-        assert all(failed(at_second.login("shared", "wrong-two")) for _ in range(2))
-        assert throttled(at_second.login("shared", PASSWORD))
-        assert throttled(at_first.login("shared", PASSWORD))
+        assert all(failed(at_first.login("both-apps", "wrong-one")) for _ in range(3))
+        assert all(failed(at_second.login("both-apps", "wrong-two")) for _ in range(2))
+        assert throttled(at_second.login("both-apps", PASSWORD))
+        assert throttled(at_first.login("both-apps", PASSWORD))
 
         first.services.reviewers.add("raced", PASSWORD)
         clients = [Browser(server, "198.51.100.250") for server in (first, second) * 6]

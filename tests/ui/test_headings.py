@@ -4,29 +4,19 @@ passes the autopilot's layout check (no text cut off, nothing shortened with an 
 "高龄津贴申…置身份证" and "…d over) • Consent" were). The guide (办事指南) heads itself with
 the matter's name, not with a text-mode "=====" underline. Drawn by tests/ui/headings_check.py
 in a real Kivy window (under Xvfb)."""
-import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from flows.catalog import load_catalog
+from tests.ui.ui_script import run_ui_script
 
-ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
 
 
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
-    assert os.environ.get("DISPLAY"), "the UI tests need a display: run them with ./dev test"
-    out = tmp_path_factory.mktemp("headings") / "headings.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "headings_check.py"),
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8"))
+    return run_ui_script(tmp_path_factory, "headings_check.py", timeout=300)
 
 
 @pytest.mark.timeout(320)

@@ -3,25 +3,15 @@ for real (tests/ui/idle_banner_check.py) on the form with its keypad up, in norm
 English mode, the instruction, the keypad and the confirm button stay exactly where and as
 large as they were without it, the warning's button is at the top of the screen above all of
 them, and the screen passes the layout, size and contrast checks."""
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.ui.ui_script import run_ui_script
 
 
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
-    assert os.environ.get("DISPLAY"), "the UI tests need a display: run them with ./dev test"
-    out = tmp_path_factory.mktemp("idle") / "idle.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "idle_banner_check.py"),
-                           str(out)], cwd=ROOT, capture_output=True, text=True, timeout=150)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8"))
+    return run_ui_script(tmp_path_factory, "idle_banner_check.py", timeout=150)
 
 
 @pytest.mark.timeout(180)

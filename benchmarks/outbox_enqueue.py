@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "outbox"))
 
-from kiosk.outbox import Outbox  # noqa: E402
+from kiosk.link.outbox import Outbox  # noqa: E402
 from outbox_testkit import application  # noqa: E402
 from protocol.packet import seal_packet  # noqa: E402
 

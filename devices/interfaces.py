@@ -1,6 +1,6 @@
 """The small interfaces and domain types every device kind exposes to the rest of the kiosk.
 
-The visit engine (`flows/`) and the session (`kiosk/session.py`) only see these types: a step
+The visit engine (`flows/`) and the session (`kiosk/visit/session.py`) only see these types: a step
 names a capability (`id_card.read`, `face.verify`, `doc.capture`, `receipt.print`) and the
 session calls whatever object was wired for it. Drivers, codecs and emulators live in the
 per-kind packages (`devices/id_card`, `devices/printer`, `devices/camera`, `devices/document`,

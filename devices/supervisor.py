@@ -5,7 +5,7 @@ hands out a proxy with the device's own interface, and watches it: a call that r
 `DeviceUnavailable`, or a failed periodic probe, marks the device down, closes it, and a
 background thread reopens it with exponential backoff and jitter. Exactly one log line is
 written when a device fails and one when it recovers, and listeners get a `HealthChange`.
-The kiosk asks `fault` to decide which matters to close (see kiosk/session.py).
+The kiosk asks `fault` to decide which matters to close (see kiosk/visit/session.py).
 """
 from __future__ import annotations
 

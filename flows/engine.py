@@ -5,7 +5,7 @@ the union of its form fields and materials. `advance(plan, state, event)` takes 
 visit and one thing that happened (the applicant pressed next, the card was read, a page was
 captured...) and returns the new state. Nothing here touches a device, a clock or a file:
 steps that need hardware name a capability (`id_card.read`, `face.verify`, `doc.capture`,
-`receipt.print`, `outbox.submit`) and `kiosk/session.py` performs it and feeds the result back.
+`receipt.print`, `outbox.submit`) and `kiosk/visit/session.py` performs it and feeds the result back.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Order: `config/default.toml` (shipped), then the site file (`--config`, else `$KIOSK_CONFIG`,
 else `/etc/kiosk/kiosk.toml` if it exists). Tables merge key by key. A site profile published
 by the back office and applied on this terminal (state_dir/site-profile/current/site.toml, see
-kiosk/updates.py) then replaces the whole [site] table, whose schema `Site` is in
+kiosk/link/updates.py) then replaces the whole [site] table, whose schema `Site` is in
 protocol/site_profile.py (the back office checks the profiles it publishes with it). The result
 is validated by pydantic; a wrong value raises `ConfigInvalid` whose message names the file that
 set the key, the key, and what is allowed — the CLI prints it and exits, never a traceback.
@@ -23,7 +23,7 @@ from protocol.site_profile import Site
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 SITE_FILE = Path("/etc/kiosk/kiosk.toml")
-SITE_PROFILE = Path("site-profile") / "current" / "site.toml"   # see kiosk/updates.py
+SITE_PROFILE = Path("site-profile") / "current" / "site.toml"   # see kiosk/link/updates.py
 
 
 class ConfigInvalid(Exception):

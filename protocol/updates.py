@@ -6,7 +6,7 @@ created_at, the SHA-256 and size of every file), `manifest.sig` (Ed25519 over a 
 and the exact manifest bytes, by the back office's publisher key) and the files under `files/`.
 Also here: which files a catalogue or a site profile is made of (`catalog_files`,
 `check_names`) and the site profile's check (`validate_site_profile`). Fetching, staging and
-applying on the terminal are in kiosk/updates.py.
+applying on the terminal are in kiosk/link/updates.py.
 """
 from __future__ import annotations
 

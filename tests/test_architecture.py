@@ -7,8 +7,8 @@ What is enforced (docs/architecture.md explains why):
 - only kiosk/ui/ imports kivy (tests excepted);
 - backoffice/ imports protocol/ (and flows/ for the catalogue, whose titles and materials
   label the cases it shows), never kiosk/, devices/ or voice/;
-- no import cycles between the top-level packages, and none between kiosk/updates.py and
-  kiosk/uploader.py (issue 14 named that one).
+- no import cycles between the top-level packages, and none between kiosk/link/updates.py and
+  kiosk/link/uploader.py (issue 14 named that one).
 Every import counts: at module level, inside functions (lazy imports) and under
 `if TYPE_CHECKING:`. A failure lists each offending import as file:line.
 """
@@ -177,12 +177,12 @@ def test_no_cycles_between_top_level_packages():
 
 
 def test_no_cycle_between_updates_and_uploader():
-    named = {"kiosk.updates", "kiosk.uploader"}
+    named = {"kiosk.link.updates", "kiosk.link.uploader"}
     graph, where = edges(lambda m: m if top(m) == "kiosk" else None)
     problems = [line for component in cycles(graph) if named <= set(component)
                 for line in describe(component, where)]
-    assert not problems, report(problems, "closing a cycle through kiosk/updates.py and "
-                                          "kiosk/uploader.py")
+    assert not problems, report(problems, "closing a cycle through kiosk/link/updates.py and "
+                                          "kiosk/link/uploader.py")
 
 
 def test_the_import_reader_sees_lazy_and_relative_imports(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ emulator frames to disk (for a doccam+images:// folder or for eyeballing the sce
         --pages 3 --out /tmp/material
     python -m devices.document.cli frames --out /tmp/frames --sequence clean,blur --seed 1
 
-(`kiosk doc ...` once `"doc": ("devices.document.cli:doc", ...)` is listed in kiosk/cli.py.)
+(`kiosk doc ...` once `"doc": ("devices.document.cli:doc", ...)` is listed in kiosk/cli/__init__.py.)
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ to be 297 mm (materials are A4 copies unless the site calibrates `field_width_mm
 of the camera's view on the desk, in which case the size is measured).
 
 Quality gates each return a `reason_key` the UI speaks (`REASONS` has the zh and en text).
-Calibration on the emulator (tests/devices_document): Laplacian variance on the 600x848 copy is
+Calibration on the emulator (tests/devices/document): Laplacian variance on the 600x848 copy is
 ~900-1650 for sharp pages and ~10-15 out of focus; the threshold 120 follows the usual 100-150
 and leaves room for real cameras, whose sharp pages score lower. Glare counts near-clipped,
 unsaturated pixels clearly brighter than the page's own paper level, per block of an 8x8 grid;

@@ -1,6 +1,6 @@
 """ESC/POS bytes: pure command builders and status-reply parsing (no I/O).
 
-Builders return the exact bytes a command is on the wire; `tests/devices_printer` pins each of
+Builders return the exact bytes a command is on the wire; `tests/devices/printer` pins each of
 them byte for byte. Status parsing covers the two kinds of unsolicited-looking bytes a printer
 sends back:
 

@@ -25,9 +25,9 @@ from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
-from kiosk import intents as I
-from kiosk.terminal import voice_follows_visits
-from kiosk.ui import screens_browse, screens_progress, screens_visit
+from kiosk.visit import intents as I
+from kiosk.app.terminal import voice_follows_visits
+from kiosk.ui.screens import browse as screens_browse, progress as screens_progress, visit as screens_visit
 from kiosk.ui import theme as T
 from kiosk.ui.focus import FocusNavigator
 from kiosk.ui.frame_pacing import FramePacer
@@ -123,7 +123,7 @@ class KioskApp(App):
         self.demo_cards = demo_cards or []
         self.demo_receipt = demo_receipt     # demo: lay the last printed receipt under the camera
         self._place_demo_card = place_demo_card
-        self.headphone_jack = headphone_jack    # kiosk.jack sensor: plugging in starts audio-first
+        self.headphone_jack = headphone_jack    # kiosk.app.jack sensor: plugging in starts audio-first
         self.focus: FocusNavigator | None = None
         self.browse_state: dict = {}
         self.form_state: dict = {"editing": None, "draft": ""}

@@ -1,6 +1,6 @@
 """Drive one whole visit through the real UI with simulated touches, saving every screen.
 
-The decisions come from the headless `kiosk.autopilot.Autopilot` (what a citizen would do on
+The decisions come from the headless `kiosk.visit.scripted_applicant.Autopilot` (what a citizen would do on
 each snapshot); here each decision becomes taps on the widgets a finger would touch — matter
 buttons, the keypad, pinyin candidates, the signature pad — found by their `ident`, scrolled
 into view and touched at their centre with real touch events. A PNG of every new screen is
@@ -28,8 +28,8 @@ from kivy.uix.layout import Layout
 from kivy.uix.scrollview import ScrollView
 from pypinyin import lazy_pinyin
 
-from kiosk import intents as I
-from kiosk.autopilot import Autopilot
+from kiosk.visit import intents as I
+from kiosk.visit.scripted_applicant import Autopilot
 from kiosk.ui import theme as T
 from kiosk.ui.contrast import contrast_ratio
 from kiosk.ui.widgets import CameraPreview, Panel, SignaturePad

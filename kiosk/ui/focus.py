@@ -35,7 +35,7 @@ from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
 
-from kiosk import intents as I
+from kiosk.visit import intents as I
 from kiosk.ui import keypad as K
 from kiosk.ui import theme as T
 
@@ -66,7 +66,7 @@ class FocusNavigator:
 
     def __init__(self, app, jack=None):
         self.app = app
-        self.jack = jack                  # a kiosk.jack.JackSensor, or None
+        self.jack = jack                  # a kiosk.app.jack.JackSensor, or None
         self.focused: str | None = None   # ident (or "text:N") of the focused element
         self.typing: str | None = None    # the key of the number field being typed
         self.touches = 0                  # touches seen in audio-first mode
@@ -85,7 +85,7 @@ class FocusNavigator:
         Window.bind(on_key_down=self._on_key_down, on_touch_down=self._on_touch_down)
         self.app.rendered_listeners.append(self._rendered)
         if self.jack is not None:
-            from kiosk.jack import JackWatcher
+            from kiosk.app.jack import JackWatcher
             self._watcher = JackWatcher(self.jack, lambda: Clock.schedule_once(
                 lambda _dt: self.start("jack"))).start()
         return self
@@ -217,7 +217,7 @@ class FocusNavigator:
             f = self._field_of(ident)
             if f is None:
                 return []
-            from kiosk.ui.screens_visit import YES_NO
+            from kiosk.ui.screens.visit import YES_NO
             shown = next(((en_ if en else zh) for code, zh, en_ in (f.choices or YES_NO)
                           if code == f.value), f.value) if f.type in ("choice", "yes_no") \
                 else f.value
@@ -369,7 +369,7 @@ class FocusNavigator:
         if w.ident.startswith("choice:") and editing:
             self._after_render = f"field:{editing}"     # back on the question, answered
         if field is not None:           # where focus goes once the field's editor is drawn
-            from kiosk.ui.screens_visit import keyboard_spec
+            from kiosk.ui.screens.visit import keyboard_spec
             if field.type in ("choice", "yes_no"):
                 self._after_render = "choice:"
             elif keyboard_spec(field.type, False)[0] == "keypad":
@@ -417,7 +417,7 @@ class FocusNavigator:
     def _type(self, action: K.Action) -> None:
         """Typing a number field with the digits (and "." for its extra character)."""
         from kiosk.ui.app import Ctx
-        from kiosk.ui.screens_visit import KEYPAD_EXTRA
+        from kiosk.ui.screens.visit import KEYPAD_EXTRA
         field = self._field_of(f"field:{self.typing}")
         if field is None or self.app.snapshot is None:
             self.typing = None

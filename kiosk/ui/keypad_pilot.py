@@ -2,7 +2,7 @@
 was spoken at each key press (`kiosk run --demo --autopilot CODE --keypad`).
 
 The decisions are the touch autopilot's (`kiosk.ui.autopilot.UiAutopilot`, from the headless
-`kiosk.autopilot.Autopilot`); only the hands differ: a first key press turns audio-first mode
+`kiosk.visit.scripted_applicant.Autopilot`); only the hands differ: a first key press turns audio-first mode
 on, and each widget the touch autopilot would tap is reached by pressing 2/4/6/8 — the
 shortest path through the same focus moves the app makes (`kiosk.ui.keypad.move`) — then
 activated with 5. Number fields are typed with the digits, the signature is the keypad
@@ -20,7 +20,7 @@ from collections import deque
 
 from kivy.core.window import Window
 
-from kiosk import intents as I
+from kiosk.visit import intents as I
 from kiosk.ui import keypad as K
 from kiosk.ui.autopilot import UiAutopilot
 
@@ -118,7 +118,7 @@ class KeypadAutopilot(UiAutopilot):
 
     def _plan_field(self, intent: I.EnterField, snap: I.Snapshot) -> None:
         field = next(f for f in snap.fields if f.key == intent.key)
-        from kiosk.ui.screens_visit import keyboard_spec
+        from kiosk.ui.screens.visit import keyboard_spec
         if field.type in ("choice", "yes_no") or keyboard_spec(field.type, False)[0] != "keypad":
             super()._plan_field(intent, snap)       # choices and keyboards: by focus
             return

@@ -15,8 +15,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
-from kiosk.selftest import KINDS, run_self_test
-from kiosk.technician import check_pin
+from kiosk.ops.selftest import KINDS, run_self_test
+from kiosk.ops.technician import check_pin
 from kiosk.ui import theme as T
 from kiosk.ui.widgets import BigButton, Keypad, text_label
 

@@ -95,7 +95,7 @@ def snapshot_view(snap, name: str | None = None, device_text=lambda key: key) ->
 
 
 def browse_prompt(state: dict, stage_name: str | None, count: int) -> tuple[str, tuple]:
-    """The prompt of the attract screen's browse views (see `screens_browse.browse`)."""
+    """The prompt of the attract screen's browse views (see `kiosk.ui.screens.browse.browse`)."""
     if "search" in state:
         if state["search"]:
             return "browse.search_results", (("n", count),)

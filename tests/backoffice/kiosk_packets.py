@@ -1,4 +1,4 @@
-"""Packets as a terminal writes them (kiosk/visit_packet.py), for the console tests: catalogue
+"""Packets as a terminal writes them (kiosk/visit/packet.py), for the console tests: catalogue
 codes for the matter, form fields, choices and materials; the card's codes; ISO times in UTC.
 The test kit's `application` carries made-up codes; these are the ones the catalogue knows."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from backoffice_testkit import application, entry
 
 def terminal_application(terminal, bank_card: str = "not_provided",
                          at: dt.datetime | None = None) -> tuple[dict, dict]:
-    """An old-age allowance application as kiosk/visit_packet.py writes it: catalogue codes,
+    """An old-age allowance application as kiosk/visit/packet.py writes it: catalogue codes,
     the card's codes, a long-term card (valid_until null), times in UTC (`at`, default now);
     the bank card with status `bank_card` ("not_provided", "missing_allowed") and no pages."""
     manifest, files = application(terminal)

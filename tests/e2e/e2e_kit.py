@@ -5,7 +5,7 @@ on emulated devices wired to the real outbox, and checks of what the back office
   `kill()` takes it down hard, `start()` brings it back on the same port.
 - `UploaderProcess`: `kiosk-uploader` over a terminal state dir, short backoff.
 - `Kiosk`: DemoDevices (wire-level emulators) + Terminal + Outbox enrolled with the back office,
-  driven by `kiosk.autopilot.drive` exactly as `kiosk simulate` drives it.
+  driven by `kiosk.visit.scripted_applicant.drive` exactly as `kiosk simulate` drives it.
 - `stored_packets(...)`: every packet the back office holds, opened from ITS stored sealed copy
   with its private key and the terminal key it registered, files compared through its vault.
 - `receipt_case_numbers(paper_dir)`: the case numbers in the QR codes of the printed receipts.
@@ -275,9 +275,9 @@ class Kiosk:
                  progress_client_factory=None):
         from flows.catalog import load_catalog
         from kiosk.config import load_config
-        from kiosk.outbox import Outbox
-        from kiosk.terminal import DemoDevices, Terminal
-        from kiosk.uploader import enrol
+        from kiosk.link.outbox import Outbox
+        from kiosk.app.terminal import DemoDevices, Terminal
+        from kiosk.link.uploader import enrol
         from protocol.keys import load_signing_key, public_key_text
 
         self.work = Path(work)
@@ -309,8 +309,8 @@ class Kiosk:
 
     def visit(self, code: str, answers: dict | None = None, timeout: float = 120):
         """One whole visit by the scripted applicant; returns the autopilot (outcome, case)."""
-        from kiosk.autopilot import Autopilot, drive
-        from kiosk.terminal import choose_card, switch_demo_card
+        from kiosk.visit.scripted_applicant import Autopilot, drive
+        from kiosk.app.terminal import choose_card, switch_demo_card
         name = (answers or {}).get("card") or choose_card(self.catalog, code, self.demo.cards)
         switch_demo_card(self.terminal, self.demo, name)
         self.last_card = name

@@ -28,12 +28,12 @@ from kivy.core.window import Window  # noqa: E402
 from backoffice_testkit import ServerThread, TerminalClient, application  # noqa: E402
 from flows.catalog import load_catalog  # noqa: E402
 from kiosk.config import load_config  # noqa: E402
-from kiosk.progress import ProgressClient  # noqa: E402
-from kiosk.session import Devices, Session, SessionSettings  # noqa: E402
+from kiosk.visit.returning import ProgressClient  # noqa: E402
+from kiosk.visit.session import Devices, Session, SessionSettings  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
-from kiosk.visit_packet import DirectorySink  # noqa: E402
-from tests.foundation.cards import make_card  # noqa: E402
-from tests.foundation.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier  # noqa: E402
+from kiosk.visit.packet import DirectorySink  # noqa: E402
+from tests.kit.cards import make_card  # noqa: E402
+from tests.kit.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier  # noqa: E402
 
 
 def seed_case(server, card) -> str:

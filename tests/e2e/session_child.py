@@ -40,11 +40,11 @@ def note(text: str) -> None:
 
 def session_process(n: int, go_fd: int, state_dir: Path, work: Path, url: str, catalog,
                     verifier, scenario) -> None:
-    from kiosk.autopilot import Autopilot, drive
+    from kiosk.visit.scripted_applicant import Autopilot, drive
     from kiosk.config import load_config
-    from kiosk.outbox import Outbox
-    from kiosk.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
-    from kiosk.uploader import load_backoffice_public_key
+    from kiosk.link.outbox import Outbox
+    from kiosk.app.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
+    from kiosk.link.uploader import load_backoffice_public_key
     from protocol.keys import load_signing_key
 
     note("session process started")

@@ -6,11 +6,11 @@ import time
 
 from e2e_kit import free_port, wait_until
 from flows.catalog import load_catalog
-from kiosk import intents as I
-from kiosk.progress import ProgressClient
-from kiosk.session import Devices, Session, SessionSettings
-from kiosk.visit_packet import DirectorySink
-from tests.foundation.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier
+from kiosk.visit import intents as I
+from kiosk.visit.returning import ProgressClient
+from kiosk.visit.session import Devices, Session, SessionSettings
+from kiosk.visit.packet import DirectorySink
+from tests.kit.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier
 
 
 def session(tmp_path, idle_s=60.0):
@@ -90,7 +90,7 @@ def test_a_sensitive_case_asks_for_the_card_to_say_what_to_bring():
     kiosk then reads the card and shows the case from the applicant's own cases."""
     import threading
 
-    from kiosk.progress import CaseProgress, ProgressVisit, RequestedMaterial
+    from kiosk.visit.returning import CaseProgress, ProgressVisit, RequestedMaterial
 
     class Client:
         def case(self, number, token):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from kiosk.outbox import Outbox
-from kiosk.visit_packet import build_small
+from kiosk.link.outbox import Outbox
+from kiosk.visit.packet import build_small
 from protocol.keys import generate_backoffice_keypair, generate_terminal_key
 
 

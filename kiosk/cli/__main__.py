@@ -1,0 +1,4 @@
+"""`python -m kiosk.cli`: the same as the `kiosk` command."""
+from kiosk.cli import main
+
+main()

@@ -34,7 +34,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Devices(_Model):
+class DevicesSection(_Model):
+    """`[devices]`: one URL per device slot (see devices/registry.py)."""
+
     id_card: str
     printer: str
     camera: str
@@ -68,7 +70,9 @@ class Voice(_Model):
     audio_device: str = ""
 
 
-class Outbox(_Model):
+class OutboxSection(_Model):
+    """`[outbox]`: how long delivered packets are kept, and the disk the outbox must leave free."""
+
     retention_days: float = Field(ge=0, le=365)
     min_free_mb: int = Field(ge=1)
 
@@ -90,12 +94,12 @@ class KioskConfig(_Model):
     state_dir: Path
     language: Literal["zh", "en"]
     site: Site
-    devices: Devices
+    devices: DevicesSection
     backoffice: Backoffice
     face: Face
     timeouts: Timeouts
     voice: Voice
-    outbox: Outbox
+    outbox: OutboxSection
     maintenance: Maintenance = Maintenance()
     display: Display = Display()
     sources: tuple[str, ...] = ()       # the files this was built from, for `kiosk config show`

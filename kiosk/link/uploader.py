@@ -81,7 +81,7 @@ class DrainResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _error_of(response: httpx.Response) -> str:
+def refusal_reason(response: httpx.Response) -> str:
     """`http <status> <reason_key>` from a refusal, keeping only a well-formed reason key."""
     reason = ""
     try:
@@ -166,8 +166,8 @@ class Uploader:
             log.info("update check failed error=%s", getattr(exc, "reason_key", type(exc).__name__))
             return None
 
-    def _post(self, endpoint: str, body: bytes, content_type: str,
-              extra: dict | None = None) -> httpx.Response:
+    def post_signed(self, endpoint: str, body: bytes, content_type: str,
+                    extra: dict | None = None) -> httpx.Response:
         url = self.base_url + endpoint
         headers = sign_request(self.signing_key, self.terminal_id, "POST", urlsplit(url).path,
                                   body)
@@ -189,7 +189,7 @@ class Uploader:
             self.outbox.mark_failed(item.packet_id, "sealed file missing", permanent=True)
             return "dead"
         try:
-            response = self._post("/api/v1/packets", blob, "application/octet-stream",
+            response = self.post_signed("/api/v1/packets", blob, "application/octet-stream",
                                   {"Idempotency-Key": item.packet_id})
         except httpx.HTTPError as exc:
             self.outbox.mark_unreachable(item.packet_id, type(exc).__name__)
@@ -203,7 +203,7 @@ class Uploader:
             self.outbox.mark_acknowledged(item.packet_id, case_number)
             log.info("packet delivered packet=%s status=%d", item.packet_id, response.status_code)
             return "sent" if response.status_code == 201 else "duplicate"
-        error = _error_of(response)
+        error = refusal_reason(response)
         if response.status_code in UNREACHABLE_STATUSES:
             self.outbox.mark_unreachable(item.packet_id, error)
             return "deferred"
@@ -269,12 +269,12 @@ class Uploader:
         self._last_heartbeat = time.monotonic()
         body = json.dumps(self.heartbeat_payload()).encode("utf-8")
         try:
-            response = self._post("/api/v1/heartbeats", body, "application/json")
+            response = self.post_signed("/api/v1/heartbeats", body, "application/json")
         except httpx.HTTPError as exc:
             log.info("heartbeat not delivered error=%s", type(exc).__name__)
             return False
         if response.status_code != 204:
-            log.warning("heartbeat refused %s", _error_of(response))
+            log.warning("heartbeat refused %s", refusal_reason(response))
             return False
         self.outbox.mark_reachable()      # a queue waiting for the back office goes now
         return True
@@ -345,7 +345,7 @@ def enrol(backoffice_url: str, token: str, terminal_id: str, key_dir: Path,
         if http is None:
             client.close()
     if response.status_code != 201:
-        raise EnrolmentFailed("uploader.enrol_refused", f"enrolment refused: {_error_of(response)}")
+        raise EnrolmentFailed("uploader.enrol_refused", f"enrolment refused: {refusal_reason(response)}")
     try:
         answer = response.json()
         public = public_key_from_text(answer["backoffice_public_key"])

@@ -337,7 +337,7 @@ def enrolment_checks(config, reachable: bool, timeout: float) -> list[Check]:
 def _heartbeat_check(config, signing, recipient, timeout: float, advice: str) -> Check:
     """A signed heartbeat, as the uploader sends: proves the back office accepts this key."""
     from kiosk.link.outbox import Outbox
-    from kiosk.link.uploader import Uploader, _error_of
+    from kiosk.link.uploader import Uploader, refusal_reason
 
     outbox = Outbox(config.state_dir, config.terminal_id, config.site.id, signing, recipient,
                     recover=False)
@@ -345,7 +345,7 @@ def _heartbeat_check(config, signing, recipient, timeout: float, advice: str) ->
                         config.state_dir, timeout_s=timeout)
     try:
         body = json.dumps(uploader.heartbeat_payload()).encode("utf-8")
-        response = uploader._post("/api/v1/heartbeats", body, "application/json")
+        response = uploader.post_signed("/api/v1/heartbeats", body, "application/json")
     except Exception as exc:  # noqa: BLE001 - reported as a failed check
         return Check("enrolment", FAIL, f"signed heartbeat failed: {type(exc).__name__}",
                      "Check the back-office connection.")
@@ -354,7 +354,7 @@ def _heartbeat_check(config, signing, recipient, timeout: float, advice: str) ->
         outbox.close()
     if response.status_code == 204:
         return Check("enrolment", OK, f"terminal {config.terminal_id} accepted by the back office")
-    return Check("enrolment", FAIL, f"back office refused this terminal: {_error_of(response)}",
+    return Check("enrolment", FAIL, f"back office refused this terminal: {refusal_reason(response)}",
                  "The terminal may be revoked or enrolled with another key: " + advice
                  + " (with --reenrol)")
 

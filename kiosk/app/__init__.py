@@ -1,2 +1,2 @@
 """The composition root (`Terminal`) and what runs around it: the demo's devices and embedded
-back office, systemd notify/watchdog, the headphone-jack watch."""
+back office."""

@@ -355,7 +355,7 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
              screenshots, windowed, ime_factory, choose_card, switch_demo_card,
              banner: str | None = None) -> int:
     from kiosk.cli.simulate import load_answers
-    from kiosk.app.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce
+    from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce
     from kiosk.ui.app import KioskApp
     from kiosk.ui.face_overlay import face_preview_reader
     from kiosk.ui.maintenance import Maintenance
@@ -435,7 +435,7 @@ def _headphone_jack(config, demo_devices):
     in the demo, whose sound card is the laptop's."""
     if demo_devices is not None:
         return None
-    from kiosk.app.jack import AlsaHeadphoneJack, card_of
+    from kiosk.ui.jack import AlsaHeadphoneJack, card_of
     return AlsaHeadphoneJack(card_of(config.voice.audio_device))
 
 

@@ -49,7 +49,7 @@ import nacl.public
 from kiosk import __version__
 from kiosk.link import updates as ku
 from kiosk.link.outbox import BACKOFF_BASE_S, BACKOFF_CAP_S, Outbox, UnknownPacket
-from kiosk.app.sdnotify import MainLoopWatchdog, Notifier
+from kiosk.sdnotify import MainLoopWatchdog, Notifier
 from protocol.keys import (BACKOFFICE_PUBLIC_LABEL, generate_terminal_key, load_signing_key,
                            public_key_from_text, public_key_text)
 from protocol.signing import sign_request

@@ -123,7 +123,7 @@ class KioskApp(App):
         self.demo_cards = demo_cards or []
         self.demo_receipt = demo_receipt     # demo: lay the last printed receipt under the camera
         self._place_demo_card = place_demo_card
-        self.headphone_jack = headphone_jack    # kiosk.app.jack sensor: plugging in starts audio-first
+        self.headphone_jack = headphone_jack    # kiosk.ui.jack sensor: plugging in starts audio-first
         self.focus: FocusNavigator | None = None
         self.browse_state: dict = {}
         self.form_state: dict = {"editing": None, "draft": ""}

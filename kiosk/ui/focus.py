@@ -66,7 +66,7 @@ class FocusNavigator:
 
     def __init__(self, app, jack=None):
         self.app = app
-        self.jack = jack                  # a kiosk.app.jack.JackSensor, or None
+        self.jack = jack                  # a kiosk.ui.jack.JackSensor, or None
         self.focused: str | None = None   # ident (or "text:N") of the focused element
         self.typing: str | None = None    # the key of the number field being typed
         self.touches = 0                  # touches seen in audio-first mode
@@ -85,7 +85,7 @@ class FocusNavigator:
         Window.bind(on_key_down=self._on_key_down, on_touch_down=self._on_touch_down)
         self.app.rendered_listeners.append(self._rendered)
         if self.jack is not None:
-            from kiosk.app.jack import JackWatcher
+            from kiosk.ui.jack import JackWatcher
             self._watcher = JackWatcher(self.jack, lambda: Clock.schedule_once(
                 lambda _dt: self.start("jack"))).start()
         return self

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce, watchdog_period
+from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce, watchdog_period
 from protocol.keys import generate_terminal_key
 
 VENV_BIN = Path(sys.executable).parent

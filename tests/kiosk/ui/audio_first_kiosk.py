@@ -18,7 +18,7 @@ configure_kivy(1280, 800)
 from kivy.clock import Clock  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
 
-from kiosk.app.jack import FakeJack  # noqa: E402
+from kiosk.ui.jack import FakeJack  # noqa: E402
 from kiosk.visit.session import Devices, Session, SessionSettings  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.ui.keypad_pilot import KeypadAutopilot  # noqa: E402

@@ -8,7 +8,7 @@ import subprocess
 from flows.engine import plan_visit
 from kiosk.visit import intents as I
 from kiosk.visit.scripted_applicant import Autopilot, drive
-from kiosk.app.jack import AlsaHeadphoneJack, FakeJack, JackWatcher, card_of
+from kiosk.ui.jack import AlsaHeadphoneJack, FakeJack, JackWatcher, card_of
 from kiosk.app.terminal import voice_follows_visits
 from kiosk.ui import keypad as K
 from tests.kit.cards import make_card

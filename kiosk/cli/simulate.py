@@ -22,7 +22,7 @@ import yaml
 
 from flows.catalog import load_catalog
 from flows.text_files import NotUtf8, read_utf8
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.config import load_config
 from kiosk.visit.packet import DirectorySink
 
@@ -109,7 +109,8 @@ def run_simulation(codes: list[str], answers: dict, out_dir: Path, card: str | N
             name = card or answers.get("card") or choose_card(catalog, code, demo.cards)
             switch_demo_card(terminal, demo, name)
             before = len(sink.accepted)
-            pilot = drive(terminal.session, Autopilot(dict(answers)), code, timeout=timeout)
+            pilot = drive(terminal.session, ScriptedApplicant(dict(answers)), code,
+                          timeout=timeout)
             demo.remove_card()
             _wait_attract(terminal.session)
             results.append(_result(code, name, pilot, sink.accepted[before:]))
@@ -119,7 +120,7 @@ def run_simulation(codes: list[str], answers: dict, out_dir: Path, card: str | N
     return results
 
 
-def _result(code: str, card: str | None, pilot: Autopilot, accepted: list) -> dict:
+def _result(code: str, card: str | None, pilot: ScriptedApplicant, accepted: list) -> dict:
     """One visit's line of output: outcome, and the application packet it produced."""
     apps = [a for kind, a in accepted if kind == "application"]
     return {"code": code, "card": card, "outcome": pilot.outcome,
@@ -170,7 +171,8 @@ def run_configured(codes: list[str], answers: dict, config, timeout: float = 180
                 click.echo("lift the test card and place it on the reader again", err=True)
                 _wait_attract(terminal.session, timeout)
             before = len(sink.accepted)
-            pilot = drive(terminal.session, Autopilot(dict(answers)), code, timeout=timeout)
+            pilot = drive(terminal.session, ScriptedApplicant(dict(answers)), code,
+                          timeout=timeout)
             results.append(_result(code, None, pilot, sink.accepted[before:]))
     finally:
         terminal.close()

@@ -1,6 +1,6 @@
 """Drive one whole visit through the real UI with simulated touches, saving every screen.
 
-The decisions come from the headless `kiosk.visit.scripted_applicant.Autopilot` (what a citizen would do on
+The decisions come from the headless `kiosk.visit.scripted_applicant.ScriptedApplicant` (what a citizen would do on
 each snapshot); here each decision becomes taps on the widgets a finger would touch — matter
 buttons, the keypad, pinyin candidates, the signature pad — found by their `ident`, scrolled
 into view and touched at their centre with real touch events. A PNG of every new screen is
@@ -29,7 +29,7 @@ from kivy.uix.scrollview import ScrollView
 from pypinyin import lazy_pinyin
 
 from kiosk.visit import intents as I
-from kiosk.visit.scripted_applicant import Autopilot
+from kiosk.visit.scripted_applicant import ScriptedApplicant
 from kiosk.ui import theme as T
 from kiosk.ui.contrast import contrast_ratio
 from kiosk.ui.widgets import CameraPreview, Panel, SignaturePad
@@ -48,7 +48,7 @@ class UiAutopilot:
         self.on_done = on_done      # called instead of stopping the app (visits in a row)
         self._events: list = []
         self.code = matter_code
-        self.pilot = Autopilot(answers or {})
+        self.pilot = ScriptedApplicant(answers or {})
         self.shots_dir = Path(screenshots) if screenshots else None
         self.timeout_s = timeout_s
         self.actions: deque = deque()

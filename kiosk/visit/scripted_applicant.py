@@ -57,7 +57,8 @@ def default_value(field_view: I.FieldView) -> str:
 
 
 @dataclass
-class Autopilot:
+class ScriptedApplicant:
+    """A citizen walking one visit: the answers (see the module doc) and what happened."""
     answers: dict = field(default_factory=dict)
     finished: bool = False
     outcome: str | None = None
@@ -179,8 +180,8 @@ class ReturningCitizen:
         return []
 
 
-def drive(session, pilot: Autopilot, matter_code: str, timeout: float = 120.0,
-          on_snapshot=None) -> Autopilot:
+def drive(session, pilot: ScriptedApplicant, matter_code: str, timeout: float = 120.0,
+          on_snapshot=None) -> ScriptedApplicant:
     """Run one visit headless: start `matter_code` and answer snapshots until it ends."""
     return drive_intent(session, pilot, I.StartVisit(matter_code), timeout, on_snapshot)
 

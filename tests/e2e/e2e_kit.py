@@ -309,12 +309,12 @@ class Kiosk:
 
     def visit(self, code: str, answers: dict | None = None, timeout: float = 120):
         """One whole visit by the scripted applicant; returns the autopilot (outcome, case)."""
-        from kiosk.visit.scripted_applicant import Autopilot, drive
+        from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
         from kiosk.app.terminal import choose_card, switch_demo_card
         name = (answers or {}).get("card") or choose_card(self.catalog, code, self.demo.cards)
         switch_demo_card(self.terminal, self.demo, name)
         self.last_card = name
-        pilot = drive(self.session, Autopilot(dict(answers or {})), code, timeout=timeout)
+        pilot = drive(self.session, ScriptedApplicant(dict(answers or {})), code, timeout=timeout)
         self.demo.remove_card()
         wait_until(lambda: self.session.snapshot.screen == "attract", 15, "the attract screen")
         return pilot

@@ -40,7 +40,7 @@ def note(text: str) -> None:
 
 def session_process(n: int, go_fd: int, state_dir: Path, work: Path, url: str, catalog,
                     verifier, scenario) -> None:
-    from kiosk.visit.scripted_applicant import Autopilot, drive
+    from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
     from kiosk.config import load_config
     from kiosk.link.outbox import Outbox
     from kiosk.app.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
@@ -83,8 +83,8 @@ def session_process(n: int, go_fd: int, state_dir: Path, work: Path, url: str, c
         switch_demo_card(terminal, demo, card)
         # staff check instead of the face match: the face step is covered by test_end_to_end,
         # and here every second goes to getting more processes killed while they submit
-        pilot = drive(terminal.session, Autopilot({"evaluation": None, "face": "decline"}), code,
-                      timeout=120, on_snapshot=watch)
+        applicant = ScriptedApplicant({"evaluation": None, "face": "decline"})
+        pilot = drive(terminal.session, applicant, code, timeout=120, on_snapshot=watch)
         demo.remove_card()
         if pilot.outcome == "done" and pilot.case_number:
             say(f"receipt {pilot.case_number}")

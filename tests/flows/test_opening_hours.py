@@ -10,7 +10,7 @@ import json
 import time
 
 from kiosk.visit import intents as I
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.config import load_config
 from kiosk.visit.session import Devices, Session, SessionSettings
 from kiosk.app.terminal import session_settings
@@ -62,7 +62,7 @@ def packets(tmp_path) -> list[dict]:
 def test_outside_hours_a_visit_does_not_start_and_says_when_and_where(mini_catalog, tmp_path):
     session = bank_session(mini_catalog, tmp_path, WallClock(SUNDAY_1100), station="春熙路 24 小时自助银行")
     try:
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
         snap = session.snapshot
         assert pilot.outcome == "refused" and pilot.reason_key == "visit.out_of_hours_nearest"
         params = dict(snap.params)
@@ -84,7 +84,7 @@ def test_without_a_24h_station_only_the_opening_time_is_given(mini_catalog, tmp_
     saturday_evening = dt.datetime(2026, 11, 28, 18, 0)
     session = bank_session(mini_catalog, tmp_path, WallClock(saturday_evening))
     try:
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
         assert pilot.reason_key == "visit.out_of_hours"
         assert dict(session.snapshot.params)["when"] == "11-30 09:00"
     finally:
@@ -100,7 +100,7 @@ def test_a_visit_in_progress_at_closing_time_is_allowed_to_finish(mini_catalog, 
 
     session = bank_session(mini_catalog, tmp_path, clock)
     try:
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20,
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20,
                       on_snapshot=close_the_branch)
         assert clock.when == FRIDAY_1730
         assert pilot.outcome == "done", pilot.screens
@@ -122,7 +122,7 @@ def test_a_visit_in_progress_at_closing_time_is_allowed_to_finish(mini_catalog, 
 def test_inside_hours_and_without_hours_visits_start(mini_catalog, tmp_path):
     session = bank_session(mini_catalog, tmp_path, WallClock(dt.datetime(2026, 11, 28, 11, 0)))
     try:
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
         assert pilot.outcome == "done"
     finally:
         session.stop()
@@ -150,7 +150,7 @@ def test_the_opening_time_is_the_sites_not_the_minutes_of_now(mini_catalog, tmp_
     sunday_1112 = dt.datetime(2026, 11, 29, 11, 12, 37)
     session = bank_session(mini_catalog, tmp_path, WallClock(sunday_1112))
     try:
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=10)
         assert pilot.reason_key == "visit.out_of_hours"
         params = dict(session.snapshot.params)
         assert params["when"] == "11-30 09:00" and params["opens_at"] == "2026-11-30T09:00"

@@ -4,7 +4,7 @@ the case number after its own sentence, the receipt's sentence is not cut off by
 screen, and an alert waits for the sentence it would interrupt."""
 import datetime as dt
 
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.ui.spoken import URGENT_ALERTS, View, browse_prompt, plan_speech, snapshot_view
 from tests.kit.cards import make_card
 from tests.kit.session_kit import make_session
@@ -23,7 +23,7 @@ def visit_speech(mini_catalog, tmp_path, code="NP-OLD-ALLOWANCE", language="zh")
         if language != "zh":
             from kiosk.visit import intents as I
             session.send(I.SetLanguage(language))
-        pilot = drive(session, Autopilot(ANSWERS), code, timeout=20)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), code, timeout=20)
         assert pilot.outcome == "done", pilot.screens
     finally:
         session.stop()

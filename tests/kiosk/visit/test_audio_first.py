@@ -7,7 +7,7 @@ import subprocess
 
 from flows.engine import plan_visit
 from kiosk.visit import intents as I
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.ui.jack import AlsaHeadphoneJack, FakeJack, JackWatcher, card_of
 from kiosk.app.terminal import voice_follows_visits
 from kiosk.ui import keypad as K
@@ -122,7 +122,7 @@ def test_card_of_an_alsa_device_name():
 
 
 # -- the session ---------------------------------------------------------------------------------
-class ByKeypad(Autopilot):
+class ByKeypad(ScriptedApplicant):
     """The headless applicant, in audio-first mode: confirms the commitment with the keypad."""
 
     def decide(self, s):
@@ -237,7 +237,7 @@ def test_no_id_card_explains_what_to_do_tonight(mini_catalog, tmp_path):
 def test_declining_consent_explains_the_other_ways(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path)
     try:
-        pilot = drive(session, Autopilot({"consent": False}), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant({"consent": False}), "NP-OLD-ALLOWANCE", timeout=10)
         assert pilot.outcome == "refused"
         snap = session.snapshot
         assert snap.reason_key == "alternatives.no_consent"      # no 24-hour station set
@@ -253,7 +253,7 @@ def test_a_card_of_an_elder_still_reads_after_audio_first(mini_catalog, tmp_path
                                           card=make_card(birth=dt.date(1940, 1, 1)))
     try:
         session.send(I.SetAudioFirst(True))
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
         assert pilot.outcome == "done"
     finally:
         session.stop()

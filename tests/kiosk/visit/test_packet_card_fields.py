@@ -10,7 +10,7 @@ import numpy as np
 
 from devices.id_card.text_block import encode_text_block, parse_text_block
 from devices.interfaces import CardRecord, CardType
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.visit.session import Devices, Session, SessionSettings
 from kiosk.visit.packet import DirectorySink
 from tests.kit.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier
@@ -36,7 +36,7 @@ def test_a_foreigners_card_gives_the_packet_its_english_name_and_nationality(min
     session = Session(mini_catalog, devices, sink, SessionSettings(
         terminal_id="T-TEST-F", site_name="测试站", phone="12345", end_screen_s=0.2)).start()
     try:
-        pilot = drive(session, Autopilot({"form": {"capital": "1000"}}), "LP-EST-SHOP",
+        pilot = drive(session, ScriptedApplicant({"form": {"capital": "1000"}}), "LP-EST-SHOP",
                       timeout=30)
     finally:
         session.stop()

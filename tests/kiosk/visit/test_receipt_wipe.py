@@ -11,7 +11,7 @@ from devices.interfaces import DeviceError
 from devices.printer.emulator import PrinterEmulator
 from devices.registry import open_device
 from devices.supervisor import DeviceSupervisor
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.visit.session import Devices, Session, SessionSettings
 from kiosk.visit.packet import DirectorySink
 from tests.kit.cards import make_card
@@ -48,7 +48,7 @@ def test_a_technician_reprint_after_the_visit_prints_nothing_of_the_citizen(
     session = Session(mini_catalog, devices, sink, SessionSettings(
         terminal_id="T-TEST-W", site_name="测试站", phone="12345", end_screen_s=0.2)).start()
     try:
-        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
+        pilot = drive(session, ScriptedApplicant({"form": {"mobile": "13912345678"}}),
                       "NP-OLD-ALLOWANCE", timeout=30)
         assert pilot.outcome == "done" and pilot.case_number
         assert len(emulator.jobs) == 1              # the citizen's receipt, on paper
@@ -109,7 +109,7 @@ def _visit_to_the_end_screen(catalog, tmp_path, printer, terminal):
     session = Session(catalog, devices, sink, SessionSettings(
         terminal_id=terminal, site_name="测试站", phone="12345", end_screen_s=3.0)).start()
     try:
-        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}}),
+        pilot = drive(session, ScriptedApplicant({"form": {"mobile": "13912345678"}}),
                       "NP-OLD-ALLOWANCE", timeout=30)
         assert pilot.outcome == "done"
     except BaseException:

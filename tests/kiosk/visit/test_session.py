@@ -7,7 +7,7 @@ import time
 import pytest
 
 from kiosk.visit import intents as I
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from tests.kit.cards import make_card
 from tests.kit.session_kit import make_session, manifests, wait_until as _wait
 from tests.kit.fakes import FakePrinter, FakeScanner, FakeVerifier
@@ -16,7 +16,7 @@ from tests.kit.fakes import FakePrinter, FakeScanner, FakeVerifier
 def test_whole_visit_writes_packet_and_receipt(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path)
     try:
-        pilot = drive(session, Autopilot({"form": {"mobile": "13912345678"}, "evaluation": 4}),
+        pilot = drive(session, ScriptedApplicant({"form": {"mobile": "13912345678"}, "evaluation": 4}),
                       "NP-OLD-ALLOWANCE", timeout=20)
     finally:
         session.stop()
@@ -39,7 +39,7 @@ def test_refused_when_a_needed_device_is_missing(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path)
     session.devices.printer = None
     try:
-        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=10)
     finally:
         session.stop()
     assert pilot.outcome == "refused" and pilot.reason_key == "visit.capability_missing"
@@ -49,7 +49,7 @@ def test_refused_when_a_needed_device_is_missing(mini_catalog, tmp_path):
 def test_too_young_is_refused_and_wiped(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path, card=make_card(birth=dt.date(1990, 5, 5)))
     try:
-        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=10)
         assert pilot.reason_key == "eligibility.too_young"
         deadline = time.monotonic() + 5
         while session.snapshot.screen != "attract" and time.monotonic() < deadline:
@@ -71,7 +71,7 @@ def test_a_card_that_cannot_use_the_matter_never_opens_the_face_camera(mini_cata
                                                                        card, reason):
     session, devices, sink = make_session(mini_catalog, tmp_path, card=card)
     try:
-        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=10)
+        pilot = drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=10)
     finally:
         session.stop()
     assert pilot.outcome == "refused" and pilot.reason_key == reason
@@ -91,7 +91,7 @@ def test_the_configured_face_attempt_limit_offers_staff_check(mini_catalog, tmp_
                                           max_face_attempts=settings.max_face_attempts)
     reasons = []
     try:
-        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20,
+        pilot = drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20,
                       on_snapshot=lambda s: s.screen == "face" and reasons.append(
                           (s.face_attempts, s.reason_key)))
     finally:
@@ -107,7 +107,7 @@ def test_forgotten_card_is_called_out_before_attract(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path)
     seen = []
     try:
-        drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20, on_snapshot=seen.append)
+        drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20, on_snapshot=seen.append)
         time.sleep(0.6)   # longer than the end screen: the card is still on the reader
         assert "visit.forgotten_card" in session.snapshot.alerts and session.snapshot.screen == "done"
         devices.id_card.present = False
@@ -157,7 +157,7 @@ def test_elder_mode_doubles_the_idle_timeout(mini_catalog, tmp_path):
 def test_paper_out_during_print_still_accepts(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path, printer=FakePrinter(fail=True))
     try:
-        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20)
+        pilot = drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20)
     finally:
         session.stop()
     assert pilot.outcome == "done" and pilot.case_number
@@ -168,7 +168,7 @@ def test_face_fails_three_times_then_staff_check(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path,
                                           verifier=FakeVerifier(["no_match"]))
     try:
-        pilot = drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20)
+        pilot = drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20)
     finally:
         session.stop()
     app = [p for p in manifests(tmp_path / "s") if p["kind"] == "application"][0]
@@ -181,7 +181,7 @@ def test_rejected_page_is_retaken(mini_catalog, tmp_path):
                                           scanner=FakeScanner(rejects=["doc.blurred", "doc.glare"]))
     reasons = []
     try:
-        drive(session, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20,
+        drive(session, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20,
               on_snapshot=lambda s: reasons.append(s.reason_key))
     finally:
         session.stop()
@@ -198,12 +198,12 @@ def test_visits_back_to_back_and_side_by_side_do_not_leak(mini_catalog, tmp_path
         def back_to_back():
             for card in people[:2]:
                 d1.id_card.card = card
-                drive(s1, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20)
+                drive(s1, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20)
                 d1.id_card.present = False
                 _wait(lambda: s1.snapshot.screen == "attract")
         t = threading.Thread(target=back_to_back)
         t.start()
-        drive(s2, Autopilot(), "NP-OLD-ALLOWANCE", timeout=20)
+        drive(s2, ScriptedApplicant(), "NP-OLD-ALLOWANCE", timeout=20)
         t.join(40)
     finally:
         s1.stop(), s2.stop()
@@ -242,7 +242,7 @@ def test_declining_the_face_check_while_the_camera_runs(mini_catalog, tmp_path):
     session, devices, sink = make_session(mini_catalog, tmp_path, verifier=verifier)
     try:
         started = time.monotonic()
-        pilot = drive(session, Autopilot({"face": "decline", "form": {"mobile": "13912345678"}}),
+        pilot = drive(session, ScriptedApplicant({"face": "decline", "form": {"mobile": "13912345678"}}),
                       "NP-OLD-ALLOWANCE", timeout=20)
         took = time.monotonic() - started
     finally:

@@ -9,7 +9,7 @@ import datetime as dt
 import threading
 
 from kiosk.visit import intents as I
-from kiosk.visit.scripted_applicant import Autopilot, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from kiosk.app.terminal import voice_follows_visits
 from tests.kit.cards import make_card
 from tests.kit.session_kit import make_session, wait_until as _wait
@@ -50,7 +50,7 @@ def test_an_elder_visit_speaks_at_the_elder_rate_and_the_next_visit_does_not(min
         _wait(lambda: session.snapshot.elder)
         speaker.set_volume(0.3)                 # the applicant turned the volume down
         mark = len(screens.said)
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
         assert pilot.outcome == "done", pilot.screens
         assert speaker.wait_idle(10)
         elder_visit = screens.said[mark:]
@@ -68,7 +68,7 @@ def test_an_elder_visit_speaks_at_the_elder_rate_and_the_next_visit_does_not(min
         assert (again.prompt_key, again.rate, again.volume) == ("step.attract", 170, 0.8)
 
         mark = len(screens.said)
-        pilot = drive(session, Autopilot(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
+        pilot = drive(session, ScriptedApplicant(ANSWERS), "NP-OLD-ALLOWANCE", timeout=20)
         assert pilot.outcome == "done", pilot.screens
         normal_visit = screens.said[mark:]
         assert "step.id_card" in [u.prompt_key for u in normal_visit]

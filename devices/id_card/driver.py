@@ -238,8 +238,10 @@ class SamReader:
             raise DeviceUnavailable(f"{what}: serial port failed: {exc}", "id_card.reader_missing") from None
 
 
-def open_from_url(url: DeviceUrl, photo_decoder: PhotoDecoder | None = None) -> SamReader:
-    """Open and initialise the reader an `idcard+serial://…` URL names (registry factory)."""
+def open_from_url(url: DeviceUrl, photo_decoder: PhotoDecoder | None = None,
+                  wlt_library: str | None = None) -> SamReader:
+    """Open and initialise the reader an `idcard+serial://…` URL names (registry factory).
+    `wlt_library`: the vendor photo decoder (`[devices] wlt_library`; empty: $KIOSK_WLT_LIB)."""
     if url.scheme != "idcard+serial":
         raise ConfigurationError(f"{url.url!r} is not an idcard+serial:// URL")
     if not url.rest:
@@ -250,7 +252,7 @@ def open_from_url(url: DeviceUrl, photo_decoder: PhotoDecoder | None = None) -> 
     except (serial.SerialException, ValueError, OSError) as exc:
         raise DeviceUnavailable(f"cannot open ID-card reader port {url.rest!r}: {exc}",
                                 "id_card.reader_missing") from None
-    reader = SamReader(port, photo_decoder)
+    reader = SamReader(port, photo_decoder or AutoPhotoDecoder.configured(wlt_library))
     try:
         reader.initialise()
     except BaseException:

@@ -182,9 +182,10 @@ class EmulatorPhotoCodec:
 
 
 class AutoPhotoDecoder:
-    """The driver's default: the vendor library if `KIOSK_WLT_LIB` names one, else the
-    emulator codec for photos carrying its magic prefix, else `id_card.photo_decoder_missing`
-    (raised when a photo is decoded, so a missing library is a health fault, not a crash)."""
+    """The driver's default: the emulator codec for photos carrying its magic prefix, else the
+    vendor library (`[devices] wlt_library`, handed over by the terminal; `KIOSK_WLT_LIB` when
+    none is configured), else `id_card.photo_decoder_missing` (raised when a photo is decoded,
+    so a missing library is a health fault, not a crash)."""
 
     def __init__(self, lib_path: str | None = None, bmp_save: int = 0):
         self.lib_path = lib_path
@@ -193,8 +194,14 @@ class AutoPhotoDecoder:
         self._emulator = EmulatorPhotoCodec()
 
     @classmethod
+    def configured(cls, lib_path: str | None = None) -> "AutoPhotoDecoder":
+        """The decoder of a configured library; `KIOSK_WLT_LIB` when `lib_path` is empty."""
+        return cls(lib_path or os.environ.get(WLT_LIB_ENV) or None,
+                   int(os.environ.get(WLT_BMPSAVE_ENV, "0") or 0))
+
+    @classmethod
     def from_env(cls) -> "AutoPhotoDecoder":
-        return cls(os.environ.get(WLT_LIB_ENV) or None, int(os.environ.get(WLT_BMPSAVE_ENV, "0") or 0))
+        return cls.configured(None)
 
     def decode(self, raw1024: bytes) -> np.ndarray:
         if EmulatorPhotoCodec.is_emulator_photo(raw1024):

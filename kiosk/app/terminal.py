@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import tempfile
 import threading
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from devices.interfaces import ConfigurationError
 from devices.printer.condition import paper_of
 from devices.registry import open_device, parse_device_url
+from devices.slots import SLOT_NAMES, SLOTS, driver_options, slot_of_device
 from devices.supervisor import DeviceSupervisor, HealthChange
 from flows.catalog import Catalog
 from flows.engine import check_eligibility, plan_visit
@@ -28,13 +28,10 @@ from kiosk.visit.packet import PacketSink
 
 log = logging.getLogger(__name__)
 
-SLOTS = {"id_card": "id_card", "printer": "printer", "camera": "camera",
-         "doc_camera": "scanner"}
-
 
 def check_device_urls(config: KioskConfig) -> None:
     """Fail at start, loudly, on a URL no driver handles (nothing falls back to a dummy)."""
-    for slot in SLOTS:
+    for slot in SLOT_NAMES:
         parse_device_url(getattr(config.devices, slot))
 
 
@@ -45,29 +42,24 @@ class Terminal:
         self.config, self.catalog, self.sink = config, catalog, sink
         self.supervisors: dict[str, DeviceSupervisor] = {}
         self.health_events: list[HealthChange] = []
-        for slot in SLOTS:
+        for slot in SLOT_NAMES:
             url = getattr(config.devices, slot)
             sup = DeviceSupervisor(slot, url, lambda u, slot=slot: self._open(slot, u))
             sup.subscribe(self.health_events.append)
             self.supervisors[slot] = sup.start() if start_supervisors else sup
         self.face_verifier = face_verifier if face_verifier is not None else _make_verifier(config)
-        devices = Devices(id_card=self.supervisors["id_card"].proxy,
-                          camera=self.supervisors["camera"].proxy, face=self.face_verifier,
-                          scanner=self.supervisors["doc_camera"].proxy,
-                          printer=self.supervisors["printer"].proxy)
+        devices = Devices(face=self.face_verifier,
+                          **{s.device: self.supervisors[s.name].proxy for s in SLOTS})
         self.session = Session(catalog, devices, sink, session_settings(config),
                                health=self.fault_of, progress=progress)
 
     def _open(self, slot: str, url: str):
-        if slot == "id_card" and self.config.devices.wlt_library:
-            os.environ.setdefault("KIOSK_WLT_LIB", self.config.devices.wlt_library)
         if slot == "printer" and "width=" not in url:      # the site's paper, unless the URL says
             url += ("&" if "?" in url else "?") + f"width={self.config.devices.printer_width_dots}"
-        return open_device(url, expected_kind=slot)
+        return open_device(url, expected_kind=slot, **driver_options(slot, self.config.devices))
 
     def fault_of(self, device: str) -> str | None:
-        slot = {"scanner": "doc_camera"}.get(device, device)
-        sup = self.supervisors.get(slot)
+        sup = self.supervisors.get(slot_of_device(device))
         return sup.fault if sup is not None else "device.unavailable"
 
     def health(self) -> dict:

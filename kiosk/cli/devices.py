@@ -9,9 +9,10 @@ import click
 from devices.interfaces import ConfigurationError
 from devices.printer.condition import condition_of
 from devices.registry import open_device
+from devices.slots import SLOT_NAMES
 from kiosk.cli import LazyGroup
 from kiosk.config import ConfigInvalid, load_config
-from kiosk.ops.selftest import KINDS, run_self_test
+from kiosk.ops.selftest import run_self_test
 
 
 @click.group(cls=LazyGroup, lazy={
@@ -37,7 +38,7 @@ def list_(ctx, as_json: bool) -> None:
     """Configured devices, whether each opens, and its state."""
     cfg = _config(ctx)
     rows = []
-    for kind in KINDS:
+    for kind in SLOT_NAMES:
         url = getattr(cfg.devices, kind)
         try:
             dev = open_device(url, expected_kind=kind)
@@ -61,7 +62,7 @@ def list_(ctx, as_json: bool) -> None:
 
 
 @devices.command("test")
-@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("kind", type=click.Choice(SLOT_NAMES))
 @click.option("--url", help="Device URL (default: the configured one).")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for a card.")
 @click.pass_context

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 from devices.interfaces import DeviceError, Receipt
 
-KINDS = ("id_card", "printer", "camera", "doc_camera")
-
 
 @dataclass(frozen=True)
 class SelfTestResult:
@@ -25,6 +23,7 @@ class SelfTestResult:
 
 def run_self_test(kind: str, device, terminal_id: str = "", site_name: str = "",
                   card_timeout: float = 15.0) -> SelfTestResult:
+    """Self-test the device of slot `kind` (one of devices.slots.SLOT_NAMES)."""
     started = time.monotonic()
     try:
         detail = {"id_card": _card, "printer": _printer, "camera": _camera,

@@ -15,7 +15,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
-from kiosk.ops.selftest import KINDS, run_self_test
+from devices.slots import SLOT_NAMES as KINDS
+from kiosk.ops.selftest import run_self_test
 from kiosk.ops.technician import check_pin
 from kiosk.ui import theme as T
 from kiosk.ui.widgets import BigButton, Keypad, text_label

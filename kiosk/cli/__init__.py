@@ -27,8 +27,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("kiosk.cli.outbox:outbox", "Inspect and retry the durable outbox of sealed packets."),
     "updates": ("kiosk.cli.updates:updates_command",
                 "Signed catalogue/site-profile updates: status, check now."),
-    "doctor": ("kiosk.ops.doctor:doctor", "Check devices, paper, disk, clock, back office, enrolment."),
-    "provision": ("kiosk.ops.provision:provision_command",
+    "doctor": ("kiosk.cli.doctor:doctor", "Check devices, paper, disk, clock, back office, enrolment."),
+    "provision": ("kiosk.cli.provision:provision_command",
                   "Provision this terminal: devices, site, enrolment, services, self-test."),
 }
 

@@ -19,7 +19,9 @@ from click.testing import CliRunner
 
 import flows.catalog
 
-from kiosk.ops import doctor
+from kiosk.ops.checks import Check
+from kiosk.ops.doctor import connection, host, report
+from kiosk.ops.doctor import devices as doctor_devices
 from kiosk.cli import main
 from kiosk.cli.run import EmbeddedBackoffice
 from kiosk.config import load_config
@@ -219,21 +221,21 @@ def test_an_invalid_configuration_is_reported_not_raised(tmp_path):
 
 
 def test_the_clock_check_catches_a_reset_clock():
-    checks = doctor.clock_checks(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
+    checks = host.clock_checks(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc))
     assert checks[0].status == "FAIL" and "timedatectl set-time" in checks[0].advice
 
 
 def test_stale_health_is_ignored(tmp_path):
     write_health(tmp_path, {}, "ok")
-    assert doctor.read_fresh_health(tmp_path) is not None
-    assert doctor.read_fresh_health(tmp_path, now=time.time() + 120) is None
+    assert doctor_devices.read_fresh_health(tmp_path) is not None
+    assert doctor_devices.read_fresh_health(tmp_path, now=time.time() + 120) is None
 
 
 def test_the_text_report_fits_a_screen_and_ends_with_the_counts():
-    checks = [doctor.Check("printer", "FAIL", "paper out", "Load a new roll " * 12),
-              doctor.Check("disk", "OK", "100 MB free")]
-    text = doctor.render(checks)
-    assert all(len(line) <= doctor.WIDTH for line in text.splitlines())
+    checks = [Check("printer", "FAIL", "paper out", "Load a new roll " * 12),
+              Check("disk", "OK", "100 MB free")]
+    text = report.render(checks)
+    assert all(len(line) <= report.WIDTH for line in text.splitlines())
     assert text.splitlines()[-1] == "1 FAIL, 0 WARN, 1 OK"
     assert "-> Load a new roll" in text
 
@@ -283,6 +285,6 @@ def test_dead_and_long_waiting_packets_are_warnings_with_the_way_out(tmp_path, d
     assert "kiosk outbox retry" in checks["outbox"]["advice"]
     with Outbox(state, "", "", None, None, recover=False) as box:
         box.retry(dead)
-    later = doctor.outbox_check(load_config(str(config)), now=time.time() + 2 * 3600)
+    later = connection.outbox_check(load_config(str(config)), now=time.time() + 2 * 3600)
     assert later.status == "WARN" and "oldest waits 120 min" in later.detail
     assert "kiosk-uploader" in later.advice

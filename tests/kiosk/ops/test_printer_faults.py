@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import flows.catalog
 from devices.printer.emulator import PrinterEmulator
-from kiosk.ops import doctor
+from kiosk.ops.doctor import devices as doctor_devices
 from kiosk.cli import main
 from kiosk.cli.run import EmbeddedBackoffice
 from kiosk.config import load_config
@@ -94,7 +94,7 @@ def test_devices_list_names_the_fault_the_supervisor_reports(tmp_path, printer):
 
 def test_doctor_from_the_running_app_says_paper_out_with_what_to_do():
     devices = {"printer": {"available": False, "fault": "printer.paper_out"}}
-    checks = {c.name: c for c in doctor.health_checks({"devices": devices, "paper": "out"})}
+    checks = {c.name: c for c in doctor_devices.health_checks({"devices": devices, "paper": "out"})}
     assert (checks["printer"].status, checks["printer"].detail) == (
         "FAIL", "paper out (from the running app)")
     assert "Load a new roll" in checks["printer"].advice

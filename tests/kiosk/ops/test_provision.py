@@ -20,7 +20,9 @@ from click.testing import CliRunner, Result
 
 from kiosk.cli import main
 from kiosk.config import load_config
-from kiosk.ops.provision import SYSTEMD_DIR, detect_devices, parse_hours, propose_urls
+from kiosk.ops.provision.detect import detect_devices, propose_urls
+from kiosk.ops.provision.interactive import parse_hours
+from kiosk.ops.provision.units import SYSTEMD_DIR
 from kiosk.ops.technician import check_pin
 from flows.catalog import load_catalog
 from kiosk.app.terminal import DemoDevices, choose_card
@@ -326,7 +328,7 @@ def test_opening_hours_as_typed_by_a_technician():
 
 
 def test_written_toml_reads_back_the_same():
-    from kiosk.ops.provision import to_toml
+    from kiosk.ops.provision.site_config import to_toml
     data = {"terminal_id": "T-1", "site": {"name": {"zh": "名 \"引号\" \\ 斜杠", "en": "x"},
                                            "opening_hours": [{"days": "mon", "open": "09:00",
                                                               "close": "17:00"}],

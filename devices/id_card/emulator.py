@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import logging
 import os
-import select
-import signal
-import socket
-import sys
 import threading
 import time
-import tty
 from dataclasses import dataclass
 
 import click
 
 from devices.assets import exit_on_missing_asset
+from devices.emulator_server import (ByteServer, check_transport_choice, serve_until_signal,
+                                     start_chosen_transport)
 from devices.id_card import codec
 from devices.id_card.scenario import EmulatedCard, Scenario, load_scenario
 from devices.interfaces import ConfigurationError
@@ -160,17 +157,15 @@ class SamEmulator:
 
 # ----------------------------------------------------------------------------------------------
 class EmulatorServer:
-    """Runs a `SamEmulator` on a pseudo-terminal or a TCP port, in a background thread."""
+    """Runs a `SamEmulator` on a pseudo-terminal or a TCP port, in a background thread
+    (the transport is `devices.emulator_server.ByteServer`)."""
 
     def __init__(self, scenario: Scenario | str | os.PathLike | None = None,
                  faces_dir: str | os.PathLike | None = None):
         self._scenario_arg = scenario
         self._faces_dir = faces_dir
         self.emulator: SamEmulator | None = None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._fds: list[int] = []
-        self._socks: list[socket.socket] = []
+        self._server = ByteServer(self._connect, thread_name="idcard-emulator", read_size=4096)
 
     def _make_emulator(self, scenario) -> SamEmulator:
         if self.emulator is not None:
@@ -181,30 +176,17 @@ class EmulatorServer:
         self.emulator = SamEmulator(scenario)
         return self.emulator
 
-    def _spawn(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name="idcard-emulator")
-        thread.start()
-        self._threads.append(thread)
-
     def start_pty(self, scenario: Scenario | str | os.PathLike | None = None) -> str:
         """Serve on a new pseudo-terminal; returns the slave path (e.g. /dev/pts/5)."""
         self._make_emulator(scenario)
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        self._fds += [master, slave]   # the slave stays open so the master never sees EIO
-        self._spawn(self._serve_fd, master)
-        return os.ttyname(slave)
+        return self._server.start_pty()
 
     def start_tcp(self, scenario: Scenario | str | os.PathLike | None = None, port: int = 0,
                   host: str = "127.0.0.1") -> tuple[str, int]:
         """Serve on TCP (one client at a time); returns (host, port). Driver URL:
         idcard+serial://socket://HOST:PORT."""
         self._make_emulator(scenario)
-        server = socket.create_server((host, port))
-        server.settimeout(0.1)
-        self._socks.append(server)
-        self._spawn(self._serve_tcp, server)
-        return server.getsockname()[:2]
+        return self._server.start_tcp(port=port, host=host)
 
     # -- control, forwarded ------------------------------------------------------------------
     def place_card(self, name: str, after: float = 0.0) -> None:
@@ -222,17 +204,7 @@ class EmulatorServer:
         return self.emulator
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=2)
-        for fd in self._fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        for sock in self._socks:
-            sock.close()
-        self._fds, self._socks, self._threads = [], [], []
+        self._server.stop()
 
     def __enter__(self) -> "EmulatorServer":
         return self
@@ -240,55 +212,19 @@ class EmulatorServer:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    # -- transports --------------------------------------------------------------------------
-    def _exchange(self, parser: codec.FrameParser, data: bytes, write) -> None:
-        for item in parser.feed(data):
-            for reply in self._require().handle(item):
-                if reply.delay and self._stop.wait(reply.delay):
-                    return
-                write(reply.data)
-
-    def _serve_fd(self, fd: int) -> None:
+    # -- one client's bytes ------------------------------------------------------------------
+    def _connect(self, write):
+        """A fresh frame parser for a client; its bytes are answered by the emulator."""
         parser = codec.FrameParser(min_len=codec.MIN_REQUEST_LEN)
 
-        def write(data: bytes) -> None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+        def feed(data: bytes) -> None:
+            for item in parser.feed(data):
+                for reply in self._require().handle(item):
+                    if reply.delay and self._server.stopping.wait(reply.delay):
+                        return
+                    write(reply.data)
 
-        while not self._stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                time.sleep(0.05)    # no client has the slave open
-                continue
-            self._exchange(parser, data, write)
-
-    def _serve_tcp(self, server: socket.socket) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (socket.timeout, OSError):
-                continue
-            with conn:
-                parser = codec.FrameParser(min_len=codec.MIN_REQUEST_LEN)
-                while not self._stop.is_set():
-                    ready, _, _ = select.select([conn], [], [], 0.1)
-                    if not ready:
-                        continue
-                    try:
-                        data = conn.recv(4096)
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    try:
-                        self._exchange(parser, data, conn.sendall)
-                    except OSError:
-                        break
+        return feed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -306,8 +242,7 @@ class EmulatorServer:
 def cli(use_pty: bool, tcp: str | None, scenario: str | None, card: str | None,
         place_after: float | None, faces_dir: str | None, sam_fault: bool) -> None:
     """SAM ID-card reader emulator: prints the pty path (or HOST:PORT) first, then serves."""
-    if use_pty and tcp:
-        raise click.UsageError("choose one of --pty and --tcp")
+    check_transport_choice(use_pty, tcp)
     try:
         with exit_on_missing_asset():
             loaded = load_scenario(scenario, faces_dir)
@@ -316,13 +251,7 @@ def cli(use_pty: bool, tcp: str | None, scenario: str | None, card: str | None,
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
     server = EmulatorServer(loaded)
-    if tcp:
-        host, _, port = tcp.rpartition(":")
-        if not port.isdigit():
-            raise click.UsageError("--tcp needs HOST:PORT")
-        where = "%s:%d" % server.start_tcp(port=int(port), host=host or "127.0.0.1")
-    else:
-        where = server.start_pty()
+    where = start_chosen_transport(server.start_pty, server.start_tcp, tcp)
     if card is not None:
         if card.lower() == "none":
             server.remove_card()
@@ -332,16 +261,7 @@ def cli(use_pty: bool, tcp: str | None, scenario: str | None, card: str | None,
         server.place_card(loaded.initial_card, after=place_after)
     if sam_fault:
         server.set_sam_fault(True)
-    click.echo(where)
-    sys.stdout.flush()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
+    serve_until_signal(where, server.stop)
 
 
 __all__ = ["EmulatorServer", "SamEmulator", "Reply", "cli"]

@@ -18,18 +18,14 @@ from __future__ import annotations
 import io
 import logging
 import os
-import select
-import signal
-import socket
-import sys
 import threading
-import time
-import tty
 from pathlib import Path
 
 import click
 from PIL import Image
 
+from devices.emulator_server import (ByteServer, check_transport_choice, serve_until_signal,
+                                     start_chosen_transport)
 from devices.interfaces import PaperState, PrinterStatus
 from devices.printer import codec
 from devices.printer.escpos_stream import EscPosStreamParser, Event
@@ -168,15 +164,14 @@ class PrinterModel:
 
 
 class PrinterEmulator:
-    """Runs a `PrinterModel` on a pseudo-terminal and/or a TCP port, in background threads."""
+    """Runs a `PrinterModel` on a pseudo-terminal and/or a TCP port, in background threads
+    (the transport is `devices.emulator_server.ByteServer`)."""
 
     def __init__(self, out_dir: str | os.PathLike | None = None, width_dots: int = 576,
                  state: str = "ok", font: CjkFont | None = None):
         self.model = PrinterModel(width_dots, font, out_dir, state)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._fds: list[int] = []
-        self._socks: list[socket.socket] = []
+        self._server = ByteServer(self._connect, self.model.remove_listener,
+                                  thread_name="printer-emulator", read_size=65536)
 
     # -- forwarded ---------------------------------------------------------------------------
     @property
@@ -197,40 +192,16 @@ class PrinterEmulator:
         return self.model.png(index)
 
     # -- transports --------------------------------------------------------------------------
-    def _spawn(self, target, *args) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name="printer-emulator")
-        thread.start()
-        self._threads.append(thread)
-
     def start_pty(self) -> str:
         """Serve on a new raw pseudo-terminal; returns the slave path (e.g. /dev/pts/5)."""
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        tty.setraw(master)
-        self._fds += [master, slave]   # the slave stays open so the master never sees EIO
-        self._spawn(self._serve_fd, master)
-        return os.ttyname(slave)
+        return self._server.start_pty()
 
     def start_tcp(self, port: int = 0, host: str = "127.0.0.1") -> tuple[str, int]:
         """Serve on TCP, one client at a time, like a port-9100 printer; returns (host, port)."""
-        server = socket.create_server((host, port))
-        server.settimeout(0.1)
-        self._socks.append(server)
-        self._spawn(self._serve_tcp, server)
-        return server.getsockname()[:2]
+        return self._server.start_tcp(port=port, host=host)
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=2)
-        for fd in self._fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        for sock in self._socks:
-            sock.close()
-        self._fds, self._socks, self._threads = [], [], []
+        self._server.stop()
 
     def __enter__(self) -> "PrinterEmulator":
         return self
@@ -238,68 +209,17 @@ class PrinterEmulator:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _pump(self, parser: EscPosStreamParser, data: bytes, write) -> None:
-        self.model.received += data
-        for event in parser.feed(data):
-            self.model.handle(event, write)
-
-    def _serve_fd(self, fd: int) -> None:
-        parser = EscPosStreamParser()
-        lock = threading.Lock()
-
-        def write(data: bytes) -> None:
-            with lock:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-
+    def _connect(self, write):
+        """A client connected: it hears automatic status back, and its bytes are printed."""
         self.model.add_listener(write)
-        try:
-            while not self._stop.is_set():
-                ready, _, _ = select.select([fd], [], [], 0.1)
-                if not ready:
-                    continue
-                try:
-                    data = os.read(fd, 65536)
-                except OSError:
-                    time.sleep(0.05)    # no client has the slave open
-                    continue
-                self._pump(parser, data, write)
-        finally:
-            self.model.remove_listener(write)
+        parser = EscPosStreamParser()
 
-    def _serve_tcp(self, server: socket.socket) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (socket.timeout, OSError):
-                continue
-            lock = threading.Lock()
+        def feed(data: bytes) -> None:
+            self.model.received += data
+            for event in parser.feed(data):
+                self.model.handle(event, write)
 
-            def write(data: bytes, conn=conn) -> None:
-                with lock:
-                    conn.sendall(data)
-
-            self.model.add_listener(write)
-            parser = EscPosStreamParser()
-            try:
-                with conn:
-                    while not self._stop.is_set():
-                        ready, _, _ = select.select([conn], [], [], 0.1)
-                        if not ready:
-                            continue
-                        try:
-                            data = conn.recv(65536)
-                        except OSError:
-                            break
-                        if not data:
-                            break
-                        try:
-                            self._pump(parser, data, write)
-                        except OSError:
-                            break
-            finally:
-                self.model.remove_listener(write)
+        return feed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -313,26 +233,10 @@ class PrinterEmulator:
               show_default=True, help="Paper width in dots (80 mm / 58 mm).")
 def cli(use_pty: bool, tcp: str | None, out_dir: str | None, state: str, width_dots: str) -> None:
     """ESC/POS printer emulator: prints the pty path (or HOST:PORT) first, then serves."""
-    if use_pty and tcp:
-        raise click.UsageError("choose one of --pty and --tcp")
+    check_transport_choice(use_pty, tcp)
     emulator = PrinterEmulator(out_dir=out_dir, width_dots=int(width_dots), state=state)
-    if tcp:
-        host, _, port = tcp.rpartition(":")
-        if not port.isdigit():
-            raise click.UsageError("--tcp needs HOST:PORT")
-        where = "%s:%d" % emulator.start_tcp(port=int(port), host=host or "127.0.0.1")
-    else:
-        where = emulator.start_pty()
-    click.echo(where)
-    sys.stdout.flush()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        emulator.stop()
+    where = start_chosen_transport(emulator.start_pty, emulator.start_tcp, tcp)
+    serve_until_signal(where, emulator.stop)
 
 
 __all__ = ["PrinterEmulator", "PrinterModel", "STATES", "asb_packet", "cli"]

@@ -20,12 +20,13 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from devices.assets import faces_dir, read_face_photo
+from devices.frame_sources import FrameLoop
 from devices.interfaces import ConfigurationError, DeviceUnavailable
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def close_eyes(frame: np.ndarray, eyes: list[np.ndarray]) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-class EmulatedCamera:
+class EmulatedCamera(FrameLoop):
     """`FrameSource` producing a live-like stream from a still photo (see module docstring)."""
 
     def __init__(self, photo: np.ndarray | None, width: int = 640, height: int = 480,
@@ -178,10 +179,6 @@ class EmulatedCamera:
             self._next_frame_at = max(self._next_frame_at + 1.0 / self.fps, now)
             self._frame_no += 1
             return self.render(now)
-
-    def frames(self) -> Iterator[np.ndarray]:
-        while True:
-            yield self.read()
 
     def close(self) -> None:
         self._closed = True

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from devices.frame_sources import FrameLoop
 from devices.interfaces import DeviceUnavailable
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ def synth_frame(scenario: str, seed: int = 0, frame_size: tuple[int, int] = (128
 # --------------------------------------------------------------------------------------------
 # The camera
 @dataclass
-class EmulatedDocCamera:
+class EmulatedDocCamera(FrameLoop):
     """A FrameSource playing scenarios: each `motion_frames` moving, then `still_frames` still.
 
     After the last scenario the sequence repeats with the seed advanced (so frames differ).
@@ -418,10 +419,6 @@ class EmulatedDocCamera:
                 return None
             self._sheet_frame = (stamp, sheet_on_desk(image, self.seed, self.frame_size))
         return self._sheet_frame[1]
-
-    def frames(self) -> Iterator[np.ndarray]:
-        while True:
-            yield self.read()
 
     def close(self) -> None:
         self._closed = True

@@ -1,6 +1,7 @@
 """`DocCameraScanner`: the `DocumentScanner` the session calls to capture one material page.
 
-It reads frames from a FrameSource (a V4L2 高拍仪, a clip, a folder of images, or the emulator),
+It reads frames from a FrameSource (a V4L2 高拍仪, a clip, a folder of images: the
+`devices.frame_sources` ones, read in order on the caller's thread; or the emulator),
 waits until the applicant has put a NEW page down and let go (consecutive frames nearly equal,
 and different from the scene last captured), then runs the page pipeline on that still frame.
 
@@ -27,7 +28,10 @@ import cv2
 import numpy as np
 
 from devices.document.pipeline import PipelineConfig, process_frame, reject
-from devices.interfaces import CapturedPage, ConfigurationError, FrameSource
+from devices.frame_sources import (DOC_UNPLUGGED, DOCUMENT_IMAGE_SUFFIXES, CaptureBackend,
+                                   ImageFolderBackend, SequentialFrameSource, device_target,
+                                   image_files)
+from devices.interfaces import CapturedPage, ConfigurationError, DeviceUnavailable, FrameSource
 from devices.registry import DeviceUrl
 
 log = logging.getLogger(__name__)
@@ -192,17 +196,13 @@ def open_source(url: DeviceUrl) -> FrameSource:
     """The frame source a doccam+... URL names (without the scanner around it)."""
     transport = url.transport
     if transport == "v4l2":
-        from devices.document.sources import V4l2DocCamera
-        device = url.rest or "/dev/video0"
-        return V4l2DocCamera(device, width=_int(url, "width", 1920), height=_int(url, "height", 1080),
-                             fourcc=url.opt("fourcc", "MJPG") or None)
+        return _open_v4l2(url.rest or "/dev/video0", width=_int(url, "width", 1920),
+                          height=_int(url, "height", 1080),
+                          fourcc=url.opt("fourcc", "MJPG") or None)
     if transport == "file":
-        from devices.document.sources import VideoFileDocCamera
-        return VideoFileDocCamera(url.rest, loop=_int(url, "loop", 1) != 0)
+        return _open_clip(url.rest, loop=_int(url, "loop", 1) != 0)
     if transport == "images":
-        from devices.document.sources import ImageFolderDocCamera
-        return ImageFolderDocCamera(url.rest, repeat=_int(url, "repeat", 3),
-                                    loop=_int(url, "loop", 1) != 0)
+        return _open_folder(url.rest, repeat=_int(url, "repeat", 3), loop=_int(url, "loop", 1) != 0)
     if transport == "emulator":
         from devices.document.emulator import EmulatedDocCamera
         names = tuple(s.strip() for s in (url.opt("sequence") or "clean").split(",") if s.strip())
@@ -216,6 +216,44 @@ def open_source(url: DeviceUrl) -> FrameSource:
         except ValueError as exc:
             raise ConfigurationError(f"{url.url!r}: {exc}") from None
     raise ConfigurationError(f"{url.url!r}: no document camera transport {transport!r}")
+
+
+def _open_v4l2(device: str, width: int, height: int, fourcc: str | None,
+               warmup_frames: int = 3) -> FrameSource:
+    """A 高拍仪 as a UVC/V4L2 device through OpenCV, e.g. /dev/video2 at 1920x1080 MJPG."""
+    target = device_target(device, f"document camera {device} not present", DOC_UNPLUGGED)
+    backend = CaptureBackend(target, cv2.CAP_V4L2, width=width, height=height, fourcc=fourcc,
+                             reason=DOC_UNPLUGGED,
+                             unopened=f"document camera {device} cannot be opened")
+    for _ in range(warmup_frames):   # let auto exposure settle
+        backend.cap.read()
+    log.info("doc_camera opened device=%s size=%dx%d", device,
+             int(backend.cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+             int(backend.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    return SequentialFrameSource(backend, "document camera", f"{device} stopped delivering frames")
+
+
+def _open_clip(path: str, loop: bool) -> FrameSource:
+    """A recorded clip played as a camera; a clip that is missing or undecodable is a wrong URL."""
+    if not Path(path).is_file():
+        raise ConfigurationError(f"document camera clip {path!r} does not exist")
+    try:
+        backend = CaptureBackend(path, loop=loop, reason=DOC_UNPLUGGED)
+    except DeviceUnavailable:
+        raise ConfigurationError(f"document camera clip {path!r} cannot be decoded") from None
+    return SequentialFrameSource(backend, "document camera clip", "has no more frames")
+
+
+def _open_folder(folder: str, repeat: int, loop: bool) -> FrameSource:
+    """Images of a folder, in name order, each shown `repeat` times (so it reads as still)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ConfigurationError(f"document image folder {folder!r} does not exist")
+    files = image_files(root, DOCUMENT_IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigurationError(f"document image folder {folder!r} holds no images")
+    backend = ImageFolderBackend(files, repeat=repeat, loop=loop, decode_errors=True)
+    return SequentialFrameSource(backend, "document image folder", "has no more images")
 
 
 def open_from_url(url: DeviceUrl) -> DocCameraScanner:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from devices.camera.capture import OpenCVFrameSource
+from devices.frame_sources import LatestFrameSource
 from devices.interfaces import ConfigurationError, DeviceUnavailable, FrameSource
 from devices.registry import open_device
 
@@ -65,8 +65,8 @@ def test_video_file_is_delivered(video_clip):
 
 
 def test_video_file_backend_loops_at_the_end(video_clip):
-    from devices.camera.capture import _CaptureBackend
-    backend = _CaptureBackend(str(video_clip), cv2.CAP_ANY, loop=True)
+    from devices.frame_sources import CaptureBackend
+    backend = CaptureBackend(str(video_clip), cv2.CAP_ANY, loop=True)
     try:
         total = int(backend.cap.get(cv2.CAP_PROP_FRAME_COUNT))
         backend.cap.set(cv2.CAP_PROP_POS_FRAMES, total - 2)
@@ -136,7 +136,7 @@ def test_source_that_never_delivers_times_out():
         def close(self):
             pass
 
-    cam = OpenCVFrameSource(Stuck, read_timeout_s=0.2)
+    cam = LatestFrameSource(Stuck, read_timeout_s=0.2)
     try:
         with pytest.raises(DeviceUnavailable) as err:
             cam.read()

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.timeout(120)
 def test_headphones_touch_twice_and_no_id_card(tmp_path):
     assert os.environ.get("DISPLAY"), "the UI tests need a display: run them with ./dev test"
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "audio_first_kiosk.py"),
-                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=100)
+    script = Path(__file__).with_name("audio_first_kiosk.py")
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=100)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     steps = {step["step"]: step for step in result["log"]}

@@ -16,7 +16,7 @@ def run_ui_script(tmp_path_factory, script: str, *args: str, timeout: float,
     then names) it must at least have written its report."""
     assert os.environ.get("DISPLAY"), "the UI tests need a display: run them with ./dev test"
     out = tmp_path_factory.mktemp(Path(script).stem) / "report.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / script), str(out), *args],
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name(script)), str(out), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if must_succeed:
         assert proc.returncode == 0, proc.stderr[-3000:]

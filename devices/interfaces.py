@@ -117,12 +117,6 @@ class PrinterStatus:
 
 
 @dataclass(frozen=True)
-class ReceiptLine:
-    label: str
-    value: str
-
-
-@dataclass(frozen=True)
 class Receipt:
     """Everything a 受理单 shows; layout is the printer package's pure function of this."""
 

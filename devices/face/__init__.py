@@ -3,7 +3,6 @@
 Public entry points:
     make_verifier(threshold=DEFAULT_THRESHOLD, isolated=False, **options)   (FaceVerifier;
         isolated=True: ProcessFaceVerifier, the same in a child process)
-    FaceVerificationJob(verifier, card_photo_bgr, camera, on_event, on_done, timeout)
     FaceAttempts(max_attempts)        (a standalone verifier's attempt counter)
     encode_card_photo(bgr) -> np.ndarray(128)
 Heavy imports (dlib via face_recognition) happen on first use, not on import of this package.
@@ -11,11 +10,10 @@ Heavy imports (dlib via face_recognition) happen on first use, not on import of 
 from __future__ import annotations
 
 from devices.face.encoding import DEFAULT_THRESHOLD, as_card_photo, encode_card_photo
-from devices.face.job import FaceVerificationJob
 from devices.face.verifier import FaceAttempts, LiveFaceVerifier, LivePreview, is_success
 
-__all__ = ["DEFAULT_THRESHOLD", "FaceAttempts", "FaceVerificationJob", "LiveFaceVerifier",
-           "LivePreview", "as_card_photo", "encode_card_photo", "is_success", "make_verifier"]
+__all__ = ["DEFAULT_THRESHOLD", "FaceAttempts", "LiveFaceVerifier", "LivePreview",
+           "as_card_photo", "encode_card_photo", "is_success", "make_verifier"]
 
 
 def make_verifier(threshold: float | None = None, isolated: bool = False, **options):

@@ -18,7 +18,6 @@ NOT_FRONTAL = "face.not_frontal"
 TOO_DARK = "face.too_dark"
 BACKLIT = "face.backlit"
 BLURRED = "face.blurred"
-GUIDANCE_KEYS = (NO_FACE, MULTIPLE_FACES, TOO_FAR, NOT_FRONTAL, TOO_DARK, BACKLIT, BLURRED)
 
 
 @dataclass(frozen=True)

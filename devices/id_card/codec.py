@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 
 from devices.id_card.text_block import (  # noqa: F401  (re-exported: the card text codec)
-    NATIONS, TEXT_BLOCK_SIZE, TextBlockError, encode_text_block, parse_text_block)
+    TextBlockError, parse_text_block)
 
 PREAMBLE = b"\xAA\xAA\xAA\x96\x69"
 HEADER_SIZE = len(PREAMBLE) + 2
@@ -27,7 +27,6 @@ MAX_LEN = 0x1000
 MIN_REQUEST_LEN = 3     # CMD PARA CHK
 MIN_RESPONSE_LEN = 4    # SW1 SW2 SW3 CHK
 
-PHOTO_SIZE = 1024
 NEW_ADDRESS_SIZE = 70
 SAM_ID_SIZE = 16
 
@@ -68,10 +67,6 @@ READ_NEW_ADDRESS = Command(0x30, 0x03, name="read_new_address")
 READ_TEXT_PHOTO_FINGERPRINT = Command(0x30, 0x10, name="read_text_photo_fingerprint")
 DEFAULT_MAX_RF_FRAME = 0x50
 SET_MAX_RF_FRAME = Command(0x61, 0xFF, bytes([DEFAULT_MAX_RF_FRAME]), name="set_max_rf_frame")
-
-COMMANDS = (RESET_SAM, SAM_STATUS, READ_SAM_ID, FIND_CARD, SELECT_CARD, READ_TEXT_PHOTO,
-            READ_NEW_ADDRESS, READ_TEXT_PHOTO_FINGERPRINT, SET_MAX_RF_FRAME)
-COMMAND_BY_CODE = {(c.cmd, c.para): c for c in COMMANDS}
 
 
 def checksum(data: bytes) -> int:

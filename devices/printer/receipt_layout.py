@@ -23,7 +23,6 @@ from devices.printer.render import (Block, CjkFont, Gap, Rule, TextLine, bold_va
                                     find_cjk_font, render_blocks, wrap)
 
 WIDTH_80MM = 576     # 80 mm paper at 203 dpi
-WIDTH_58MM = 384     # 58 mm paper
 FEED_BEFORE_CUT = 4  # lines, so the QR and notes clear the cutter
 SEPARATORS = " ·•．.-"
 MARGIN = 8           # dots left blank at either side of the paper

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from devices.face import FaceAttempts, FaceVerificationJob, make_verifier
+from devices.face import FaceAttempts, make_verifier
 from devices.face.liveness import BlinkSettings
 from devices.interfaces import DeviceError, FaceDecision, FaceVerifier, Liveness
 from devices.registry import open_device
@@ -117,36 +117,31 @@ def test_card_photo_without_usable_face_is_a_device_error(emulator_url):
     assert err.value.reason_key == "face.no_card_photo"
 
 
-def test_job_runs_off_thread_exposes_preview_and_can_be_cancelled(card_photo, emulator_url):
+def test_preview_while_verifying_and_a_cancel_is_not_an_attempt(card_photo, emulator_url):
+    """The verifier as the session's face step drives it: `verify` on a worker thread, the
+    preview read from another thread, the cancel event set from a third."""
     v = verifier(max_attempts=3)
-    threads, done = set(), threading.Event()
     cam = open_device(emulator_url(photo="leslie_2.jpg", static=1))
-    job = FaceVerificationJob(v, card_photo("leslie_1"), cam,
-                              on_event=lambda e: threads.add(threading.get_ident()),
-                              on_done=lambda r, e: done.set(), timeout=20).start()
+    cancel, results = threading.Event(), []
+    worker = threading.Thread(target=lambda: results.append(
+        v.verify(card_photo("leslie_1"), cam, timeout=20, cancel=cancel)), daemon=True)
+    worker.start()
     for _ in range(100):
-        p = job.preview()
+        p = v.preview()
         if p is not None and p.box is not None:
             break
         threading.Event().wait(0.05)
     assert p.frame_bgr.shape == (480, 640, 3)
     top, right, bottom, left = p.box
     assert 0 <= left < right <= 640 and 0 <= top < bottom <= 480
-    job.cancel()
-    result = job.wait(5)
-    assert done.wait(1) and result.reason_key == "face.cancelled"
+    cancel.set()
+    worker.join(5)
+    result = results[0]
+    assert result.reason_key == "face.cancelled"
     assert result.decision is FaceDecision.UNDECIDED
-    assert threads and threading.get_ident() not in threads
     assert v.attempts.attempts == 0          # a cancel is not a failed attempt
     v.wipe()
     assert v.preview() is None and v._card._encoding is None
-
-
-def test_job_hands_errors_to_the_caller(emulator_url):
-    job = FaceVerificationJob(verifier(), np.zeros((3, 3, 3), np.uint8),
-                              open_device(emulator_url(faces=0)), timeout=1).start()
-    with pytest.raises(DeviceError):
-        job.wait(5)
 
 
 def test_cli_still_image_json(faces_dir):

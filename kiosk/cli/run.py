@@ -227,7 +227,7 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.config import load_config
     from kiosk.link.outbox import Outbox
     from kiosk.ui.pinyin_ime import PinyinIME
-    from kiosk.visit.returning import ProgressClient
+    from kiosk.link.progress_client import ProgressClient
     from kiosk.ops.technician import hash_pin
     from kiosk.app.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
     from kiosk.link.updates import load_active_catalog, load_config_or_roll_back

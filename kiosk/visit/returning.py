@@ -1,175 +1,34 @@
-"""办件查询 and 补件 at the kiosk: ask the back office how cases stand, and supply what it asked for.
-
-`ProgressClient` talks to the back office's progress API: `GET /api/v1/cases/{n}/progress`
-with the receipt's progress token in `X-Progress-Token` (what the receipt's QR code carries:
-`<base>/progress/<case>?t=<token>`; the answer is the public view, no personal data, no
-reviewer's reasons, no sensitive matter) and the signed `POST /api/v1/cases/lookup` (a
-person's cases by ID number, terminals only, everything). A bare case number (typed, or an old
-receipt's QR code without a token) shows nothing until the citizen reads the ID card: the case
-is then picked from the card's own cases, so nobody reads another's case by guessing numbers.
-Short timeouts: a citizen waits at the screen, and an unreachable back office must turn into a
-plain message (`ProgressUnavailable`), not a hang.
+"""办件查询 and 补件 at the kiosk: a returning citizen's case, and what a reviewer asked for.
 
 `ProgressVisit` is the session's service mode for a returning citizen: pick a case by the
 receipt (QR scanner or typed case number) or by reading the ID card, see each case's status and
 what a reviewer asked to supplement, capture those materials with the document camera, and
-submit a `supplement` packet through the same outbox. It is a small state machine driven by the
-session (kiosk/visit/session.py): `on_intent` / `on_result` return the next `Job` (a function the
-session runs in its device worker, so the UI never blocks) and the session publishes
-`snapshot_fields()`. Everything personal it holds (card record, pages) is dropped by `wipe()`.
+submit a `supplement` packet through the same outbox. A bare case number (typed, or an old
+receipt's QR code without a token) shows nothing until the citizen reads the ID card: the case
+is then picked from the card's own cases, so nobody reads another's case by guessing numbers.
+
+It is a small state machine driven by the session (kiosk/visit/session.py): `on_intent` /
+`on_result` return the next `Job` (a function the session runs in its device worker, so the UI
+never blocks) and the session publishes `snapshot_fields()`. Everything personal it holds (card
+record, pages) is dropped by `wipe()`. The back office is asked through the `CaseLookup` the
+session was given (kiosk/visit/cases.py); the packet and receipt are built in
+kiosk/visit/supplement.py.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import parse_qs, quote, urlsplit
-
-import httpx
 
 from kiosk.visit import intents as I
-from kiosk.visit.packet import FORMAT, applicant_of, file_entry
-from protocol import packet as kp
-from protocol.signing import sign_request
+from kiosk.visit.cases import (CaseLookup, CaseProgress, CaseReference, ProgressUnavailable,
+                               parse_receipt_code)
+from kiosk.visit.supplement import (SuppliedMaterial, requested_materials, supplement_packet,
+                                    supplement_receipt)
 
 log = logging.getLogger(__name__)
 
-CASE_NUMBER = kp.CASE_NUMBER       # one definition, shared with the back office
-TOKEN_HEADER = "X-Progress-Token"
-STATUSES = ("received", "accepted", "needs_supplement", "approved", "rejected", "completed")
-
-
-class ProgressUnavailable(Exception):
-    """The back office cannot be asked now (network, outage, refusal)."""
-
-    reason_key = "progress.offline"
-
-
-class CaseNotFound(Exception):
-    reason_key = "progress.not_found"
-
-
-@dataclass(frozen=True)
-class RequestedMaterial:
-    code: str
-    name_zh: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class CaseProgress:
-    """A case as the progress API returns it (no personal data)."""
-    case_number: str
-    matter_code: str
-    status: str
-    updated_at: str
-    history: tuple[tuple[str, str], ...] = ()          # (status, ISO time)
-    requested: tuple[RequestedMaterial, ...] = ()       # open supplement request, if any
-
-    @property
-    def needs_supplement(self) -> bool:
-        return self.status == "needs_supplement" and bool(self.requested)
-
-    @classmethod
-    def from_api(cls, data: dict) -> "CaseProgress":
-        try:
-            supplement = data.get("supplement") or {}
-            status = str(data["status"])
-            return cls(case_number=str(data["case_number"]), matter_code=str(data["matter_code"]),
-                       status=status if status in STATUSES else "received",
-                       updated_at=str(data.get("updated_at") or ""),
-                       history=tuple((str(h["status"]), str(h["at"]))
-                                     for h in data.get("history") or ()),
-                       requested=tuple(RequestedMaterial(str(m["code"]), str(m.get("name_zh", "")),
-                                                         str(m.get("reason", "")))
-                                       for m in supplement.get("materials") or ()))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ProgressUnavailable("unreadable progress answer") from exc
-
-
-@dataclass(frozen=True)
-class CaseReference:
-    """What a receipt names: its case number, and the progress token of its QR code (None when
-    typed by hand, or on a receipt printed before tokens existed)."""
-    case_number: str
-    token: str | None = None
-
-
-def parse_receipt_code(text: str) -> CaseReference | None:
-    """The case (and token) from what was typed or what a QR scanner sent (the receipt's
-    progress URL `<base>/progress/<case number>?t=<token>`); None when it names no case."""
-    text = (text or "").strip()
-    token = None
-    if "/" in text:
-        parts = urlsplit(text)
-        text = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        token = (parse_qs(parts.query).get(kp.PROGRESS_TOKEN_PARAM) or [None])[0]
-        token = token if token and kp.PROGRESS_TOKEN.match(token) else None
-    text = text.replace(" ", "")
-    return CaseReference(text, token) if CASE_NUMBER.match(text) else None
-
-
-def parse_case_reference(text: str) -> str | None:
-    """Only the case number of `parse_receipt_code`."""
-    ref = parse_receipt_code(text)
-    return ref.case_number if ref else None
-
-
-class ProgressClient:
-    def __init__(self, base_url: str, terminal_id: str, signing_key, *, timeout_s: float = 5.0,
-                 http: httpx.Client | None = None):
-        self.base_url = base_url.rstrip("/")
-        self.terminal_id = terminal_id
-        self.signing_key = signing_key
-        self.http = http or httpx.Client(timeout=httpx.Timeout(timeout_s, connect=3.0))
-
-    def case(self, case_number: str, token: str) -> CaseProgress:
-        """One case by number and the receipt's token (the public view); raises CaseNotFound
-        (no such case, or not this token: the back office does not say which) or
-        ProgressUnavailable."""
-        try:
-            response = self.http.get(f"{self.base_url}/api/v1/cases/{quote(case_number)}/progress",
-                                     headers={TOKEN_HEADER: token})
-        except httpx.HTTPError as exc:
-            log.info("progress query failed error=%s", type(exc).__name__)
-            raise ProgressUnavailable(type(exc).__name__) from exc
-        if response.status_code == 404:
-            raise CaseNotFound("no such case")
-        return CaseProgress.from_api(self._json(response))
-
-    def cases_of(self, id_number: str) -> list[CaseProgress]:
-        """A person's cases by ID number (signed request; the number is sent only over it)."""
-        path = "/api/v1/cases/lookup"
-        body = json.dumps({"id_number": id_number}).encode("utf-8")
-        headers = sign_request(self.signing_key, self.terminal_id, "POST", path, body)
-        headers["Content-Type"] = "application/json"
-        try:
-            response = self.http.post(self.base_url + path, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            log.info("case lookup failed error=%s", type(exc).__name__)
-            raise ProgressUnavailable(type(exc).__name__) from exc
-        data = self._json(response)
-        if not isinstance(data, list):
-            raise ProgressUnavailable("unreadable lookup answer")
-        return [CaseProgress.from_api(item) for item in data]
-
-    @staticmethod
-    def _json(response: httpx.Response):
-        if response.status_code != 200:
-            log.warning("progress API refused status=%d", response.status_code)
-            raise ProgressUnavailable(f"http {response.status_code}")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProgressUnavailable("not JSON") from exc
-
-    def close(self) -> None:
-        self.http.close()
-
-
-# ---- the session's service mode -------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Job:
@@ -179,20 +38,10 @@ class Job:
     run: Callable
 
 
-@dataclass
-class _Material:
-    code: str
-    name_zh: str
-    name_en: str
-    reason: str
-    pages_needed: int
-    pages: list[bytes] = field(default_factory=list)
-
-
 class ProgressVisit:
     """One returning citizen: query progress, and supplement a case (see the module doc)."""
 
-    def __init__(self, catalog, client: ProgressClient | None, read_card: Callable,
+    def __init__(self, catalog, client: CaseLookup | None, read_card: Callable,
                  capture_page: Callable, accept: Callable, capture_unavailable: Callable,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
                  print_receipt: Callable | None = None, receipt_context: dict | None = None,
@@ -219,7 +68,7 @@ class ProgressVisit:
         self.cases: tuple[CaseProgress, ...] = ()
         self.card = None
         self.selected: CaseProgress | None = None
-        self.materials: list[_Material] = []
+        self.materials: list[SuppliedMaterial] = []
         self._capturing: str | None = None
         self._after_lookup = "progress_result"
         self._wanted: str | None = None           # a bare case number, shown once the card is read
@@ -302,7 +151,9 @@ class ProgressVisit:
                 self.reason_key = "materials.incomplete"
                 return None
             self.screen = "supplement_submit"
-            manifest, files = self.supplement_packet()
+            manifest, files = supplement_packet(self.catalog, self.card, self.selected,
+                                                self.materials, self.started_at,
+                                                self.identity_at, self._now())
             return Job("submit", lambda cancel: self._accept(manifest, files))
         if isinstance(intent, I.Back):
             return self._back()
@@ -432,7 +283,10 @@ class ProgressVisit:
             if self._print_receipt is None:
                 self.screen, self.printed = "supplement_done", False
                 return None
-            receipt = self.supplement_receipt()
+            case = self.selected
+            receipt = supplement_receipt(self.catalog, case, self.card, self.materials,
+                                         value.accepted_at, self._receipt_context,
+                                         self._tokens.get(case.case_number))
             return Job("print", lambda cancel: self._print_receipt(receipt))
         if name == "print":
             self.screen, self.printed = "supplement_done", error is None
@@ -441,87 +295,12 @@ class ProgressVisit:
 
     # -- supplement -------------------------------------------------------------------------
     def _begin_supplement(self) -> None:
-        case = self.selected
-        self.materials = []
-        for req in case.requested:
-            mat = self.catalog.materials.get(req.code)
-            self.materials.append(_Material(
-                code=req.code, name_zh=mat.name.zh if mat else req.name_zh,
-                name_en=mat.name.en if mat else req.name_zh, reason=req.reason,
-                pages_needed=self._pages_for(case.matter_code, req.code)))
+        self.materials = requested_materials(self.catalog, self.selected)
         self.screen = "supplement"
         log.info("supplement started materials=%d", len(self.materials))
 
-    def _pages_for(self, matter_code: str, material_code: str) -> int:
-        matter = self.catalog.matters.get(matter_code)
-        if matter is not None:
-            from flows.engine import plan_visit
-            for pm in plan_visit(self.catalog, matter).materials:
-                if pm.code == material_code:
-                    return max(pm.pages, 1)
-        return 1
-
-    def _material(self, code: str | None) -> _Material | None:
+    def _material(self, code: str | None) -> SuppliedMaterial | None:
         return next((m for m in self.materials if m.code == code), None)
-
-    def supplement_packet(self) -> tuple[dict, dict[str, bytes]]:
-        """The `supplement` manifest (docs/packet-format.md) and its page files."""
-        from kiosk.visit.packet import build_pdf
-        card, case = self.card, self.selected
-        files: dict[str, bytes] = {}
-        materials = []
-        for m in self.materials:
-            entries = []
-            for i, jpeg in enumerate(m.pages, 1):
-                name = f"materials/{m.code}/page-{i:03d}.jpg"
-                files[name] = jpeg
-                entries.append(file_entry(name, jpeg, "image/jpeg"))
-            pdf = build_pdf(m.pages) if m.pages else None
-            if pdf:
-                name = f"materials/{m.code}/{m.code}.pdf"
-                files[name] = pdf
-                entries.append(file_entry(name, pdf, "application/pdf"))
-            materials.append({"code": m.code, "name_zh": m.name_zh, "status": "received",
-                              "page_count": len(m.pages), "required": True,
-                              "for_matters": [case.matter_code], "files": entries})
-        matter = self.catalog.matters.get(case.matter_code)
-        now = self._now()
-        manifest = {
-            "format": FORMAT, "kind": "supplement", "case_number": case.case_number,
-            "matter": {"code": case.matter_code, "name_zh": matter.name.zh if matter else "",
-                       "bundle_of": None},
-            "applicant": applicant_of(card, None),
-            "supplement": {"requested": [m.code for m in self.materials],
-                           "reasons": {m.code: m.reason for m in self.materials if m.reason}},
-            "materials": materials,
-            "timestamps": {"started_at": self.started_at.isoformat(timespec="seconds"),
-                           "identity_at": self.identity_at.isoformat(timespec="seconds")
-                           if self.identity_at else None,
-                           "submitted_at": now.isoformat(timespec="seconds")},
-            "files": [file_entry(n, d, "application/pdf" if n.endswith(".pdf") else "image/jpeg")
-                      for n, d in files.items()],
-        }
-        return manifest, files
-
-    def supplement_receipt(self):
-        """The 补件回执: which case, what was supplied, when; the case's progress QR code."""
-        from devices.interfaces import Receipt
-        from devices.printer.receipt_layout import mask_id_number, mask_name
-        ctx, case, card = self._receipt_context, self.selected, self.card
-        matter = self.catalog.matters.get(case.matter_code)
-        base = str(ctx.get("progress_base_url", "")).rstrip("/")
-        return Receipt(
-            title="补件回执 / Supplement receipt", site_name=ctx.get("site_name", ""),
-            terminal_id=ctx.get("terminal_id", ""), issued_at=self.accepted.accepted_at,
-            case_number=case.case_number,
-            matter_name=matter.name.zh if matter else case.matter_code,
-            applicant_masked=mask_name(card.name), id_number_masked=mask_id_number(card.id_number),
-            materials_received=tuple(f"{m.name_zh}（{len(m.pages)}页）" for m in self.materials),
-            materials_missing=(), promised_date=None,
-            progress_url=kp.progress_url(base, case.case_number,
-                                         self._tokens.get(case.case_number)),
-            phone=ctx.get("phone", ""),
-            notes=("补交材料已提交，审批部门将继续办理 / Supplied; the office continues with the case",))
 
     # -- what the screen shows --------------------------------------------------------------
     def case_views(self) -> tuple[I.CaseView, ...]:
@@ -577,7 +356,7 @@ def _local_time(text: str) -> str:
         return text[:16]
 
 
-def _ask(client: ProgressClient | None, method: str, *args):
+def _ask(client: CaseLookup | None, method: str, *args):
     if client is None:
         raise ProgressUnavailable("no back office configured")
     return getattr(client, method)(*args)

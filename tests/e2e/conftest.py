@@ -22,7 +22,7 @@ def backoffice(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def world(backoffice, tmp_path_factory):
-    from kiosk.visit.returning import ProgressClient
+    from kiosk.link.progress_client import ProgressClient
     kiosk = uploader = None
     try:
         kiosk = Kiosk(tmp_path_factory.mktemp("e2e-kiosk"), backoffice,

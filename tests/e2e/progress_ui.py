@@ -28,7 +28,7 @@ from kivy.core.window import Window  # noqa: E402
 from backoffice_testkit import ServerThread, TerminalClient, application  # noqa: E402
 from flows.catalog import load_catalog  # noqa: E402
 from kiosk.config import load_config  # noqa: E402
-from kiosk.visit.returning import ProgressClient  # noqa: E402
+from kiosk.link.progress_client import ProgressClient  # noqa: E402
 from kiosk.visit.session import Devices, Session, SessionSettings  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.visit.packet import DirectorySink  # noqa: E402

@@ -10,7 +10,7 @@ import httpx
 
 from e2e_kit import (TERMINAL_ID, outbox_rows, receipt_case_numbers, receipt_qr_texts,
                      stored_packets, wait_drained, wait_until)
-from kiosk.visit.returning import parse_receipt_code
+from kiosk.visit.cases import parse_receipt_code
 
 VISITS = [("NP-OLD-ALLOWANCE", {}),                                    # natural person, face match
           ("LP-EST-SEAL", {"face": "decline", "evaluation": 4}),       # legal person

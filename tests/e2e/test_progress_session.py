@@ -7,7 +7,7 @@ import time
 from e2e_kit import free_port, wait_until
 from flows.catalog import load_catalog
 from kiosk.visit import intents as I
-from kiosk.visit.returning import ProgressClient
+from kiosk.link.progress_client import ProgressClient
 from kiosk.visit.session import Devices, Session, SessionSettings
 from kiosk.visit.packet import DirectorySink
 from tests.kit.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, FakeVerifier
@@ -90,7 +90,8 @@ def test_a_sensitive_case_asks_for_the_card_to_say_what_to_bring():
     kiosk then reads the card and shows the case from the applicant's own cases."""
     import threading
 
-    from kiosk.visit.returning import CaseProgress, ProgressVisit, RequestedMaterial
+    from kiosk.visit.cases import CaseProgress, RequestedMaterial
+    from kiosk.visit.returning import ProgressVisit
 
     class Client:
         def case(self, number, token):

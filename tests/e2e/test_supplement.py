@@ -11,7 +11,7 @@ import httpx
 from e2e_kit import case_rows, receipt_qr_texts, stored_packets, wait_drained, wait_until
 from kiosk.visit import intents as I
 from kiosk.visit.scripted_applicant import ReturningCitizen, drive_intent
-from kiosk.visit.returning import CaseReference, parse_receipt_code
+from kiosk.visit.cases import CaseReference, parse_receipt_code
 
 MATERIAL = "household_register"
 

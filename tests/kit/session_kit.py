@@ -10,7 +10,9 @@ from tests.kit.fakes import FakeCamera, FakePrinter, FakeReader, FakeScanner, Fa
 
 
 def make_session(catalog, tmp_path, card=None, name="s", printer=None, verifier=None,
-                 scanner=None, **settings):
+                 scanner=None, clock=None, **settings):
+    """A started session over fake devices; `clock`: the session's monotonic clock, if not
+    the real one; `settings`: SessionSettings fields."""
     devices = Devices(id_card=FakeReader(card or make_card(birth=dt.date(1940, 1, 1))),
                       camera=FakeCamera(), face=verifier or FakeVerifier(),
                       scanner=scanner or FakeScanner(), printer=printer or FakePrinter())
@@ -18,7 +20,9 @@ def make_session(catalog, tmp_path, card=None, name="s", printer=None, verifier=
     sink = DirectorySink(tmp_path / name, terminal, "site-test")
     opts = dict(terminal_id=terminal, site_name="测试站", phone="12345", end_screen_s=0.2)
     opts.update(settings)
-    return Session(catalog, devices, sink, SessionSettings(**opts)).start(), devices, sink
+    extra = {"clock": clock} if clock is not None else {}
+    session = Session(catalog, devices, sink, SessionSettings(**opts), **extra)
+    return session.start(), devices, sink
 
 
 def manifests(root):

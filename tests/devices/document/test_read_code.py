@@ -14,7 +14,7 @@ from devices.interfaces import Receipt
 from devices.document.scanner import decode_qr
 from devices.printer.emulator import PrinterEmulator
 from devices.registry import open_device
-from kiosk.visit.returning import parse_case_reference
+from kiosk.visit.cases import parse_case_reference
 
 RECEIPT = Receipt(
     title="受理回执 / Acceptance receipt", site_name="乐山市市中区政务服务中心 7×24自助站",

@@ -228,7 +228,7 @@ def test_no_id_card_explains_what_to_do_tonight(mini_catalog, tmp_path):
         assert required and params["bring"] == "、".join(required)
         text = mini_catalog.prompts[snap.reason_key].get("zh").format(**params)
         assert "市民中心东门" in text and matter.phone in text and "临时身份证" in text
-        assert session._end_until - session._clock() > 20      # up long enough to hear twice
+        assert session.visit.end_until - session._clock() > 20      # up long enough to hear twice
         assert not list((tmp_path / "s").glob("*/manifest.json"))
     finally:
         session.stop()

@@ -119,8 +119,8 @@ def test_forgotten_card_is_called_out_before_attract(mini_catalog, tmp_path):
 
 def test_idle_warning_then_cancel_and_wipe(mini_catalog, tmp_path):
     clock = [1000.0]
-    session, devices, sink = make_session(mini_catalog, tmp_path, idle_s=60, idle_warning_s=20)
-    session._clock = lambda: clock[0]
+    session, devices, sink = make_session(mini_catalog, tmp_path, idle_s=60, idle_warning_s=20,
+                                          clock=lambda: clock[0])
     snaps = []
     session.subscribe(snaps.append)
     try:
@@ -139,8 +139,8 @@ def test_idle_warning_then_cancel_and_wipe(mini_catalog, tmp_path):
 
 def test_elder_mode_doubles_the_idle_timeout(mini_catalog, tmp_path):
     clock = [0.0]
-    session, *_ = make_session(mini_catalog, tmp_path, idle_s=60, idle_warning_s=20)
-    session._clock = lambda: clock[0]
+    session, *_ = make_session(mini_catalog, tmp_path, idle_s=60, idle_warning_s=20,
+                               clock=lambda: clock[0])
     try:
         session.send(I.SetElderMode(True))
         session.send(I.StartVisit("NP-OLD-ALLOWANCE"))

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from kiosk.link.outbox import Outbox
-from kiosk.visit.returning import CaseReference, parse_case_reference, parse_receipt_code
+from kiosk.visit.cases import CaseReference, parse_case_reference, parse_receipt_code
 from kiosk.link.uploader import Uploader, enrol, load_backoffice_public_key
 from outbox_testkit import application
 from protocol import packet as kp

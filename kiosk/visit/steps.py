@@ -1,0 +1,232 @@
+"""The steps of a visit that need hardware: card reader, camera, document camera, outbox, printer.
+
+`DeviceSteps` runs each in the session's device worker thread (so nothing blocks the UI, and
+Cancel or the idle timeout can interrupt it) and posts the result back to the session's queue
+as a `DeviceResult`, stamped with the visit and the launch it answers, so a late result can
+never reach the next applicant. `outcome()` turns a result into what the session does next: an
+engine event to apply, `Waiting` (stay on the step, maybe read again) or `Refused` (end the
+visit). It also says which capabilities are down now (`unavailable_reason`) and keeps the
+printer's last receipt for one reprint while the end screen is up.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from typing import Callable
+
+from devices.interfaces import DeviceError, DeviceUnavailable, FaceEvent
+from flows import engine as E
+from kiosk.visit.context import VisitContext
+from kiosk.visit.packet import PacketSink, build_application, build_receipt
+
+log = logging.getLogger(__name__)
+
+DEVICE_OF_CAPABILITY = {"id_card.read": "id_card", "face.verify": "camera",
+                        "doc.capture": "scanner", "receipt.print": "printer",
+                        "outbox.submit": "sink"}
+DEVICE_PROMPT = {"id_card": "device.id_card", "camera": "device.face", "scanner": "device.doc",
+                 "printer": "device.printer", "sink": "device.outbox"}
+DEVICE_STEPS = (E.Step.ID_CARD, E.Step.FACE, E.Step.SUBMIT, E.Step.RECEIPT)  # launched on entry
+
+
+@dataclass(frozen=True)
+class DeviceResult:
+    visit: int
+    step: E.Step
+    value: object = None
+    error: BaseException | None = None
+    job: int = 0                # which launch this answers; a result of an abandoned job is dropped
+
+
+@dataclass(frozen=True)
+class FaceGuidance:
+    """The camera's advice to the applicant during a face check ("move closer")."""
+    visit: int
+    prompt_key: str
+
+
+@dataclass(frozen=True)
+class ReprintResult:
+    visit: int
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Stay on the step with this prompt; `again`: start the device step once more."""
+    reason_key: str | None
+    again: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """End the visit on the refused screen with this prompt."""
+    reason_key: str
+    params: dict = field(default_factory=dict)
+
+
+class DeviceSteps:
+    """The device jobs of one terminal's session (see the module doc). `post(item)` puts an
+    item on the session's queue; `pool` is its one device worker."""
+
+    def __init__(self, devices, sink: PacketSink, health: Callable[[str], str | None],
+                 clock: Callable[[], float], post: Callable[[object], None], pool: Executor):
+        self.devices, self.sink = devices, sink
+        self._health, self._clock, self._post, self._pool = health, clock, post, pool
+        self.cancel = threading.Event()         # the visit ended: every job stops
+        self.face_cancel = threading.Event()    # per face job: the applicant may opt out mid-way
+        self.job_no = 0
+
+    def unavailable_reason(self, capability: str) -> str | None:
+        device = DEVICE_OF_CAPABILITY[capability]
+        if device == "sink":
+            return None if self.sink.has_room() else "device.outbox"
+        if device == "camera" and (self.devices.camera is None or self.devices.face is None):
+            return DEVICE_PROMPT[device]
+        if device != "camera" and getattr(self.devices, device) is None:
+            return DEVICE_PROMPT[device]
+        return DEVICE_PROMPT[device] if self._health(device) else None
+
+    def stop(self) -> None:
+        """Interrupt whatever runs: the visit is over."""
+        self.cancel.set()
+        self.face_cancel.set()
+
+    def abandon_face(self) -> None:
+        """The applicant opts out while the camera runs: stop it (within a frame) and forget
+        its result."""
+        self.face_cancel.set()
+        self.job_no += 1
+
+    # -- launching ----------------------------------------------------------------------------
+    def launch(self, step: E.Step, ctx: VisitContext, visit: int, catalog, settings) -> Future:
+        """Start `step` for `ctx` in the worker; its DeviceResult comes back through `post`."""
+        self.cancel.clear()
+        self.job_no += 1
+        job = self.job_no
+        if step is E.Step.FACE:
+            self.face_cancel = threading.Event()
+        fn = {E.Step.ID_CARD: self._read_card, E.Step.FACE: self._face,
+              E.Step.MATERIALS: self._capture, E.Step.SUBMIT: self._submit,
+              E.Step.RECEIPT: self._receipt}[step]
+
+        def run():
+            try:
+                value = fn(ctx, visit, catalog, settings)
+                self._post(DeviceResult(visit, step, value, job=job))
+            except BaseException as exc:  # delivered to the actor, which decides
+                self._post(DeviceResult(visit, step, error=exc, job=job))
+        return self._pool.submit(run)
+
+    def _read_card(self, ctx, visit, catalog, settings):
+        return self.read_card_until(self.cancel, settings.card_read_s)
+
+    def read_card_until(self, cancel: threading.Event, card_read_s: float):
+        """A card within card_read_s, or None (also when cancelled or the visit ends)."""
+        deadline = self._clock() + card_read_s
+        while not cancel.is_set() and not self.cancel.is_set() and self._clock() < deadline:
+            card = self.devices.id_card.read_card(timeout=1.0)
+            if card is not None:
+                return card
+        return None
+
+    def _face(self, ctx, visit, catalog, settings):
+        card = ctx.state.card
+        if card is None or card.photo_bgr is None:
+            raise DeviceError("card photo not decoded", "face.no_card_photo")
+
+        def on_event(ev: FaceEvent):
+            self._post(FaceGuidance(visit, ev.prompt_key))
+        return self.devices.face.verify(card.photo_bgr, self.devices.camera, on_event,
+                                        timeout=settings.face_s, cancel=self.face_cancel)
+
+    def _capture(self, ctx, visit, catalog, settings):
+        return ctx.capture_material, self.devices.scanner.capture_page()
+
+    def _submit(self, ctx, visit, catalog, settings):
+        manifest, files = build_application(catalog, ctx.plan, ctx.state, ctx.started_at,
+                                            ctx.identity_at)
+        return self.sink.accept(manifest, files)
+
+    def _receipt(self, ctx, visit, catalog, settings):
+        receipt = build_receipt(ctx.plan, ctx.state, catalog, settings.site_name,
+                                settings.terminal_id, settings.phone,
+                                settings.progress_base_url, ctx.accepted_at, ctx.progress_token)
+        return self.devices.printer.print_receipt(receipt)
+
+    # -- results ------------------------------------------------------------------------------
+    def outcome(self, ctx: VisitContext, r: DeviceResult, today):
+        """What the result `r` of the current step means: an engine event, Waiting or Refused.
+        A submission's acceptance time and progress token go into `ctx` for the receipt."""
+        step = r.step
+        err = r.error
+        if err is not None and not isinstance(err, DeviceError):
+            log.error("device step failed step=%s error=%s", step.value, type(err).__name__)
+            err = DeviceError(type(err).__name__, "device.failed")
+        if step is E.Step.ID_CARD:
+            if err is None and r.value is not None:
+                return E.CardRead(r.value, today)
+            if isinstance(err, DeviceUnavailable):
+                return Refused("visit.capability_missing", {"device": "device.id_card"})
+            return Waiting(err.reason_key if err else "id_card.waiting", again=True)
+        if step is E.Step.FACE:
+            if err is not None:
+                return E.FaceFailed(err.reason_key,
+                                    retry_possible=err.reason_key != "face.no_card_photo")
+            return E.FaceAttempt(r.value)
+        if step is E.Step.MATERIALS:
+            if err is not None:
+                return Waiting(err.reason_key)
+            material, page = r.value
+            if page.accepted:
+                return E.PageCaptured(material, page.jpeg)
+            return E.PageRejected(material, page.reason_key or "doc.rejected")
+        if step is E.Step.SUBMIT:
+            if err is not None:
+                log.error("submission failed reason=%s", err.reason_key)
+                return Refused(getattr(err, "reason_key", "device.failed"))
+            ctx.accepted_at = r.value.accepted_at
+            ctx.progress_token = getattr(r.value, "progress_token", "")   # for the QR code
+            log.info("submitted matter=%s packet=%s", ctx.plan.matter.code, r.value.packet_id)
+            return E.Submitted(r.value.packet_id, r.value.case_number)
+        if err is not None:             # E.Step.RECEIPT
+            log.warning("receipt not printed reason=%s", err.reason_key)
+        return E.ReceiptDone(err is None, err.reason_key if err else None)
+
+    @staticmethod
+    def stay(ctx: VisitContext, waiting: Waiting) -> None:
+        ctx.state = dataclasses.replace(ctx.state, reason_key=waiting.reason_key)
+
+    # -- the printer's last receipt -----------------------------------------------------------
+    def reprint(self, visit: int) -> None:
+        """Print the visit's receipt once more; a ReprintResult comes back through `post`."""
+        def run():
+            try:
+                self.devices.printer.reprint_last()
+                self._post(ReprintResult(visit, True))
+            except DeviceError as e:
+                log.warning("receipt reprint failed: %s", e.reason_key)
+                self._post(ReprintResult(visit, False))
+        self._pool.submit(run)
+
+    def forget_receipt(self) -> None:
+        """The printer keeps the visit's receipt (masked name, case number) for a reprint while
+        the end screen is up; it goes with the visit, or the next reprint shows it to a stranger."""
+        if self.devices.printer is None:
+            return
+        try:
+            self.devices.printer.forget_last()
+        except DeviceError:     # printer down: its closed driver took the receipt with it
+            pass
+
+    def card_left(self) -> bool:
+        """The ID card is still on the reader (asked only while an end screen is up)."""
+        reader = self.devices.id_card
+        try:
+            return bool(reader and reader.card_present())
+        except DeviceError:
+            return False
+

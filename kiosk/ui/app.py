@@ -33,7 +33,8 @@ from kiosk.ui.focus import FocusNavigator
 from kiosk.ui.frame_pacing import FramePacer
 from kiosk.ui.spoken import View, browse_prompt, plan_speech, snapshot_view
 from kiosk.ui.text_measure import TextExtentsCache
-from kiosk.ui.widgets import BigButton, CameraPreview, Panel, heading_label, text_label
+from kiosk.ui.camera_preview import CameraPreview
+from kiosk.ui.widgets import BigButton, Panel, heading_label, text_label
 
 log = logging.getLogger(__name__)
 VISIT_SCOPED_KEPT = {"material_row"}   # kept widgets dropped when a visit ends

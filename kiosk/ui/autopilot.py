@@ -32,7 +32,9 @@ from kiosk.visit import intents as I
 from kiosk.visit.scripted_applicant import ScriptedApplicant
 from kiosk.ui import theme as T
 from kiosk.ui.contrast import contrast_ratio
-from kiosk.ui.widgets import CameraPreview, Panel, SignaturePad
+from kiosk.ui.camera_preview import CameraPreview
+from kiosk.ui.signature_pad import SignaturePad
+from kiosk.ui.widgets import Panel
 
 log = logging.getLogger(__name__)
 STEP_S = 0.12

@@ -19,7 +19,8 @@ from devices.slots import SLOT_NAMES as KINDS
 from kiosk.ops.selftest import run_self_test
 from kiosk.ops.technician import check_pin
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import BigButton, Keypad, text_label
+from kiosk.ui.keyboards import Keypad
+from kiosk.ui.widgets import BigButton, text_label
 
 MAX_PIN_TRIES = 5
 

@@ -1,35 +1,27 @@
-"""Reusable touch widgets: big buttons, wrapped labels, keypads, pinyin keyboard, signature pad,
-and a camera preview fed from a background thread.
+"""The basic touch widgets: panels, big buttons, labels that wrap by Chinese rules, headings
+that fit their bar, the framed field being typed into, and a grid that flows onto more rows.
 
 Every widget a person can touch has an `ident` ("next", "field:mobile", "key:7"...), which
-the UI autopilot uses to find and tap it like a finger would.
+the UI autopilot uses to find and tap it like a finger would. The keyboards are in
+kiosk/ui/keyboards.py, the signature pad in kiosk/ui/signature_pad.py, the camera preview in
+kiosk/ui/camera_preview.py.
 """
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Callable
 
-import cv2
-import numpy as np
 from kivy.clock import Clock
 from kivy.graphics import Color, Line, Rectangle
-from kivy.graphics.texture import Texture
 from kivy.metrics import sp
 from kivy.properties import NumericProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.image import Image
 from kivy.uix.label import Label
 from kivy.uix.scrollview import ScrollView
-from kivy.uix.widget import Widget
 
 from devices.line_breaking import break_lines
 from kiosk.ui import theme as T
-
-log = logging.getLogger(__name__)
-PREVIEW_MAX_WIDTH = 640       # px of camera picture handed to the screen; plenty for a preview
 
 
 class Panel(BoxLayout):
@@ -220,281 +212,11 @@ def heading_label(font_size: str, color=T.TEXT, theme: T.Theme = T.Theme(), **kw
                         line_height=theme.heading_line_height, **kw)
 
 
-def _ignore(*_args) -> None:
-    """What a kept keyboard's keys do between two uses."""
-
-
-class Keypad(GridLayout):
-    """Digits (and optionally X, a decimal point, a dash) for numeric fields: three columns
-    like a phone, each key at least the theme's target size (15 mm, 20 mm elder)."""
-
-    def __init__(self, on_key: Callable[[str], None], extra: str = "", theme=T.Theme(), **kw):
-        keys = list("123456789") + [extra[:1] or "", "0", "←"] + list(extra[1:])
-        rows = -(-len(keys) // 3)
-        super().__init__(cols=3, spacing=8, size_hint_y=None, row_force_default=True,
-                         row_default_height=theme.target,
-                         height=rows * theme.target + (rows - 1) * 8, **kw)
-        self.on_key = on_key or _ignore   # reassigned when the app reuses it for a field
-        for k in keys:
-            if not k:
-                self.add_widget(Widget())
-                continue
-            ident = "key:back" if k == "←" else f"key:{k}"
-            self.add_widget(BigButton(k, ident, lambda k=k: self.on_key(k), theme,
-                                      kind="secondary", font_size=theme.key, size_hint_y=1))
-
-    def reset(self) -> None:
-        """Forget the screen it was last used on (the app reuses keypads across screens)."""
-        self.on_key = _ignore
-
-
-class LetterKeyboard(BoxLayout):
-    """Letters in alphabetical order (digits first with `digits`), in as many columns as the
-    width takes at the theme's target size, so that no key is narrower than 15 mm (20 mm
-    elder); with `ime`, typed pinyin shows Chinese candidates to tap, a page of as many as fit.
-    As tall as its rows (a narrow column gets more rows: the screen scrolls, keys never shrink).
-    """
-
-    LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-    PAGES = 16                  # candidate pages one can turn through
-
-    def __init__(self, on_text: Callable[[str], None], on_back: Callable[[], None], ime=None,
-                 digits: bool = False, theme=T.Theme(), **kw):
-        kw.setdefault("size_hint_y", None)
-        super().__init__(orientation="vertical", spacing=6, **kw)
-        self.ime, self.theme = ime, theme
-        self.on_text, self.on_back = on_text or _ignore, on_back or _ignore
-        self.typed = ""
-        self.page = 0
-        self.per_page = 0
-        self.candidates = BoxLayout(spacing=6, size_hint_y=None, height=theme.target)
-        if ime is not None:         # without an input method the row would only take key height
-            self.add_widget(self.candidates)
-        keys = FlowGrid(theme.target, theme.target)
-        for ch in ("1234567890" if digits else "") + self.LETTERS:
-            keys.add_widget(BigButton(ch.upper() if digits else ch, f"key:{ch}",
-                                      lambda ch=ch: self._letter(ch), theme, kind="secondary",
-                                      font_size=theme.key, size_hint_y=1))
-        keys.add_widget(BigButton("←", "key:back", self._back, theme, kind="secondary",
-                                  font_size=theme.key, size_hint_y=1))
-        if ime is not None:
-            keys.add_widget(BigButton("空格 / space", "key:space", lambda: self._commit(" "),
-                                      theme, kind="secondary", font_size=theme.small,
-                                      size_hint_y=1))
-        self.keys = keys            # in a view of their own: a keyboard given less height than
-        view = ScrollView(do_scroll_x=False)    # it needs keeps its candidates in sight and
-        view.add_widget(keys)                   # scrolls its keys (elder mode's column)
-        self.add_widget(view)
-        keys.bind(height=self._fit)
-        self.candidates.bind(width=self._page_size)
-        self._fit()
-        self._refresh()
-
-    def _fit(self, *_):
-        self.height = self.keys_height + (self.theme.target + self.spacing
-                                          if self.ime is not None else 0)
-
-    @property
-    def keys_height(self) -> float:
-        return self.keys.height
-
-    def _page_size(self, *_):
-        """As many candidates a page as fit beside the typed pinyin and the two arrows."""
-        th = self.theme
-        room = self.candidates.width - 120 - 2 * (th.target + 6)
-        per_page = max(1, int(room // (th.target + 6)))
-        if per_page != self.per_page:
-            self.per_page = per_page
-            self._refresh()
-
-    def reset(self) -> None:
-        """Forget half-typed pinyin and the screen it was last used on: the keyboard is reused
-        for the next field or visitor."""
-        self.on_text, self.on_back = _ignore, _ignore
-        if self.typed or self.page:         # (every screen change resets every kept keyboard)
-            self.typed, self.page = "", 0
-            self._refresh()
-
-    def _letter(self, ch: str) -> None:
-        if self.ime is None:
-            self.on_text(ch.upper())
-            return
-        self.typed += ch
-        self.page = 0
-        self._refresh()
-
-    def _back(self) -> None:
-        if self.typed:
-            self.typed = self.typed[:-1]
-            self._refresh()
-        else:
-            self.on_back()
-
-    def _commit(self, text: str) -> None:
-        self.on_text(text)
-
-    def _choose(self, word: str) -> None:
-        self.typed = self.ime.consume(self.typed, word)
-        self.page = 0
-        self.on_text(word)
-        self._refresh()
-
-    def _refresh(self) -> None:
-        self.candidates.clear_widgets()
-        if self.ime is None:
-            return
-        self.candidates.add_widget(Label(text=self.typed or "拼音", color=T.MUTED,
-                                         font_size=self.theme.body, size_hint_x=None, width=120))
-        per = max(1, self.per_page)
-        words = self.ime.candidates(self.typed, limit=per * self.PAGES) if self.typed else []
-        pages = max(1, -(-len(words) // per))
-        self.page = min(self.page, pages - 1)
-        if self.page > 0:
-            self.candidates.add_widget(self._turn("‹", "cand:prev", -1))
-        for word in words[self.page * per:(self.page + 1) * per]:
-            self.candidates.add_widget(BigButton(word, f"cand:{word}",
-                                                 lambda w=word: self._choose(w), self.theme,
-                                                 kind="primary", size_hint_y=1))
-        if self.page < pages - 1:
-            self.candidates.add_widget(self._turn("›", "cand:next", +1))
-
-    def _turn(self, arrow: str, ident: str, step: int) -> BigButton:
-        """More candidates: a citizen looking for 试 among the many "shi" must be able to find it."""
-        def turn():
-            self.page += step
-            self._refresh()
-        return BigButton(arrow, ident, turn, self.theme, kind="secondary", size_hint_y=1,
-                         size_hint_x=None, width=self.theme.target)
-
-
-class SignaturePad(Widget):
-    """Draw with a finger; `strokes` keeps each stroke's points (pad coordinates, origin at the
-    pad's bottom left) for `signature_png`, `empty` until touched."""
-
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.ident = "signature"
-        self.empty = True
-        self.strokes: list[list[tuple[float, float]]] = []
-        with self.canvas.before:
-            Color(1, 1, 1, 1)
-            self._bg = Rectangle(pos=self.pos, size=self.size)
-            Color(*T.MUTED)
-            self._frame = Line(rectangle=(*self.pos, *self.size), width=1.5)
-        self.bind(pos=self._sync, size=self._sync)
-
-    def _sync(self, *_):
-        self._bg.pos, self._bg.size = self.pos, self.size
-        self._frame.rectangle = (*self.pos, *self.size)
-
-    def on_touch_down(self, touch):
-        if not self.collide_point(*touch.pos):
-            return False
-        with self.canvas:
-            Color(0, 0, 0, 1)
-            touch.ud["line"] = Line(points=touch.pos, width=2.5)
-        touch.ud["stroke"] = [(touch.x - self.x, touch.y - self.y)]
-        self.strokes.append(touch.ud["stroke"])
-        touch.grab(self)
-        self.empty = False
-        return True
-
-    def on_touch_move(self, touch):
-        if touch.grab_current is self and "line" in touch.ud:
-            touch.ud["line"].points += touch.pos
-            touch.ud["stroke"].append((touch.x - self.x, touch.y - self.y))
-            return True
-        return False
-
-    def on_touch_up(self, touch):
-        if touch.grab_current is self:
-            touch.ungrab(self)
-            return True
-        return False
-
-    def clear(self) -> None:
-        self.canvas.clear()
-        self.strokes = []
-        self.empty = True
-
-    def signed(self, deliver: Callable[[bytes], None]) -> None:
-        """`deliver(png)` with the signature, drawn and encoded off the UI thread (on it, reading
-        the canvas back and encoding it held up the screen for 30-50 ms); b"" if unsigned."""
-        if self.empty:
-            deliver(b"")
-            return
-        strokes, size = [list(s) for s in self.strokes], (int(self.width), int(self.height))
-        threading.Thread(target=lambda: deliver(signature_png(strokes, size)), name="signature",
-                         daemon=True).start()
-
-
-def signature_png(strokes: list[list[tuple[float, float]]], size: tuple[int, int],
-                  width_px: int = 3) -> bytes:
-    """Black strokes on white, `size` (w, h) px, as drawn (pad coordinates: y grows upwards)."""
-    w, h = max(1, size[0]), max(1, size[1])
-    image = np.full((h, w), 255, np.uint8)
-    for stroke in strokes:
-        points = np.array([(x, h - 1 - y) for x, y in stroke], np.float64).round().astype(np.int32)
-        if len(points) == 1:
-            cv2.circle(image, tuple(int(v) for v in points[0]), width_px // 2 + 1, 0, -1,
-                       cv2.LINE_AA)
-        else:
-            cv2.polylines(image, [points.reshape(-1, 1, 2)], False, 0, width_px, cv2.LINE_AA)
-    ok, data = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError("signature could not be encoded")
-    return data.tobytes()
-
-
-class CameraPreview(Image):
-    """Shows a camera's latest frame; frames are read in a background thread, never on the UI
-    thread, and only the newest one is turned into a texture (~10 fps)."""
-
-    def __init__(self, source_read: Callable[[], object], fps: float = 10.0, **kw):
-        super().__init__(fit_mode="contain", **kw)
-        self.color = (0.16, 0.18, 0.22, 1)      # a dark box, not a white flash, until a frame
-        self._read = source_read
-        self._interval = 1.0 / fps
-        self._stop = threading.Event()
-        self._latest = None
-        self._overlay: Callable[[object], object] | None = None
-        threading.Thread(target=self._grab, name="preview", daemon=True).start()
-        self._ev = Clock.schedule_interval(self._show, self._interval)
-
-    def set_overlay(self, fn) -> None:
-        self._overlay = fn
-
-    def _grab(self) -> None:
-        failed = False
-        while not self._stop.wait(self._interval):
-            try:
-                frame = self._read()
-            except Exception as exc:  # an unplugged camera shows the last frame; the session
-                if not failed:        # reports it. One log line per preview, not one per frame.
-                    log.info("preview frame not read error=%s", type(exc).__name__)
-                failed = True
-                continue
-            if frame is not None and self._overlay is not None:
-                frame = self._overlay(frame)
-            if frame is not None and frame.shape[1] > PREVIEW_MAX_WIDTH:   # scaled here, so the
-                scale = PREVIEW_MAX_WIDTH / frame.shape[1]                 # UI thread uploads a
-                frame = cv2.resize(frame, None, fx=scale, fy=scale,        # quarter of the bytes
-                                   interpolation=cv2.INTER_AREA)
-            self._latest = frame
-
-    def _show(self, *_):
-        frame, self._latest = self._latest, None
-        if frame is None:
-            return
-        h, w = frame.shape[:2]
-        if self.texture is None or self.texture.size != (w, h):
-            self.texture = Texture.create(size=(w, h), colorfmt="bgr")
-            self.texture.flip_vertical()
-            self.color = (1, 1, 1, 1)
-        self.texture.blit_buffer(frame.tobytes(), colorfmt="bgr", bufferfmt="ubyte")
-        self.canvas.ask_update()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._ev.cancel()
+def scroll_view_around(w):
+    """The scroll view `w` is in, or None."""
+    parent = w.parent
+    while parent is not None and not isinstance(parent, ScrollView):
+        if parent.parent is parent:
+            return None         # the window is its own parent: no scroll view around w
+        parent = parent.parent
+    return parent

@@ -14,7 +14,8 @@ from kivy.uix.widget import Widget
 
 from kiosk.visit import intents as I
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import BigButton, LetterKeyboard, marked, text_label
+from kiosk.ui.keyboards import LetterKeyboard
+from kiosk.ui.widgets import BigButton, marked, text_label
 
 
 def attract(ctx, snap):

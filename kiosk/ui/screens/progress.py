@@ -15,7 +15,8 @@ from kivy.uix.widget import Widget
 from kiosk.visit import intents as I
 from kiosk.ui.screens import visit as V
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import BigButton, LetterKeyboard, text_label
+from kiosk.ui.keyboards import LetterKeyboard
+from kiosk.ui.widgets import BigButton, text_label
 
 ENTER_KEYS = (13, 271)          # Enter, keypad Enter: a QR scanner ends its input with one
 

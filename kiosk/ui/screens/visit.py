@@ -14,8 +14,9 @@ from kivy.uix.widget import Widget
 from kiosk.visit import intents as I
 from kiosk.visit.guide import guide_body
 from kiosk.ui import theme as T
-from kiosk.ui.widgets import (BigButton, FieldBox, FlowGrid, Keypad, LetterKeyboard, SignaturePad,
-                              marked, text_label)
+from kiosk.ui.keyboards import Keypad, LetterKeyboard
+from kiosk.ui.signature_pad import SignaturePad
+from kiosk.ui.widgets import BigButton, FieldBox, FlowGrid, marked, text_label
 
 
 def _column(ctx, *widgets):

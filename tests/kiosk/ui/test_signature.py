@@ -7,7 +7,7 @@ import numpy as np
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 
-from kiosk.ui.widgets import signature_png  # noqa: E402
+from kiosk.ui.signature_pad import signature_png  # noqa: E402
 
 
 def decode(png: bytes) -> np.ndarray:

@@ -90,7 +90,7 @@ def face_distance(a: np.ndarray, b: np.ndarray) -> float:
 def card_crop(image: np.ndarray, box: Box) -> np.ndarray:
     """A 102x126 card-style head-and-shoulders crop of `image` around the face `box`."""
     t, r, b, left = box
-    w, h = r - left, b - t
+    w = r - left
     crop_w = int(w * 1.7)
     crop_h = int(crop_w * CARD_HEIGHT / CARD_WIDTH)
     x0 = int((left + r) / 2 - crop_w / 2)

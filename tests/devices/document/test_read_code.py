@@ -2,7 +2,6 @@
 
 The receipt is printed by the real ESC/POS driver onto the printer emulator's paper, the paper
 is laid under the emulated document camera, and the scanner the kiosk uses reads it back."""
-import dataclasses
 import datetime as dt
 import threading
 

@@ -1,8 +1,6 @@
 """DocCameraScanner over the emulator, an image folder and a video clip; URLs and unplugging."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import pytest
 

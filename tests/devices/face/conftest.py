@@ -1,6 +1,8 @@
 """Shared, session-cached face data: dlib is slow on two cores, so encode each photo once."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import pytest
 

@@ -28,6 +28,7 @@ from kivy.uix.widget import Widget
 from kiosk.visit import intents as I
 from kiosk.app.terminal import voice_follows_visits
 from kiosk.ui.screens import browse as screens_browse, progress as screens_progress, visit as screens_visit
+from kiosk.ui.screens.form import FORM_KEYBOARDS, build_keyboard
 from kiosk.ui import theme as T
 from kiosk.ui.focus import FocusNavigator
 from kiosk.ui.frame_pacing import FramePacer
@@ -157,7 +158,7 @@ class KioskApp(App):
         gc.collect()
         gc.freeze()
         self.ime = ime
-        Clock.schedule_once(lambda _dt: self._build_keyboards(list(screens_visit.FORM_KEYBOARDS)))
+        Clock.schedule_once(lambda _dt: self._build_keyboards(list(FORM_KEYBOARDS)))
 
     def _build_keyboards(self, specs: list[tuple]) -> None:
         """Build the form's keyboards (normal and elder) before the first citizen needs one, one
@@ -171,7 +172,7 @@ class KioskApp(App):
             return
         spec = specs.pop()
         for elder in (False, True):
-            self.kept((elder,) + spec, lambda: screens_visit.build_keyboard(
+            self.kept((elder,) + spec, lambda: build_keyboard(
                 spec, T.Theme.for_display(getattr(self.kiosk_config, "display", None), elder),
                 self.ime), None)
         Clock.schedule_once(lambda _dt: self._build_keyboards(specs))

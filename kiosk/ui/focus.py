@@ -217,7 +217,7 @@ class FocusNavigator:
             f = self._field_of(ident)
             if f is None:
                 return []
-            from kiosk.ui.screens.visit import YES_NO
+            from kiosk.ui.screens.form import YES_NO
             shown = next(((en_ if en else zh) for code, zh, en_ in (f.choices or YES_NO)
                           if code == f.value), f.value) if f.type in ("choice", "yes_no") \
                 else f.value
@@ -369,7 +369,7 @@ class FocusNavigator:
         if w.ident.startswith("choice:") and editing:
             self._after_render = f"field:{editing}"     # back on the question, answered
         if field is not None:           # where focus goes once the field's editor is drawn
-            from kiosk.ui.screens.visit import keyboard_spec
+            from kiosk.ui.screens.form import keyboard_spec
             if field.type in ("choice", "yes_no"):
                 self._after_render = "choice:"
             elif keyboard_spec(field.type, False)[0] == "keypad":
@@ -417,7 +417,7 @@ class FocusNavigator:
     def _type(self, action: K.Action) -> None:
         """Typing a number field with the digits (and "." for its extra character)."""
         from kiosk.ui.app import Ctx
-        from kiosk.ui.screens.visit import KEYPAD_EXTRA
+        from kiosk.ui.screens.form import KEYPAD_EXTRA
         field = self._field_of(f"field:{self.typing}")
         if field is None or self.app.snapshot is None:
             self.typing = None

@@ -118,7 +118,7 @@ class KeypadAutopilot(UiAutopilot):
 
     def _plan_field(self, intent: I.EnterField, snap: I.Snapshot) -> None:
         field = next(f for f in snap.fields if f.key == intent.key)
-        from kiosk.ui.screens.visit import keyboard_spec
+        from kiosk.ui.screens.form import keyboard_spec
         if field.type in ("choice", "yes_no") or keyboard_spec(field.type, False)[0] != "keypad":
             super()._plan_field(intent, snap)       # choices and keyboards: by focus
             return

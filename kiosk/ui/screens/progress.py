@@ -13,7 +13,9 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
 from kiosk.visit import intents as I
-from kiosk.ui.screens import visit as V
+from kiosk.ui.screens.device_steps import id_card, materials
+from kiosk.ui.screens.ending import waiting
+from kiosk.ui.screens.layout import column, instruction, problem, scroll
 from kiosk.ui import theme as T
 from kiosk.ui.keyboards import LetterKeyboard
 from kiosk.ui.widgets import BigButton, text_label
@@ -53,7 +55,7 @@ def progress(ctx, snap):
                               lambda: ctx.send(I.ReadCardForProgress()), th, disabled=snap.busy,
                               size_hint_y=1))
     keys.size_hint_y = 1        # the rest of the screen: what does not fit there scrolls
-    col = V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap), ways, top, keys)
+    col = column(ctx, instruction(ctx, snap), problem(ctx, snap), ways, top, keys)
     col.spacing = 8
     return col, ["cancel"]
 
@@ -111,15 +113,15 @@ def result(ctx, snap):
                                       f"supplement:{c.case_number}",
                                       lambda n=c.case_number: ctx.send(I.StartSupplement(n)),
                                       th, kind="ok", disabled=snap.busy))
-    return V._column(ctx, V._instruction(ctx, snap), V._problem(ctx, snap),
-                     V._scroll(rows)), ["back", "help", "cancel"]
+    return column(ctx, instruction(ctx, snap), problem(ctx, snap),
+                  scroll(rows)), ["back", "help", "cancel"]
 
 
 def supplement_done(ctx, snap):
     th = ctx.theme
-    col = V._column(ctx, Widget(), text_label(f"{T.OK_MARK} " + ctx.t("step.supplement_done"),
-                                              th.title, T.OK, "center", theme=th, bold=True),
-                    V._problem(ctx, snap))
+    col = column(ctx, Widget(), text_label(f"{T.OK_MARK} " + ctx.t("step.supplement_done"),
+                                           th.title, T.OK, "center", theme=th, bold=True),
+                 problem(ctx, snap))
     if snap.case_number:
         col.add_widget(text_label(ctx.t("ui.case_number", case=snap.case_number), th.huge,
                                   halign="center", theme=th, bold=True))
@@ -128,6 +130,6 @@ def supplement_done(ctx, snap):
     return col, []
 
 
-SCREENS = {"progress": progress, "progress_card": V.id_card, "progress_result": result,
-           "supplement_card": V.id_card, "supplement": V.materials,
-           "supplement_submit": V.waiting, "supplement_done": supplement_done}
+SCREENS = {"progress": progress, "progress_card": id_card, "progress_result": result,
+           "supplement_card": id_card, "supplement": materials,
+           "supplement_submit": waiting, "supplement_done": supplement_done}

@@ -21,7 +21,8 @@ wiped, and so does the speaker's volume). Then:
 - The commitment screen reads the commitment and offers "按5确认签字" instead of the
   signature pad; the packet records the confirmation (commitment.method = voice_keypad).
 
-The focused element is outlined on the screen, for anyone helping who can see.
+The focused element is outlined on the screen, for anyone helping who can see. What is said
+of it is worded in kiosk/ui/focus_speech.py.
 """
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ from kivy.core.window import Window
 from kivy.graphics import Color, Line
 from kivy.uix.button import Button
 from kivy.uix.label import Label
-from kivy.uix.scrollview import ScrollView
 
 from kiosk.visit import intents as I
 from kiosk.ui import keypad as K
-from kiosk.ui import theme as T
+from kiosk.ui.focus_speech import KEY_WORDS, FocusSpeech
+from kiosk.ui.widgets import scroll_view_around
 
 log = logging.getLogger(__name__)
 TOUCH_AGAIN_S = 5.0          # a second touch on the same element within this uses it
@@ -46,19 +47,7 @@ KEEP_ALIVE_S = 5.0           # key presses tell the session someone is there, th
 VOLUME_STEP = 0.1
 NOT_FOCUSED = ("corner",)    # the technician's hidden corner
 NO_KEYS_ON = ("maintenance", "progress")   # the technician's screen; the QR scanner types there
-KEY_WORDS = {"key:back": "keypad.key_delete", "cand:next": "keypad.page_next",
-             "cand:prev": "keypad.page_prev"}     # keys whose face is a symbol
-LIST_ALIASES = {"closed": "matter", "question": "field"}
-UNCOUNTED = ("key",)         # the keyboard's keys are found by where they are, not counted
 FOCUS_RING = (1, 0.75, 0, 1)   # amber outline around the focused element
-SELECTED_MARK = getattr(T, "SELECTED_MARK", "▶")   # the chosen tab, choice, question
-
-
-def spoken_marks(text: str, sep: str = "，") -> str:
-    """Screen text as it is read: the marks and line breaks become pauses."""
-    for mark in (T.OK_MARK, T.WARN_MARK, T.BAD_MARK, SELECTED_MARK, "♪", "★", "⬇", "—"):
-        text = text.replace(mark, " ")
-    return sep.join(part.strip() for part in text.splitlines() if part.strip())
 
 
 class FocusNavigator:
@@ -67,6 +56,7 @@ class FocusNavigator:
     def __init__(self, app, jack=None):
         self.app = app
         self.jack = jack                  # a kiosk.ui.jack.JackSensor, or None
+        self.speech = FocusSpeech(app)    # what is said, and saying it
         self.focused: str | None = None   # ident (or "text:N") of the focused element
         self.typing: str | None = None    # the key of the number field being typed
         self.touches = 0                  # touches seen in audio-first mode
@@ -109,51 +99,7 @@ class FocusNavigator:
         self._requested = time.monotonic()
         self.focused, self.typing = None, None
         self.app.send(I.SetAudioFirst(True))
-        self._say_key("keypad.started")
-
-    # -- speaking -------------------------------------------------------------------------------
-    @property
-    def lang(self) -> str:
-        snap = self.app.snapshot
-        return snap.language if snap is not None else "zh"
-
-    def _t(self, key: str, **params) -> str:
-        return self.app.text(key, self.lang, **params)
-
-    def _say_key(self, key: str, params: dict | None = None, interrupt: bool = True) -> None:
-        if self.app.speaker is not None:
-            self.app.speaker.say(key, params, language=self.lang, interrupt=interrupt)
-
-    def _say(self, text: str, interrupt: bool = True) -> None:
-        if self.app.speaker is not None and text.strip():
-            self.app.speaker.say_text(text, language=self.lang, interrupt=interrupt)
-
-    def describe(self, items: list, i: int) -> str:
-        """What is said when element `i` of `items` gets focus."""
-        w = items[i]
-        words = KEY_WORDS.get(getattr(w, "ident", None) or "")
-        text = self._t(words) if words else getattr(w, "spoken", None) or w.text
-        parts = [spoken_marks(text, self._sep())] + self._chip_words(getattr(w, "ident", None))
-        if isinstance(w, Button):
-            if w.parent is not self.app.root_box.children[-1]:     # not the header's buttons
-                parts[:0] = [spoken_marks(label, self._sep()) for label in _row_labels(w)]
-            parts.append(self._t("keypad.button"))
-            if w.disabled:
-                parts.append(self._t("keypad.unavailable"))
-            elif w.text.lstrip().startswith(SELECTED_MARK):
-                parts.append(self._t("keypad.selected"))
-        field = self._field_of(getattr(w, "ident", None) or "")
-        if field is not None and field.error_key:
-            parts.append(self._t(field.error_key))
-        where = K.list_position(i, self._group(items, i))
-        if where is not None:
-            parts.append(self._t("keypad.item_of", n=where[0], total=where[1]))
-        return self._sep().join(p for p in parts if p)
-
-    def _sep(self, full_stop: bool = False) -> str:
-        if self.lang == "en":
-            return ". " if full_stop else ", "
-        return "。" if full_stop else "，"
+        self.speech.say_key("keypad.started")
 
     # -- what can be focused --------------------------------------------------------------------
     def items(self) -> list:
@@ -193,46 +139,13 @@ class FocusNavigator:
         out = []
         for w in items:
             x, y = w.to_window(w.x, w.y)
-            view = _scroll_view_around(w)
+            view = scroll_view_around(w)
             if view is not None and view.children:
                 content = view.children[0]
                 top = content.to_window(content.x, content.top)[1]
                 y -= top - view.to_window(view.x, view.top)[1]
             out.append((x, y, w.width, w.height))
         return out
-
-    def _group(self, items: list, i: int) -> list[int]:
-        prefix = _list_prefix(getattr(items[i], "ident", None))
-        if prefix is None:
-            return []
-        return [j for j, w in enumerate(items) if _list_prefix(getattr(w, "ident", None)) == prefix]
-
-    def _chip_words(self, ident: str | None) -> list[str]:
-        """A numbered chip (elder mode's "1 ✓" for a question or a material) also says what it
-        stands for: the question and its answer, the material."""
-        snap, en = self.app.snapshot, self.lang == "en"
-        if not ident or snap is None:
-            return []
-        if ident.startswith("question:"):
-            f = self._field_of(ident)
-            if f is None:
-                return []
-            from kiosk.ui.screens.form import YES_NO
-            shown = next(((en_ if en else zh) for code, zh, en_ in (f.choices or YES_NO)
-                          if code == f.value), f.value) if f.type in ("choice", "yes_no") \
-                else f.value
-            return [f.label_en if en else f.label_zh] + ([shown] if shown else [])
-        if ident.startswith("material:"):
-            code = ident.split(":", 1)[1]
-            return [m.name_en if en else m.name_zh for m in snap.materials if m.code == code]
-        return []
-
-    def _field_of(self, ident: str):
-        snap = self.app.snapshot
-        if snap is None or not ident.startswith(("field:", "question:")):
-            return None
-        key = ident.split(":", 1)[1]
-        return next((f for f in snap.fields if f.key == key), None)
 
     def index(self, items: list) -> int | None:
         for i, w in enumerate(items):
@@ -248,13 +161,13 @@ class FocusNavigator:
             return
         w = items[i]
         self.focused = self.key_of(w, i)
-        view = _scroll_view_around(w)
+        view = scroll_view_around(w)
         if view is not None:
             view.scroll_to(w, padding=10, animate=False)
         Clock.schedule_once(lambda _dt: self._draw_outline(w))
-        self._described = self.describe(items, i)
+        self._described = self.speech.describe(items, i)
         if speak:
-            self._say(self._described)
+            self.speech.say(self._described)
 
     def _draw_outline(self, w) -> None:
         canvas = self.app.root_box.canvas.after
@@ -283,8 +196,8 @@ class FocusNavigator:
             self._screen, self.focused, self.typing = name, None, None
             self._draw_outline(None)
             if name == "commitment" and snap.matter_code:
-                text = self.app.catalog.get(snap.matter_code).commitment.get(self.lang)
-                self._say_key("keypad.commitment", {"text": text}, interrupt=False)
+                text = self.app.catalog.get(snap.matter_code).commitment.get(self.speech.lang)
+                self.speech.say_key("keypad.commitment", {"text": text}, interrupt=False)
             return
         if self._after_render is not None:
             prefix, self._after_render = self._after_render, None
@@ -305,10 +218,10 @@ class FocusNavigator:
             self.focused = None
         self._draw_outline(items[i] if i is not None else None)
         if i is not None and self.typing is None and not snap.busy:
-            said = self.describe(items, i)
+            said = self.speech.describe(items, i)
             if said != self._described:     # it changed under focus (a page captured)
                 self._described = said
-                self._say(said, interrupt=False)
+                self.speech.say(said, interrupt=False)
 
     # -- keys -----------------------------------------------------------------------------------
     def _on_key_down(self, _window, key, _scancode=None, codepoint=None, _modifiers=None):
@@ -340,14 +253,14 @@ class FocusNavigator:
             self._activate(items, current)
         elif name == "repeat":
             if current is not None:
-                self._say(self.describe(items, current))
+                self.speech.say(self.speech.describe(items, current))
             else:
                 self.app._repeat()
         elif name == "back":
-            self._press("back") or self._browse_back() or self._say_key("nav.back_not_here")
+            self._press("back") or self._browse_back() or self.speech.say_key("nav.back_not_here")
         elif name == "help":
-            self._press("help") or self._say_key("ui.phone",
-                                                 {"phone": self.app.kiosk_config.site.phone})
+            self._press("help") or self.speech.say_key(
+                "ui.phone", {"phone": self.app.kiosk_config.site.phone})
         elif name in ("volume_up", "volume_down"):
             self._volume(VOLUME_STEP if name == "volume_up" else -VOLUME_STEP)
         else:
@@ -355,16 +268,16 @@ class FocusNavigator:
 
     def _activate(self, items: list, i: int | None) -> None:
         if i is None:
-            self._say_key("keypad.start_here")
+            self.speech.say_key("keypad.start_here")
             return
         w = items[i]
         if not isinstance(w, Button):
-            self._say(self.describe(items, i))
+            self.speech.say(self.speech.describe(items, i))
             return
         if w.disabled:
-            self._say(self.describe(items, i))
+            self.speech.say(self.speech.describe(items, i))
             return
-        field = self._field_of(w.ident)
+        field = self.speech.field_of(w.ident)
         editing = self.app.form_state.get("editing")
         if w.ident.startswith("choice:") and editing:
             self._after_render = f"field:{editing}"     # back on the question, answered
@@ -378,19 +291,10 @@ class FocusNavigator:
                 self._after_render = "key:"
         w.trigger_action(0)
         if w.ident.startswith(("key:", "cand:")) and w.ident not in KEY_WORDS:
-            self._say(self._typed_echo(w))      # a letter, or the word chosen and the text
+            self.speech.say(self.speech.typed_echo(w))   # a letter, or the word chosen and the text
         if self.typing is not None and field is not None:
-            label = field.label_en if self.lang == "en" else field.label_zh
-            self._say_key("keypad.typing", {"label": label})
-
-    def _typed_echo(self, key) -> str:
-        """What a key of the on-screen keyboard typed: the letter, or the word chosen and the
-        whole text so far."""
-        if key.ident.startswith("key:"):
-            return key.text
-        draft = self.app.form_state.get("draft") or ""
-        return self._sep().join((key.text, self._t("keypad.typed", text=draft))) if draft \
-            else key.text
+            label = field.label_en if self.speech.lang == "en" else field.label_zh
+            self.speech.say_key("keypad.typing", {"label": label})
 
     def _press(self, ident: str) -> bool:
         for w in self.items():
@@ -412,13 +316,13 @@ class FocusNavigator:
             return
         volume = round(min(1.0, max(0.1, speaker.volume + step)), 2)
         speaker.set_volume(volume)
-        self._say_key("keypad.volume", {"level": str(round(volume * 10))})
+        self.speech.say_key("keypad.volume", {"level": str(round(volume * 10))})
 
     def _type(self, action: K.Action) -> None:
         """Typing a number field with the digits (and "." for its extra character)."""
         from kiosk.ui.app import Ctx
         from kiosk.ui.screens.form import KEYPAD_EXTRA
-        field = self._field_of(f"field:{self.typing}")
+        field = self.speech.field_of(f"field:{self.typing}")
         if field is None or self.app.snapshot is None:
             self.typing = None
             return
@@ -426,21 +330,21 @@ class FocusNavigator:
         draft = self.app.form_state.get("draft") or ""
         if action.name == "type":
             ctx.type_draft(draft + action.char)
-            self._say(action.char)
+            self.speech.say(action.char)
         elif action.name == "extra":
             extra = KEYPAD_EXTRA.get(field.type, "")[:1]
             if extra:
                 ctx.type_draft(draft + extra)
-                self._say(extra)
+                self.speech.say(extra)
         elif action.name == "delete":
             ctx.type_draft(draft[:-1])
-            self._say_key("keypad.deleted")
+            self.speech.say_key("keypad.deleted")
         elif action.name == "confirm":
             key, self.typing = self.typing, None
             if draft:
-                self._say_key("keypad.typed", {"text": " ".join(draft)})
+                self.speech.say_key("keypad.typed", {"text": " ".join(draft)})
             else:
-                self._say_key("keypad.nothing_typed")
+                self.speech.say_key("keypad.nothing_typed")
             ctx.confirm_field(key, draft)
 
     # -- touches --------------------------------------------------------------------------------
@@ -455,7 +359,7 @@ class FocusNavigator:
         for i, w in enumerate(items):
             x, y = w.to_window(w.x, w.y)
             if x <= touch.x <= x + w.width and y <= touch.y <= y + w.height:
-                view = _scroll_view_around(w)
+                view = scroll_view_around(w)
                 if view is None or view.collide_point(*view.to_widget(touch.x, touch.y)):
                     hit = i
         if hit is None:
@@ -467,10 +371,10 @@ class FocusNavigator:
             return False            # the second touch: the button acts as usual
         self._touched = (key, now)
         self.focus(items, hit, speak=False)
-        text = self.describe(items, hit)
+        text = self.speech.describe(items, hit)
         if isinstance(items[hit], Button) and not items[hit].disabled:
-            text += self._sep(full_stop=True) + self._t("keypad.touch_again")
-        self._say(text)
+            text += self.speech.sep(full_stop=True) + self.speech.t("keypad.touch_again")
+        self.speech.say(text)
         return True
 
 
@@ -482,30 +386,3 @@ def _same_thing(items: list, ident: str) -> int | None:
     return next((i for i, w in enumerate(items)
                  if (getattr(w, "ident", None) or "").split(":", 1)[-1] == thing
                  and ":" in (getattr(w, "ident", None) or "")), None)
-
-
-def _row_labels(button) -> list[str]:
-    """The texts in the same row as `button` (a material's name and state beside its "capture"
-    button): said first, or the button alone would not say what it is for."""
-    row = button.parent
-    if row is None or getattr(row, "orientation", None) != "horizontal":
-        return []
-    return [c.text for c in reversed(row.children)
-            if isinstance(c, Label) and not isinstance(c, Button) and c.text.strip()]
-
-
-def _list_prefix(ident: str | None) -> str | None:
-    if not ident or ":" not in ident:
-        return None
-    prefix = ident.split(":", 1)[0]
-    prefix = LIST_ALIASES.get(prefix, prefix)
-    return None if prefix in UNCOUNTED else prefix
-
-
-def _scroll_view_around(w):
-    parent = w.parent
-    while parent is not None and not isinstance(parent, ScrollView):
-        if parent is Window or parent.parent is parent:
-            return None
-        parent = parent.parent
-    return parent

@@ -118,7 +118,9 @@ def applicant_section(state: VisitState, role: str | None) -> dict | None:
 
 
 def build_application(catalog: Catalog, plan: VisitPlan, state: VisitState,
-                      started_at: dt.datetime, identity_at: dt.datetime | None) -> tuple[dict, dict]:
+                      started_at: dt.datetime, identity_at: dt.datetime | None,
+                      submitted_at: dt.datetime) -> tuple[dict, dict]:
+    """The application's manifest and files; `submitted_at` (aware) also dates the signature."""
     m = plan.matter
     files: dict[str, bytes] = {}
     materials = []
@@ -154,7 +156,7 @@ def build_application(catalog: Catalog, plan: VisitPlan, state: VisitState,
         if state.card is not None and state.card.photo_bgr is not None:
             files["face/card_photo.jpg"] = _jpeg(state.card.photo_bgr)
     commitment = None
-    signed_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    signed_at = submitted_at.isoformat(timespec="seconds")
     if state.signature_png:
         files["commitment/signature.png"] = state.signature_png
         commitment = {"text_zh": m.commitment.zh, "signed_at": signed_at,
@@ -162,7 +164,7 @@ def build_application(catalog: Catalog, plan: VisitPlan, state: VisitState,
     elif state.confirmed_by_keypad:     # audio-first mode: read aloud, confirmed with key 5
         commitment = {"text_zh": m.commitment.zh, "signed_at": signed_at,
                       "method": "voice_keypad", "signature_file": None}
-    now = dt.datetime.now().astimezone()
+    now = submitted_at
     manifest = {
         "format": FORMAT,
         "kind": "application",

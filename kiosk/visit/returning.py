@@ -74,6 +74,20 @@ class ProgressVisit:
         self._wanted: str | None = None           # a bare case number, shown once the card is read
         self._tokens: dict[str, str] = {}         # case number -> its receipt's token (QR code)
         self.accepted = None
+        lookup_screens = ("progress", "progress_result")
+        self._intents = {       # intent type -> (the screens it applies on, None: any; handler)
+            I.EnterCaseNumber: (lookup_screens, self._enter_case_number),
+            I.ScanReceiptCode: (lookup_screens, self._scan_receipt_code),
+            I.ReadCardForProgress: (lookup_screens, self._read_card_for_progress),
+            I.StartSupplement: (("progress_result",), self._start_supplement),
+            I.CapturePage: (("supplement",), self._capture),
+            I.Retake: (("supplement",), self._retake),
+            I.Next: (("supplement",), self._submit),
+            I.Back: (None, self._back)}
+        self._results = {"scan_code": self._scanned, "query": self._queried,   # job name ->
+                         "read_card": self._card_read, "lookup": self._looked_up,
+                         "capture": self._captured, "submit": self._submitted,
+                         "print": self._printed}
 
     # -- intents ----------------------------------------------------------------------------
     def on_intent(self, intent) -> Job | None:
@@ -98,70 +112,76 @@ class ProgressVisit:
         if self.busy and not isinstance(intent, I.Back):
             return None
         self.reason_key, self.params = None, {}
-        if isinstance(intent, I.EnterCaseNumber) and self.screen in ("progress", "progress_result"):
-            ref = parse_receipt_code(intent.text)
-            if ref is None:
-                self.reason_key = "progress.bad_case_number"
-                return None
-            return self._open(ref)
-        if isinstance(intent, I.ScanReceiptCode) and self.screen in ("progress",
-                                                                    "progress_result"):
-            why = None if self._scan_code is not None else "device.doc_camera"
-            why = why or self._capture_unavailable()
-            if why:
-                self.reason_key, self.params = "visit.capability_missing", {"device": why}
-                return None
-            return Job("scan_code", self._scan_code)
-        if isinstance(intent, I.ReadCardForProgress) and self.screen in ("progress",
-                                                                        "progress_result"):
-            self._wanted = None
-            if self.card is not None:
-                return self._lookup("progress_result")
-            self.screen = "progress_card"
-            return self._card_job()
-        if isinstance(intent, I.StartSupplement) and self.screen == "progress_result":
-            case = next((c for c in self.cases if c.case_number == intent.case_number), None)
-            if case is None or not case.needs_supplement:
-                self.reason_key = "supplement.nothing_requested"
-                return None
-            why = self._capture_unavailable()
-            if why:
-                self.reason_key, self.params = "visit.capability_missing", {"device": why}
-                return None
-            self.selected = case
-            if self.card is None:
-                self.screen = "supplement_card"
-                return self._card_job()
-            self._begin_supplement()
-            return None
-        if isinstance(intent, I.CapturePage) and self.screen == "supplement":
-            material = self._material(intent.material)
-            if material is None or len(material.pages) >= material.pages_needed:
-                self.reason_key = "materials.already_complete" if material else None
-                return None
-            self._capturing = material.code
-            return Job("capture", lambda cancel: self._capture_page())
-        if isinstance(intent, I.Retake) and self.screen == "supplement":
-            material = self._material(intent.material)
-            if material is not None:
-                material.pages.clear()
-            return None
-        if isinstance(intent, I.Next) and self.screen == "supplement":
-            if any(len(m.pages) < m.pages_needed for m in self.materials):
-                self.reason_key = "materials.incomplete"
-                return None
-            self.screen = "supplement_submit"
-            manifest, files = supplement_packet(self.catalog, self.card, self.selected,
-                                                self.materials, self.started_at,
-                                                self.identity_at, self._now())
-            return Job("submit", lambda cancel: self._accept(manifest, files))
-        if isinstance(intent, I.Back):
-            return self._back()
+        screens, handler = self._intents.get(type(intent), ((), None))
+        if handler is not None and (screens is None or self.screen in screens):
+            return handler(intent)
         log.info("progress intent ignored intent=%s screen=%s", type(intent).__name__,
                  self.screen)
         return None
 
-    def _back(self) -> None:
+    def _enter_case_number(self, intent: I.EnterCaseNumber) -> Job | None:
+        ref = parse_receipt_code(intent.text)
+        if ref is None:
+            self.reason_key = "progress.bad_case_number"
+            return None
+        return self._open(ref)
+
+    def _scan_receipt_code(self, intent) -> Job | None:
+        why = None if self._scan_code is not None else "device.doc_camera"
+        why = why or self._capture_unavailable()
+        if why:
+            self.reason_key, self.params = "visit.capability_missing", {"device": why}
+            return None
+        return Job("scan_code", self._scan_code)
+
+    def _read_card_for_progress(self, intent) -> Job:
+        self._wanted = None
+        if self.card is not None:
+            return self._lookup("progress_result")
+        self.screen = "progress_card"
+        return self._card_job()
+
+    def _start_supplement(self, intent: I.StartSupplement) -> Job | None:
+        case = next((c for c in self.cases if c.case_number == intent.case_number), None)
+        if case is None or not case.needs_supplement:
+            self.reason_key = "supplement.nothing_requested"
+            return None
+        why = self._capture_unavailable()
+        if why:
+            self.reason_key, self.params = "visit.capability_missing", {"device": why}
+            return None
+        self.selected = case
+        if self.card is None:
+            self.screen = "supplement_card"
+            return self._card_job()
+        self._begin_supplement()
+        return None
+
+    def _capture(self, intent: I.CapturePage) -> Job | None:
+        material = self._material(intent.material)
+        if material is None or len(material.pages) >= material.pages_needed:
+            self.reason_key = "materials.already_complete" if material else None
+            return None
+        self._capturing = material.code
+        return Job("capture", lambda cancel: self._capture_page())
+
+    def _retake(self, intent: I.Retake) -> None:
+        material = self._material(intent.material)
+        if material is not None:
+            material.pages.clear()
+        return None
+
+    def _submit(self, intent) -> Job | None:
+        if any(len(m.pages) < m.pages_needed for m in self.materials):
+            self.reason_key = "materials.incomplete"
+            return None
+        self.screen = "supplement_submit"
+        manifest, files = supplement_packet(self.catalog, self.card, self.selected,
+                                            self.materials, self.started_at,
+                                            self.identity_at, self._now())
+        return Job("submit", lambda cancel: self._accept(manifest, files))
+
+    def _back(self, intent=None) -> None:
         if self.busy:
             if self.screen in ("progress_card", "supplement_card") or \
                     self.busy in ("query", "scan_code"):
@@ -198,99 +218,110 @@ class ProgressVisit:
         return Job("read_card", self._read_card)
 
     def _on_result(self, name: str, value, error: BaseException | None) -> Job | None:
-        if name == "scan_code":
-            if error is not None:
-                self.reason_key = getattr(error, "reason_key", None) or "device.failed"
-                return None
-            if value is None:
-                self.reason_key = "progress.code_not_seen"
-                return None
-            ref = parse_receipt_code(value)
-            if ref is None:
-                self.reason_key = "progress.code_not_ours"
-                return None
-            return self._open(ref)
-        if name == "query":
-            if error is not None:
-                self.reason_key = getattr(error, "reason_key", "progress.offline")
-                return None
-            if value.status == "needs_supplement" and not value.requested:
-                # a sensitive matter: the receipt's token does not say what to bring; the
-                # applicant's card shows it (and lets them supply it)
-                return self._open(CaseReference(value.case_number))
-            self.cases, self.screen = (value,), "progress_result"
-            log.info("progress shown cases=1 by=receipt_code")
+        handler = self._results.get(name)
+        return handler(value, error) if handler is not None else None
+
+    def _scanned(self, value, error) -> Job | None:
+        if error is not None:
+            self.reason_key = getattr(error, "reason_key", None) or "device.failed"
             return None
-        if name == "read_card":
-            if error is not None:
-                self.reason_key = getattr(error, "reason_key", None) or "device.failed"
-                self.screen = "progress" if self.screen == "progress_card" else "progress_result"
-                return None
-            if value is None:
-                self.reason_key = "id_card.waiting"
-                return self._card_job()
-            self.card, self.identity_at = value, self._now()
-            return self._lookup("supplement" if self.screen == "supplement_card"
-                                else "progress_result")
-        if name == "lookup":
-            then = self._after_lookup
-            if error is not None:
-                self.reason_key = getattr(error, "reason_key", "progress.offline")
-                self.screen = "progress" if then == "progress_result" else "progress_result"
-                return None
-            mine = tuple(value)
-            if then == "supplement":
-                own = next((c for c in mine if c.case_number == self.selected.case_number), None)
-                if own is None:     # the card read is not the applicant's
-                    log.info("supplement refused: card does not own the case")
-                    self.screen, self.selected = "progress_result", None
-                    self.reason_key = "supplement.not_your_case"
-                    return None
-                self.selected = own
-                self.cases = tuple(own if c.case_number == own.case_number else c
-                                   for c in self.cases)
-                if not own.needs_supplement:
-                    self.screen, self.reason_key = "progress_result", "supplement.nothing_requested"
-                    return None
-                self._begin_supplement()
-                return None
-            wanted, self._wanted = self._wanted, None
-            if wanted is not None:          # a bare case number: only if it is this card's
-                mine = tuple(c for c in mine if c.case_number == wanted)
-                if not mine:
-                    self.screen, self.cases, self.reason_key = "progress", (), "progress.not_found"
-                    return None
-            self.cases, self.screen = mine, "progress_result"
+        if value is None:
+            self.reason_key = "progress.code_not_seen"
+            return None
+        ref = parse_receipt_code(value)
+        if ref is None:
+            self.reason_key = "progress.code_not_ours"
+            return None
+        return self._open(ref)
+
+    def _queried(self, value, error) -> Job | None:
+        if error is not None:
+            self.reason_key = getattr(error, "reason_key", "progress.offline")
+            return None
+        if value.status == "needs_supplement" and not value.requested:
+            # a sensitive matter: the receipt's token does not say what to bring; the
+            # applicant's card shows it (and lets them supply it)
+            return self._open(CaseReference(value.case_number))
+        self.cases, self.screen = (value,), "progress_result"
+        log.info("progress shown cases=1 by=receipt_code")
+        return None
+
+    def _card_read(self, value, error) -> Job | None:
+        if error is not None:
+            self.reason_key = getattr(error, "reason_key", None) or "device.failed"
+            self.screen = "progress" if self.screen == "progress_card" else "progress_result"
+            return None
+        if value is None:
+            self.reason_key = "id_card.waiting"
+            return self._card_job()
+        self.card, self.identity_at = value, self._now()
+        return self._lookup("supplement" if self.screen == "supplement_card"
+                            else "progress_result")
+
+    def _looked_up(self, value, error) -> None:
+        then = self._after_lookup
+        if error is not None:
+            self.reason_key = getattr(error, "reason_key", "progress.offline")
+            self.screen = "progress" if then == "progress_result" else "progress_result"
+            return None
+        mine = tuple(value)
+        if then == "supplement":
+            return self._supplement_own_case(mine)
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None:          # a bare case number: only if it is this card's
+            mine = tuple(c for c in mine if c.case_number == wanted)
             if not mine:
-                self.reason_key = "progress.none_for_card"
-            log.info("progress shown cases=%d by=id_card", len(mine))
-            return None
-        if name == "capture":
-            material = self._material(self._capturing)
-            if error is not None:
-                self.reason_key = getattr(error, "reason_key", None) or "device.failed"
-            elif material is not None and value.accepted:
-                material.pages.append(value.jpeg)
-            else:
-                self.reason_key = value.reason_key or "doc.rejected"
-            return None
-        if name == "submit":
-            if error is not None:
-                self.screen = "supplement"
-                self.reason_key = getattr(error, "reason_key", None) or "outbox.error"
+                self.screen, self.cases, self.reason_key = "progress", (), "progress.not_found"
                 return None
-            self.accepted = value
-            if self._print_receipt is None:
-                self.screen, self.printed = "supplement_done", False
-                return None
-            case = self.selected
-            receipt = supplement_receipt(self.catalog, case, self.card, self.materials,
-                                         value.accepted_at, self._receipt_context,
-                                         self._tokens.get(case.case_number))
-            return Job("print", lambda cancel: self._print_receipt(receipt))
-        if name == "print":
-            self.screen, self.printed = "supplement_done", error is None
+        self.cases, self.screen = mine, "progress_result"
+        if not mine:
+            self.reason_key = "progress.none_for_card"
+        log.info("progress shown cases=%d by=id_card", len(mine))
+        return None
+
+    def _supplement_own_case(self, mine: tuple[CaseProgress, ...]) -> None:
+        """Supplement only a case of the card just read, as the back office has it now."""
+        own = next((c for c in mine if c.case_number == self.selected.case_number), None)
+        if own is None:     # the card read is not the applicant's
+            log.info("supplement refused: card does not own the case")
+            self.screen, self.selected = "progress_result", None
+            self.reason_key = "supplement.not_your_case"
             return None
+        self.selected = own
+        self.cases = tuple(own if c.case_number == own.case_number else c for c in self.cases)
+        if not own.needs_supplement:
+            self.screen, self.reason_key = "progress_result", "supplement.nothing_requested"
+            return None
+        self._begin_supplement()
+        return None
+
+    def _captured(self, value, error) -> None:
+        material = self._material(self._capturing)
+        if error is not None:
+            self.reason_key = getattr(error, "reason_key", None) or "device.failed"
+        elif material is not None and value.accepted:
+            material.pages.append(value.jpeg)
+        else:
+            self.reason_key = value.reason_key or "doc.rejected"
+        return None
+
+    def _submitted(self, value, error) -> Job | None:
+        if error is not None:
+            self.screen = "supplement"
+            self.reason_key = getattr(error, "reason_key", None) or "outbox.error"
+            return None
+        self.accepted = value
+        if self._print_receipt is None:
+            self.screen, self.printed = "supplement_done", False
+            return None
+        case = self.selected
+        receipt = supplement_receipt(self.catalog, case, self.card, self.materials,
+                                     value.accepted_at, self._receipt_context,
+                                     self._tokens.get(case.case_number))
+        return Job("print", lambda cancel: self._print_receipt(receipt))
+
+    def _printed(self, value, error) -> None:
+        self.screen, self.printed = "supplement_done", error is None
         return None
 
     # -- supplement -------------------------------------------------------------------------

@@ -94,7 +94,7 @@ class Session:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="device")
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        steps = DeviceSteps(devices, sink, health or (lambda device: None), clock,
+        steps = DeviceSteps(devices, sink, health or (lambda device: None), clock, now,
                             self._queue.put, self._pool)
         self.control = VisitControl(catalog, devices, sink, settings, steps,
                                     ServiceJobs(self._queue.put, self._pool), progress,

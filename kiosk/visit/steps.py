@@ -11,6 +11,7 @@ printer's last receipt for one reprint while the end screen is up.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import threading
 from concurrent.futures import Executor, Future
@@ -73,9 +74,12 @@ class DeviceSteps:
     item on the session's queue; `pool` is its one device worker."""
 
     def __init__(self, devices, sink: PacketSink, health: Callable[[str], str | None],
-                 clock: Callable[[], float], post: Callable[[object], None], pool: Executor):
+                 clock: Callable[[], float], now: Callable[[], dt.datetime],
+                 post: Callable[[object], None], pool: Executor):
+        """`clock`: the session's monotonic clock; `now`: its local wall clock."""
         self.devices, self.sink = devices, sink
-        self._health, self._clock, self._post, self._pool = health, clock, post, pool
+        self._health, self._clock, self._now = health, clock, now
+        self._post, self._pool = post, pool
         self.cancel = threading.Event()         # the visit ended: every job stops
         self.face_cancel = threading.Event()    # per face job: the applicant may opt out mid-way
         self.job_no = 0
@@ -148,7 +152,7 @@ class DeviceSteps:
 
     def _submit(self, ctx, visit, catalog, settings):
         manifest, files = build_application(catalog, ctx.plan, ctx.state, ctx.started_at,
-                                            ctx.identity_at)
+                                            ctx.identity_at, self._now().astimezone())
         return self.sink.accept(manifest, files)
 
     def _receipt(self, ctx, visit, catalog, settings):

@@ -38,7 +38,7 @@ def come_back(kiosk, scanned: str | None, card: str | None, supplement: bool = T
     kiosk.demo.remove_card()
     if card:
         kiosk.demo.place_card(card)
-    pilot = drive_intent(kiosk.visit.session, ReturningCitizen(scanned, supplement), I.StartProgress(),
+    pilot = drive_intent(kiosk.session, ReturningCitizen(scanned, supplement), I.StartProgress(),
                          timeout=90)
     kiosk.demo.remove_card()
     return pilot
@@ -100,7 +100,7 @@ def test_query_then_supplement_joins_the_case(world):
 
     kiosk.demo.place_last_receipt()      # the 补件回执 just printed, under the document camera
     kiosk.demo.remove_card()
-    scanned = drive_intent(kiosk.visit.session, ReturningCitizen(scan_receipt=True, supplement=False),
+    scanned = drive_intent(kiosk.session, ReturningCitizen(scan_receipt=True, supplement=False),
                            I.StartProgress(), timeout=60)
     assert (scanned.outcome, scanned.reason_key) == ("progress_result", None)
     assert [c.case_number for c in scanned.cases] == [case]
@@ -110,7 +110,7 @@ def test_query_then_supplement_joins_the_case(world):
     assert by_card.outcome == "progress_result" and by_card.reason_key is None
     mine = {c.case_number: c for c in by_card.cases}
     assert mine[case].status == "received" and mine[case].requested == ()
-    wait_until(lambda: kiosk.visit.session.snapshot.screen == "attract", 10, "walking away")
+    wait_until(lambda: kiosk.session.snapshot.screen == "attract", 10, "walking away")
 
 
 def test_mistyped_unknown_and_offline_get_plain_messages(world):

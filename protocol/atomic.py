@@ -1,24 +1,44 @@
 """Durable file writes shared by terminal and back office.
 
-`write_atomic` replaces a file so that after a crash it holds the old content or the new one,
-never part of it; `sweep_temp_files` removes what a crashed writer left; `fsync_dir` makes a
-rename or a new file in a folder durable.
+Every write here has the same durability: the new content is fsynced, renamed into place, and
+the folder fsynced, so that after a crash a path holds the old content or the new one, never
+part of it, and a rename that returned survives a power cut.
+
+  write_atomic(path, data)           replace a file by bytes
+  move_into_place(tmp, path)         a temp file some other code wrote (an encoder, a font
+                                     library) replaces `path`
+  replace_symlink(link, target)      point a symlink elsewhere (version switches)
+  move_dir_into_place(tmp, path)     a folder written under a temp name replaces `path`
+  remove_durably(path)               delete a file or symlink, the folder fsynced
+  fsync_dir(path)                    make a rename or a new file in a folder durable
+  sweep_temp_files(root)             remove what a crashed writer left (names `TEMP_FILE`)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
     """Make a rename or a new file in the folder `path` durable."""
-    dir_fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync(path)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush the content of the file `path` to disk."""
+    _fsync(path)
 
 
 # `.<name>.<pid>-<8 hex>.tmp`: write_atomic's temp files, named after the process that wrote them
@@ -27,7 +47,19 @@ TEMP_FILE = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
 
 def temp_beside(path: Path) -> Path:
     """A fresh temp file name beside `path`, of the form `TEMP_FILE`."""
+    path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _rename_durably(tmp: Path, path: Path) -> None:
+    """Rename `tmp` over `path` and fsync the folder; `tmp` is removed if the rename fails."""
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -48,10 +80,59 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         finally:
             os.close(fd)
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _rename_durably(tmp, path)
+
+
+def move_into_place(tmp: Path, path: Path) -> None:
+    """Durably replace `path` by the finished file `tmp` (in the same folder, written by
+    someone else: an encoder, a font library): fsync it, rename it over `path`, fsync the
+    folder. `tmp` is removed if that fails."""
+    tmp, path = Path(tmp), Path(path)
+    try:
+        fsync_file(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _rename_durably(tmp, path)
+
+
+def replace_symlink(link: Path, target: str) -> None:
+    """Durably make `link` a symlink to `target` (as written, usually relative): a new link
+    under a temp name beside it, renamed over `link`, the folder fsynced. A reader sees the
+    old target or the new one, never no link."""
+    link = Path(link)
+    tmp = temp_beside(link)
+    os.symlink(target, tmp)
+    _rename_durably(tmp, link)
+
+
+def remove_durably(path: Path) -> bool:
+    """Delete the file or symlink `path` and fsync its folder; False if it was not there."""
+    path = Path(path)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True
+
+
+def move_dir_into_place(tmp: Path, path: Path) -> None:
+    """Durably make the folder `tmp` (written under a temp name beside `path`) be `path`:
+    every file and folder under it fsynced, then renamed, the parent fsynced. A folder
+    already at `path` is removed first (that step is not atomic: use it for versioned folders
+    that nothing reads while they are replaced, and switch readers with `replace_symlink`)."""
+    tmp, path = Path(tmp), Path(path)
+    for folder, _, files in os.walk(tmp):
+        for name in files:
+            fsync_file(Path(folder) / name)
+        fsync_dir(Path(folder))
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
     fsync_dir(path.parent)
 
 

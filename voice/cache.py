@@ -1,9 +1,10 @@
 """A bounded on-disk cache of synthesised prompts: one WAV per sha256(text, voice, rate, engine).
 
-Entries are written to a temporary name and renamed into place, so a reader never sees half a
-file. A hit touches the file's mtime; when the folder grows past `max_bytes` the entries with
-the oldest mtime go first (LRU by mtime). Only prompts without personal data may be stored:
-the speaker never passes `say_text` output here.
+Entries are written to a temporary name and moved into place durably (protocol.atomic: fsync,
+rename, folder fsync), so a reader never sees half a file. A hit touches the file's mtime; when
+the folder grows past `max_bytes` the entries with the oldest mtime go first (LRU by mtime).
+Only prompts without personal data may be stored: the speaker never passes `say_text` output
+here.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from protocol.atomic import move_into_place
 from voice.audio import WavAudio
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class WavCache:
         try:
             produce(tmp)
             audio = WavAudio.read(tmp)
-            os.replace(tmp, final)
+            move_into_place(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
         self.evict()

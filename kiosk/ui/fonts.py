@@ -3,7 +3,8 @@
 Debian's fonts-noto-cjk ships a TrueType collection (.ttc) whose first face is the Japanese
 variant; SDL_ttf (Kivy's text provider) can only open the first face of a collection. We
 therefore extract the Simplified Chinese face ("Noto Sans CJK SC") once into the cache directory
-with fontTools and register that file. Plain .ttf/.otf CJK fonts are used as they are.
+with fontTools (written durably with protocol.atomic) and register that file. Plain .ttf/.otf
+CJK fonts are used as they are.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import logging
 import os
 import subprocess
 from pathlib import Path
+
+from protocol.atomic import move_into_place, temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,13 @@ def _extract(ttc: str, target: Path) -> Path:
         if font["name"].getDebugName(4) == WANTED_FACE or \
                 font["name"].getDebugName(1) == WANTED_FACE:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            font.save(str(tmp))
-            os.replace(tmp, target)
+            tmp = temp_beside(target)
+            try:
+                font.save(str(tmp))
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            move_into_place(tmp, target)
             return target
     raise NoCjkFont(f"{ttc} has no {WANTED_FACE} face")
 

@@ -23,7 +23,8 @@ from devices.supervisor import DeviceSupervisor, HealthChange
 from flows.catalog import Catalog
 from flows.engine import check_eligibility, plan_visit
 from kiosk.config import KioskConfig
-from kiosk.visit.session import Devices, Session, SessionSettings
+from kiosk.visit.session import Devices, Session
+from kiosk.visit.settings import session_settings
 from kiosk.visit.packet import PacketSink
 
 log = logging.getLogger(__name__)
@@ -93,20 +94,6 @@ class Terminal:
         if close_verifier is not None:      # the face worker process
             with contextlib.suppress(Exception):
                 close_verifier()
-
-
-def session_settings(config: KioskConfig) -> SessionSettings:
-    """The session's settings from the configuration (also used when a site profile changes)."""
-    site = config.site
-    return SessionSettings(
-        terminal_id=config.terminal_id, site_name=site.name.get("zh"), phone=site.phone,
-        language=config.language, idle_s=config.timeouts.idle_s,
-        idle_warning_s=config.timeouts.idle_warning_s,
-        card_read_s=config.timeouts.card_read_s, face_s=config.timeouts.face_s,
-        end_screen_s=config.timeouts.receipt_take_s, max_face_attempts=config.face.max_attempts,
-        progress_base_url=config.backoffice.url, enabled=site.matter_enabled,
-        is_open=site.is_open, next_opening=site.next_opening,
-        nearest_24h_station=site.nearest_24h_station)
 
 
 def voice_follows_visits(session: Session, speaker) -> None:

@@ -38,7 +38,6 @@ import errno
 import logging
 import os
 import random
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -48,6 +47,8 @@ from pathlib import Path
 
 import uuid6
 
+from kiosk.visit.case_numbers import (Accepted, case_number, new_installation,
+                                      with_progress_token)
 from protocol import packet as kp
 from protocol.atomic import fsync_dir
 
@@ -89,7 +90,6 @@ CREATE TABLE IF NOT EXISTS outbox_meta (
     value TEXT NOT NULL
 );
 """
-INSTALLATION_LENGTH = 4
 QUEUE_FAILURES, QUEUE_RETRY_AT = "queue_failures", "queue_retry_at"   # outbox_meta keys
 
 
@@ -116,26 +116,6 @@ class NotEnrolled(OutboxError):
 
 
 @dataclass(frozen=True)
-class Accepted:
-    """A packet taken into safe keeping (the outbox, or a test's directory sink): from now on
-    it reaches the back office whatever happens to the terminal."""
-    packet_id: str
-    case_number: str
-    accepted_at: dt.datetime
-    progress_token: str = ""     # an application's: printed in the receipt's QR code only
-
-
-def with_progress_token(manifest: dict) -> tuple[dict, str]:
-    """An application's manifest with its progress token (drawn now unless it has one) and
-    the token; other kinds unchanged and "". The terminal keeps no copy: the token is in the
-    sealed packet (for the back office, which stores its hash) and on the receipt."""
-    if manifest.get("kind") != "application":
-        return manifest, ""
-    token = manifest.get("progress_token") or kp.new_progress_token()
-    return {**manifest, "progress_token": token}, token
-
-
-@dataclass(frozen=True)
 class QueuedPacket:
     """A packet due for upload: where its sealed bytes are and how often it was tried."""
     packet_id: str
@@ -155,16 +135,6 @@ def _is_disk_full(exc: BaseException) -> bool:
         text = str(exc).lower()
         return "full" in text or "disk i/o" in text
     return False
-
-
-def new_installation() -> str:
-    """The installation part of case numbers: four random characters of Crockford's base 32."""
-    return "".join(secrets.choice(kp.CASE_NUMBER_ALPHABET) for _ in range(INSTALLATION_LENGTH))
-
-
-def case_number(terminal_id: str, day: str, installation: str, seq: int) -> str:
-    """`<terminal>-<YYYYMMDD>-<installation>-<seq, 4+ digits>` (protocol.packet.CASE_NUMBER)."""
-    return f"{terminal_id}-{day}-{installation}-{seq:04d}"
 
 
 def _get_meta(db: sqlite3.Connection, key: str, default: str = "") -> str:

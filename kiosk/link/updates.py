@@ -388,7 +388,7 @@ class UpdateApplier:
 
     def _apply_profile(self, session, slot: UpdateSlot) -> None:
         from kiosk.config import ConfigInvalid
-        from kiosk.app.terminal import session_settings
+        from kiosk.visit.settings import session_settings
         try:
             config = self.reload_config()
         except ConfigInvalid as exc:

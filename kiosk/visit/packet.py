@@ -21,9 +21,9 @@ from devices.interfaces import CardRecord, Receipt
 from devices.printer.receipt_layout import mask_id_number, mask_name
 from flows.catalog import Catalog
 from flows.engine import VisitPlan, VisitState, form_answers
-from kiosk.link.outbox import Accepted   # what a sink hands back; one definition, the outbox's
-from kiosk.link.outbox import case_number, new_installation   # and the same case numbers
-from kiosk.link.outbox import with_progress_token               # and progress tokens
+from kiosk.visit.case_numbers import Accepted   # what a sink hands back, as the outbox's
+from kiosk.visit.case_numbers import case_number, new_installation   # the outbox's case numbers
+from kiosk.visit.case_numbers import with_progress_token               # and progress tokens
 from protocol.packet import progress_url
 
 FORMAT = "kiosk-packet/1"

@@ -26,7 +26,7 @@ from flows.catalog import load_catalog
 from kiosk.visit import intents as I
 from kiosk.link import updates as ku
 from kiosk.config import load_config
-from kiosk.app.terminal import session_settings
+from kiosk.visit.settings import session_settings
 from protocol.keys import public_key_text
 from protocol.updates import SITE_PROFILE_FILE, UpdateRefused, catalog_files
 
@@ -64,7 +64,7 @@ def apply_now(applier: ku.UpdateApplier, session) -> None:
 def first_version(server, kiosk, tmp_path) -> None:
     """Publish, fetch and apply catalogue version A for this kiosk's site."""
     server.services.publisher.publish_catalog(catalog_copy(tmp_path, "A"), kiosk.site)
-    result = kiosk.link.uploader.check_updates()
+    result = kiosk.uploader.check_updates()
     assert list(result.staged) == ["catalog"] and result.refused == {}
     assert ku.UpdateSlot(kiosk.state_dir, "catalog").apply_staged() is not None
 
@@ -77,13 +77,13 @@ def test_publish_fetch_verify_apply_end_to_end(server, kiosk, packaged, tmp_path
     assert not_offered_text(catalog) == PACKAGED      # nothing applied yet: packaged catalogue
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "v-new"), kiosk.site)
 
-    listing = kiosk.link.uploader.get("/api/v1/updates")
+    listing = kiosk.uploader.get("/api/v1/updates")
     assert listing.status_code == 200
     offer = listing.json()["updates"]["catalog"]
     assert offer["version"] == view.version and offer["site"] == kiosk.site
     assert listing.json()["updates"]["site-profile"] is None
 
-    result = kiosk.link.uploader.check_updates()
+    result = kiosk.uploader.check_updates()
     assert result.staged == {"catalog": view.version} and result.refused == {}
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.version("staged") == view.version and slot.version("current") is None
@@ -97,12 +97,12 @@ def test_publish_fetch_verify_apply_end_to_end(server, kiosk, packaged, tmp_path
         assert seen and seen[0] is session.catalog
         assert os.readlink(kiosk.state_dir / "catalog" / "current") == f"versions/{view.version}"
         assert slot.version("staged") is None
-        assert kiosk.link.uploader.check_updates().staged == {}       # nothing new: nothing fetched
+        assert kiosk.uploader.check_updates().staged == {}       # nothing new: nothing fetched
     finally:
         session.stop()
     assert not_offered_text(ku.load_active_catalog(kiosk.state_dir, packaged)).endswith("(v-new).")
 
-    assert kiosk.link.uploader.send_heartbeat()
+    assert kiosk.uploader.send_heartbeat()
     beat = next(t for t in server.services.fleet.terminals() if t.id == kiosk.terminal_id).heartbeat
     assert beat["versions"]["catalog"] == str(view.version)
     assert beat["updates"]["catalog"]["version"] == view.version
@@ -117,7 +117,7 @@ def test_site_profile_update_changes_the_site_between_visits(server, kiosk, pack
                        'opening_hours = [{ days = "mon-fri", open = "09:00", close = "17:00" }]\n',
                        encoding="utf-8")
     view = server.services.publisher.publish_site_profile(profile, kiosk.site)
-    assert kiosk.link.uploader.check_updates().staged == {"site-profile": view.version}
+    assert kiosk.uploader.check_updates().staged == {"site-profile": view.version}
 
     def reload():
         return load_config(overrides={"state_dir": str(kiosk.state_dir)})
@@ -167,14 +167,14 @@ def test_a_tampered_catalogue_update_is_refused_and_the_old_one_kept(server, kio
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
     _tamper_stored(server, view, where)
 
-    result = kiosk.link.uploader.check_updates()
+    result = kiosk.uploader.check_updates()
     assert result.staged == {} and result.refused == {"catalog": reason}
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.version("staged") is None and slot.version("current") == view.version - 1
     assert not any(p.name == str(view.version) for p in slot.versions.iterdir())
     assert not_offered_text(ku.load_active_catalog(kiosk.state_dir, packaged)).endswith("(A).")
-    assert kiosk.link.uploader.check_updates().refused == {}      # not fetched again and again
-    kiosk.link.uploader.send_heartbeat()
+    assert kiosk.uploader.check_updates().refused == {}      # not fetched again and again
+    kiosk.uploader.send_heartbeat()
     beat = next(t for t in server.services.fleet.terminals() if t.id == kiosk.terminal_id).heartbeat
     assert beat["updates"]["catalog"]["failed"]["version"] == view.version
     assert beat["updates"]["catalog"]["failed"]["reason_key"] == result.refused["catalog"]
@@ -187,9 +187,9 @@ def test_wrong_publisher_key_is_refused(server, kiosk, packaged, tmp_path):
     first_version(server, kiosk, tmp_path)
     ku.store_publisher_key(kiosk.keys, public_key_text(nacl.signing.SigningKey.generate()))
     from kiosk.link.uploader import attach_updater
-    attach_updater(kiosk.link.uploader, kiosk.keys, kiosk.site)
+    attach_updater(kiosk.uploader, kiosk.keys, kiosk.site)
     server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    assert kiosk.link.uploader.check_updates().refused == {"catalog": "update.bad_signature"}
+    assert kiosk.uploader.check_updates().refused == {"catalog": "update.bad_signature"}
     assert not_offered_text(ku.load_active_catalog(kiosk.state_dir, packaged)).endswith("(A).")
 
 
@@ -198,7 +198,7 @@ def test_a_replayed_older_version_is_refused(server, kiosk, tmp_path):
     old_version = ku.UpdateSlot(kiosk.state_dir, "catalog").version()
     old_blob = stored_bundle(server, "catalog", old_version).read_bytes()
     server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    real_get = kiosk.link.uploader.get
+    real_get = kiosk.uploader.get
     old_sha = hashlib.sha256(old_blob).hexdigest()
 
     def replaying_get(path: str):      # a man in the middle answers with the genuine old bundle
@@ -208,8 +208,8 @@ def test_a_replayed_older_version_is_refused(server, kiosk, tmp_path):
             listing["updates"]["catalog"]["sha256"] = old_sha
             return httpx.Response(200, json=listing)
         return httpx.Response(200, content=old_blob)
-    kiosk.link.uploader.updater.get = replaying_get
-    assert kiosk.link.uploader.check_updates().refused == {"catalog": "update.wrong_version"}
+    kiosk.uploader.updater.get = replaying_get
+    assert kiosk.uploader.check_updates().refused == {"catalog": "update.wrong_version"}
 
     def downgrading_get(path: str):    # ... or offers the old version as the newest
         response = real_get(path)
@@ -218,12 +218,12 @@ def test_a_replayed_older_version_is_refused(server, kiosk, tmp_path):
             listing["updates"]["catalog"].update(version=old_version, sha256=old_sha)
             return httpx.Response(200, json=listing)
         return httpx.Response(200, content=old_blob)
-    kiosk.link.uploader.updater.get = downgrading_get
-    assert kiosk.link.uploader.check_updates().staged == {}
+    kiosk.uploader.updater.get = downgrading_get
+    assert kiosk.uploader.check_updates().staged == {}
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.version() == old_version and slot.version("staged") is None
     with pytest.raises(UpdateRefused) as refused:   # and staging it by hand is impossible too
-        ku.Updater(kiosk.state_dir, kiosk.link.uploader.updater.publisher_key, kiosk.site,
+        ku.Updater(kiosk.state_dir, kiosk.uploader.updater.publisher_key, kiosk.site,
                    lambda path: httpx.Response(200, content=old_blob))._fetch(
             slot, {"version": old_version, "sha256": old_sha})
     assert refused.value.reason_key == "update.not_newer"
@@ -239,7 +239,7 @@ def test_a_signed_but_invalid_catalogue_is_refused(server, kiosk, tmp_path):
         server.services.publisher.publish_catalog(broken, kiosk.site)
     # ... so publish it past the validation, signed with the real key (a publisher bug)
     view = server.services.publisher._publish("catalog", kiosk.site, catalog_files(broken))
-    assert kiosk.link.uploader.check_updates().refused == {"catalog": "update.catalog_invalid"}
+    assert kiosk.uploader.check_updates().refused == {"catalog": "update.catalog_invalid"}
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.version() == view.version - 1 and slot.version("staged") is None
     assert slot.failure()["version"] == view.version
@@ -253,7 +253,7 @@ def test_a_signed_bundle_with_files_that_are_not_catalogue_is_refused(server, ki
                                            {**content, "matters/../../run.sh": b"x"})
     server.services.publisher._publish("catalog", kiosk.site,
                                        {**content, "hooks/post-apply.sh": b"rm -rf /"})
-    assert kiosk.link.uploader.check_updates().refused == {"catalog": "update.unexpected_files"}
+    assert kiosk.uploader.check_updates().refused == {"catalog": "update.unexpected_files"}
     assert not (kiosk.state_dir / "catalog" / "versions").exists() or \
         not any((kiosk.state_dir / "catalog" / "versions").iterdir())
 
@@ -265,7 +265,7 @@ def test_a_site_profile_that_fails_at_the_next_start_is_rolled_back(server, kios
     for name in ("第一版", "第二版"):
         profile.write_text(text.replace("第一版", name), encoding="utf-8")
         server.services.publisher.publish_site_profile(profile, kiosk.site)
-        kiosk.link.uploader.check_updates()
+        kiosk.uploader.check_updates()
         ku.UpdateSlot(kiosk.state_dir, "site-profile").apply_staged()
     slot = ku.UpdateSlot(kiosk.state_dir, "site-profile")
     overrides = {"state_dir": str(kiosk.state_dir)}
@@ -284,7 +284,7 @@ def test_a_site_profile_that_fails_at_the_next_start_is_rolled_back(server, kios
 def test_a_catalogue_that_fails_at_apply_time_is_rolled_back(server, kiosk, packaged, tmp_path):
     first_version(server, kiosk, tmp_path)
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    assert kiosk.link.uploader.check_updates().staged == {"catalog": view.version}
+    assert kiosk.uploader.check_updates().staged == {"catalog": view.version}
     staged = ku.UpdateSlot(kiosk.state_dir, "catalog").path("staged")
     # content that matches its hashes but does not load (as after an app upgrade that
     # changed the schema between staging and applying)
@@ -309,7 +309,7 @@ def test_a_catalogue_that_fails_at_apply_time_is_rolled_back(server, kiosk, pack
 def test_a_catalogue_that_fails_at_the_next_start_is_rolled_back(server, kiosk, packaged, tmp_path):
     first_version(server, kiosk, tmp_path)
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    kiosk.link.uploader.check_updates()
+    kiosk.uploader.check_updates()
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.apply_staged() == view.version
     (slot.path("current") / "matters" / "NP-OLD-ALLOWANCE.yaml").unlink()  # a bundle member gone
@@ -328,7 +328,7 @@ def test_a_catalogue_changed_on_disk_is_not_used_at_the_next_start(server, kiosk
                                                                    tmp_path):
     first_version(server, kiosk, tmp_path)
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    kiosk.link.uploader.check_updates()
+    kiosk.uploader.check_updates()
     slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
     assert slot.apply_staged() == view.version
     assert json.loads((slot.path() / ku.MANIFEST_COPY).read_text())["version"] == view.version
@@ -342,7 +342,7 @@ def test_a_catalogue_changed_on_disk_is_not_used_at_the_next_start(server, kiosk
 def test_applying_never_happens_mid_visit(server, kiosk, packaged, tmp_path):
     catalog = load_catalog(packaged)
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    kiosk.link.uploader.check_updates()
+    kiosk.uploader.check_updates()
     session = session_over(catalog, tmp_path)
     applier = ku.UpdateApplier(kiosk.state_dir)
     try:
@@ -371,10 +371,10 @@ def test_applying_never_happens_mid_visit(server, kiosk, packaged, tmp_path):
 
 def test_the_uploader_loop_checks_for_updates(server, kiosk, tmp_path):
     view = server.services.publisher.publish_catalog(catalog_copy(tmp_path, "B"), kiosk.site)
-    kiosk.link.uploader.update_check_s = 0.2
-    kiosk.link.uploader.idle_poll_s = 0.1
+    kiosk.uploader.update_check_s = 0.2
+    kiosk.uploader.idle_poll_s = 0.1
     stop = threading.Event()
-    loop = threading.Thread(target=kiosk.link.uploader.run, args=(stop,), daemon=True)
+    loop = threading.Thread(target=kiosk.uploader.run, args=(stop,), daemon=True)
     loop.start()
     try:
         slot = ku.UpdateSlot(kiosk.state_dir, "catalog")

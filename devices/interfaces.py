@@ -20,7 +20,7 @@ import numpy as np
 class DeviceError(Exception):
     """A device failed in a way the applicant can be told about.
 
-    `reason_key` is an i18n key (see `kiosk/i18n`), so the UI and voice can say it plainly;
+    `reason_key` names a prompt (flows/prompts.yaml), so the UI and voice can say it plainly;
     the message is for technicians and logs and must never contain personal data.
     """
 

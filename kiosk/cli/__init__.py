@@ -1,8 +1,10 @@
 """The `kiosk` command line: one entry point for the app, the catalogue, devices and operations.
 
-Subcommands live next to the code they drive and are imported only when used, so that
-`kiosk catalog validate` on a back-office machine does not need OpenCV or Kivy. Each entry in
-LAZY_COMMANDS is "module:attribute" of a click command or group.
+Each subcommand is a thin click command in kiosk/cli/ (the device tools' own commands live
+with their drivers in devices/) that calls into the rooms: `doctor` and `provision` into
+kiosk/ops/, `run --demo` and `simulate` into kiosk/app/. They are imported only when used, so
+that `kiosk catalog validate` on a back-office machine does not need OpenCV or Kivy. Each entry
+in LAZY_COMMANDS is "module:attribute" of a click command or group.
 """
 from __future__ import annotations
 

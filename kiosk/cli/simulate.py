@@ -90,7 +90,8 @@ def load_answers(path: Path | None) -> dict:
 
 def run_simulation(codes: list[str], answers: dict, out_dir: Path, card: str | None = None,
                    faces_dir: str | None = None, timeout: float = 180.0) -> list[dict]:
-    from kiosk.app.terminal import DemoDevices, Terminal, choose_card, switch_demo_card
+    from kiosk.app.demo import DemoDevices, choose_card, switch_demo_card
+    from kiosk.app.terminal import Terminal
 
     catalog = load_catalog()
     for code in codes:

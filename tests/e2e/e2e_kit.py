@@ -276,7 +276,8 @@ class Kiosk:
         from flows.catalog import load_catalog
         from kiosk.config import load_config
         from kiosk.link.outbox import Outbox
-        from kiosk.app.terminal import DemoDevices, Terminal
+        from kiosk.app.demo import DemoDevices
+        from kiosk.app.terminal import Terminal
         from kiosk.link.uploader import enrol
         from protocol.keys import load_signing_key, public_key_text
 
@@ -310,7 +311,7 @@ class Kiosk:
     def visit(self, code: str, answers: dict | None = None, timeout: float = 120):
         """One whole visit by the scripted applicant; returns the autopilot (outcome, case)."""
         from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
-        from kiosk.app.terminal import choose_card, switch_demo_card
+        from kiosk.app.demo import choose_card, switch_demo_card
         name = (answers or {}).get("card") or choose_card(self.catalog, code, self.demo.cards)
         switch_demo_card(self.terminal, self.demo, name)
         self.last_card = name

@@ -23,10 +23,9 @@ from kiosk.ops.checks import Check
 from kiosk.ops.doctor import connection, host, report
 from kiosk.ops.doctor import devices as doctor_devices
 from kiosk.cli import main
-from kiosk.cli.run import EmbeddedBackoffice
+from kiosk.app.demo import DemoDevices, EmbeddedBackoffice
 from kiosk.config import load_config
 from kiosk.link.outbox import Outbox
-from kiosk.app.terminal import DemoDevices
 from kiosk.link.uploader import enrol, load_backoffice_public_key, write_health
 from protocol.keys import load_signing_key
 

@@ -16,7 +16,7 @@ import flows.catalog
 from devices.printer.emulator import PrinterEmulator
 from kiosk.ops.doctor import devices as doctor_devices
 from kiosk.cli import main
-from kiosk.cli.run import EmbeddedBackoffice
+from kiosk.app.demo import EmbeddedBackoffice
 from kiosk.config import load_config
 from kiosk.link.outbox import Outbox
 from kiosk.app.terminal import Terminal

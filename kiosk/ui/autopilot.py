@@ -1,15 +1,17 @@
 """Drive one whole visit through the real UI with simulated touches, saving every screen.
 
-The decisions come from the headless `kiosk.visit.scripted_applicant.ScriptedApplicant` (what a citizen would do on
-each snapshot); here each decision becomes taps on the widgets a finger would touch — matter
-buttons, the keypad, pinyin candidates, the signature pad — found by their `ident`, scrolled
-into view and touched at their centre with real touch events. A PNG of every new screen is
-saved. Each drawn screen is checked: its layout (text cut off or shortened, a column too full
-for the screen) and its accessibility (`accessibility_check`: every touch target's size in mm
-on the configured panel, at least 15 mm either way, 20 mm in elder mode; every text's contrast
-against what it is drawn on, at least 7:1). `result` is set when the visit ends: 0 only if a
-receipt was printed (or the matter needs none), the visit completed and no screen broke a
-rule; 3 when the visit completed but a screen broke a size or contrast rule.
+The decisions come from the headless `kiosk.visit.scripted_applicant.ScriptedApplicant` (what
+a citizen would do on each snapshot); here each decision becomes taps on the widgets a finger
+would touch — matter buttons, the keypad, pinyin candidates, the signature pad — found by their
+`ident`, scrolled into view and touched at their centre with real touch events. A PNG of every
+new screen is saved. Each drawn screen is checked (kiosk/ui/screen_checks.py): its layout (text
+cut off or shortened, a column too full for the screen) and its accessibility
+(`accessibility_check`: every touch target's size in mm on the configured panel, at least
+15 mm either way, 20 mm in elder mode; every text's contrast against what it is drawn on, at
+least 7:1). How responsive the app stays is measured by kiosk/ui/responsiveness.py. `result` is
+set when the visit ends: 0 only if a receipt was printed (or the matter needs none), the visit
+completed and no screen broke a rule; 3 when the visit completed but a screen broke a size or
+contrast rule.
 """
 from __future__ import annotations
 
@@ -22,19 +24,15 @@ from pathlib import Path
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.tests.common import UnitTestTouch
-from kivy.uix.button import Button
-from kivy.uix.label import Label
-from kivy.uix.layout import Layout
-from kivy.uix.scrollview import ScrollView
 from pypinyin import lazy_pinyin
 
 from kiosk.visit import intents as I
 from kiosk.visit.scripted_applicant import ScriptedApplicant
 from kiosk.ui import theme as T
-from kiosk.ui.contrast import contrast_ratio
 from kiosk.ui.camera_preview import CameraPreview
-from kiosk.ui.signature_pad import SignaturePad
-from kiosk.ui.widgets import Panel
+from kiosk.ui.responsiveness import ResponsivenessMeter
+from kiosk.ui.screen_checks import accessibility_check, layout_problems
+from kiosk.ui.widgets import scroll_view_around
 
 log = logging.getLogger(__name__)
 STEP_S = 0.12
@@ -71,29 +69,17 @@ class UiAutopilot:
         self._started = False
         self.demo_card = demo_card
         # measurements for benchmarks/ui_responsiveness.py
-        self.frame_gaps: list[float] = []           # seconds between frames during the visit
-        self.screen_changes: list[float] = []       # perf_counter() of each screen change
-        self.speech: list[tuple[float, float]] = []  # (say() time, latency to first audio)
+        self.timings = ResponsivenessMeter(app, lambda: self._started and self.result is None)
         self.naive_work = naive_work
         self.naive_stall: float | None = None
-        self.swaps: list[float] = []     # seconds in the GL buffer swap of each redrawn frame
-        self.draws: list[float] = []     # seconds drawing each redrawn frame (canvas -> GL calls)
-        self.gl_free_gaps: list[float] = []  # each gap less drawing and swap: the app's own work
-        self._swap_in_frame = self._draw_in_frame = 0.0
-        self.slowest: list[tuple] = []  # (gap, screen, swap, draw, build) in seconds
-        self._own_work = False
         self._card_placed = False
 
     def start(self) -> None:
         self.app.rendered_listeners.append(self._rendered)
         # how much of a frame Kivy's drawing (the canvas turned into GL calls) and the GL
         # driver's buffer swap take, frame by frame and over the visit
-        self._window_steps = (Window.on_draw, Window.flip)
-        Window.on_draw = self._timed(Window.on_draw, "_draw_in_frame", self.draws)
-        Window.flip = self._timed(Window.flip, "_swap_in_frame", self.swaps)
-        if self.app.speaker is not None:
-            self.app.speaker.add_listener(self._spoken)
-        self._events = [Clock.schedule_interval(self._frame, 0),
+        self.timings.install()
+        self._events = [Clock.schedule_interval(self.timings.frame, 0),
                         Clock.schedule_interval(self._step, STEP_S),
                         Clock.schedule_once(self._give_up, self.timeout_s)]
 
@@ -103,7 +89,7 @@ class UiAutopilot:
             event.cancel()
         if self._rendered in self.app.rendered_listeners:
             self.app.rendered_listeners.remove(self._rendered)
-        Window.on_draw, Window.flip = self._window_steps
+        self.timings.uninstall()
 
     def _end(self) -> None:
         if self.on_done is not None:
@@ -113,41 +99,11 @@ class UiAutopilot:
             self.app.stop()
 
     # -- observation ---------------------------------------------------------------------------
-    def _timed(self, step, in_frame: str, samples: list[float]):
-        def timed():
-            started = time.perf_counter()
-            step()
-            took = time.perf_counter() - started
-            setattr(self, in_frame, getattr(self, in_frame) + took)
-            if self._started and self.result is None:
-                samples.append(took)
-        return timed
-
-    def _frame(self, dt: float) -> None:
-        swapping, self._swap_in_frame = self._swap_in_frame, 0.0
-        drawing, self._draw_in_frame = self._draw_in_frame, 0.0
-        building, self.app.build_s_in_frame = self.app.build_s_in_frame, 0.0
-        if self._own_work:          # the autopilot's own screenshot and layout check: not the app's
-            self._own_work = False
-        elif self._started and self.result is None:
-            self.frame_gaps.append(dt)
-            self.gl_free_gaps.append(max(0.0, dt - swapping - drawing))
-            if dt > 0.05:
-                self.slowest = sorted(self.slowest + [(dt, self.app.current_screen, swapping,
-                                                       drawing, building)], reverse=True)[:8]
-                log.info("autopilot: main loop stalled ms=%d swap_ms=%d draw_ms=%d build_ms=%d "
-                         "screen=%s", dt * 1000, swapping * 1000, drawing * 1000, building * 1000,
-                         self.app.current_screen)
-
-    def _spoken(self, event) -> None:       # on the speech thread
-        if event.kind in ("finished", "interrupted") and event.latency_s is not None:
-            self.speech.append((event.utterance.requested_at, event.latency_s))
-
     def _rendered(self, snap: I.Snapshot, name: str) -> None:
         self._last_render = Clock.get_time()
         if not self.screens or self.screens[-1] != name:
             self.screens.append(name)
-            self.screen_changes.append(self.app.screen_changed_at)
+            self.timings.screen_changes.append(self.app.screen_changed_at)
             path = None
             if self.shots_dir is not None:
                 path = self.shots_dir / f"{len(self.screens):02d}-{name}.png"
@@ -172,7 +128,7 @@ class UiAutopilot:
             if path is not None:
                 self.saved.remove(path)
             return
-        self._own_work = True           # this frame's check and screenshot are not the app's
+        self.timings.own_work = True    # this frame's check and screenshot are not the app's
         for problem in layout_problems(self.app.root):
             self.layout_problems.append(f"{name}: {problem}")
             log.warning("autopilot layout problem screen=%s %s", name, problem)
@@ -326,7 +282,7 @@ class UiAutopilot:
             self.actions.clear()
             return False
         x, y = w.to_window(w.center_x, w.center_y)
-        view = _scroll_view_around(w)
+        view = scroll_view_around(w)
         if view is not None and not _inside(view, x, y):
             if scrolled >= 3:
                 log.warning("autopilot: %s stays out of view on screen %s; planning again",
@@ -385,35 +341,6 @@ class UiAutopilot:
         self._report()
         Clock.schedule_once(lambda _dt: self.app.stop(), 1.0)
 
-    def measurements(self) -> dict:
-        gaps = sorted(g * 1000 for g in self.frame_gaps)
-        voice_by_screen = []
-        for i, changed in enumerate(self.screen_changes):
-            if i and changed == self.screen_changes[i - 1]:
-                continue    # a screen of the app's own (browse): no session screen change, no
-                #             prompt of its own; its "change time" is the attract screen's
-            until = self.screen_changes[i + 1] if i + 1 < len(self.screen_changes) else 1e18
-            first = [(at, lat) for at, lat in self.speech if changed - 0.005 <= at < until]
-            if first:
-                at, lat = min(first)
-                voice_by_screen.append((self.screens[i], round((at + lat - changed) * 1000, 1)))
-        voice = [ms for _screen, ms in voice_by_screen]
-        return {"frames": len(gaps),
-                "frame_gap_ms": {"median": round(gaps[len(gaps) // 2], 1) if gaps else None,
-                                 "p99": round(gaps[int(len(gaps) * 0.99)], 1) if gaps else None,
-                                 "max": round(gaps[-1], 1) if gaps else None},
-                "swap_ms": _spread(self.swaps),
-                "draw_ms": _spread(self.draws),
-                "gap_without_draw_and_swap_ms": _spread(self.gl_free_gaps),
-                "slowest_frames": [{"screen": screen, "ms": round(gap * 1000, 1),
-                                    "swap_ms": round(swap * 1000, 1),
-                                    "draw_ms": round(draw * 1000, 1),
-                                    "build_ms": round(build * 1000, 1)}
-                                   for gap, screen, swap, draw, build in self.slowest],
-                "screen_to_voice_ms": voice, "screen_to_voice_by_screen": voice_by_screen,
-                "naive_stall_ms": None if self.naive_stall is None
-                else round(self.naive_stall * 1000, 1)}
-
     def _report(self) -> None:
         """autopilot.json beside the screenshots: what the tests and the contact sheet read."""
         if self.shots_dir is None:
@@ -426,7 +353,7 @@ class UiAutopilot:
             "layout_problems": self.layout_problems,
             "accessibility_problems": self.accessibility_problems,
             "accessibility": self.accessibility, "controls": self.controls,
-            "measurements": self.measurements()},
+            "measurements": self.timings.measurements(self.screens, self.naive_stall)},
             ensure_ascii=False, indent=1), encoding="utf-8")
 
     def _give_up(self, _dt) -> None:
@@ -437,115 +364,10 @@ class UiAutopilot:
             self._end()
 
 
-def _spread(seconds: list[float]) -> dict:
-    ms = sorted(x * 1000 for x in seconds)
-    if not ms:
-        return {"count": 0, "median": None, "p90": None, "max": None}
-    return {"count": len(ms), "median": round(ms[len(ms) // 2], 1),
-            "p90": round(ms[int(len(ms) * 0.9)], 1), "max": round(ms[-1], 1)}
-
-
-def _scroll_view_around(w):
-    parent = w.parent
-    while parent is not None and not isinstance(parent, ScrollView):
-        if parent is Window or parent.parent is parent:
-            return None         # the window is its own parent: no scroll view around w
-        parent = parent.parent
-    return parent
-
-
 def _inside(w, x: float, y: float) -> bool:
     """Whether the window point (x, y) lies on widget w as drawn."""
     wx, wy = w.to_window(w.x, w.y)
     return wx <= x <= wx + w.width and wy <= y <= wy + w.height
-
-
-def layout_problems(root) -> list[str]:
-    """What a reviewer would call broken on the drawn screen: text cut off inside its widget,
-    text shortened with an ellipsis ("高龄津贴申…置身份证"), or a widget pushed outside its
-    parent (a column too full for the screen). Widgets inside a scroll view may lie outside it;
-    that is what scrolling is for."""
-    problems: list[str] = []
-    for _ in range(3):      # finish any layout still pending from the last redraw, top down
-        for w in root.walk(restrict=True):
-            if isinstance(w, Label):
-                w.texture_update()
-            if isinstance(w, Layout):
-                w.do_layout()
-
-    def rect(w):
-        x, y = w.to_window(w.x, w.y)
-        return x, y, x + w.width, y + w.height
-
-    def visit(w, parent_rect, scrolled: bool) -> None:
-        if w.width <= 1 or w.height <= 1 or getattr(w, "opacity", 1) == 0:
-            return
-        r = rect(w)
-        what = type(w).__name__ + (f"[{w.ident}]" if getattr(w, "ident", None) else "")
-        if not scrolled and parent_rect is not None and (
-                r[0] < parent_rect[0] - 2 or r[1] < parent_rect[1] - 2 or
-                r[2] > parent_rect[2] + 2 or r[3] > parent_rect[3] + 2):
-            problems.append(f"{what} outside its parent {tuple(round(v) for v in r)} "
-                            f"not in {tuple(round(v) for v in parent_rect)}")
-        if isinstance(w, Label) and w.text and getattr(w, "is_shortened", False):
-            problems.append(f"{what} text shortened with an ellipsis to fit "
-                            f"{round(w.width)}x{round(w.height)}")
-        elif isinstance(w, Label) and w.text and not getattr(w, "shorten", False):
-            tw, th = w.texture_size
-            if th > w.height + 2 or tw > w.width + 2:
-                problems.append(f"{what} text {tw}x{th} cut to {round(w.width)}x{round(w.height)}")
-        for child in w.children:
-            visit(child, r, scrolled or isinstance(w, ScrollView))
-
-    visit(root, None, False)
-    return problems
-
-
-def accessibility_check(root, theme: T.Theme) -> dict:
-    """Touch targets and text contrast on the drawn screen. Every widget a finger can touch
-    (those with an `ident`) with its width and height in mm on the panel, and every shown text
-    with its contrast ratio against what is behind it (its own button, else the nearest panel,
-    else the window); `problems` lists those under the rules: a target smaller than
-    `theme.min_target_mm` either way, a text under 7:1. Texts are named by their widget, never
-    quoted (they may be what an applicant typed)."""
-    targets, texts, problems = [], [], []
-    least = theme.min_target_mm - 0.05          # a pixel's rounding
-    for w in root.walk(restrict=True):
-        if w.width <= 1 or w.height <= 1 or getattr(w, "opacity", 1) == 0:
-            continue
-        ident = getattr(w, "ident", None)
-        if ident and isinstance(w, (Button, SignaturePad)):
-            size = (round(theme.mm(w.width), 1), round(theme.mm(w.height), 1))
-            targets.append({"ident": ident, "mm": size})
-            if min(size) < least:
-                problems.append(f"target {ident} is {size[0]}x{size[1]} mm, less than "
-                                f"{theme.min_target_mm:g} mm")
-        if isinstance(w, Label) and w.text.strip():
-            fg = w.disabled_color if w.disabled else w.color
-            bg = _background(w)
-            ratio = round(contrast_ratio(fg, bg), 2)
-            what = type(w).__name__ + (f"[{ident}]" if ident else "")
-            texts.append({"widget": what, "contrast": ratio,
-                          "colour": [round(v, 2) for v in fg], "on": [round(v, 2) for v in bg]})
-            if ratio < T.MIN_CONTRAST:
-                problems.append(f"text of {what} has contrast {ratio}:1, less than "
-                                f"{T.MIN_CONTRAST:g}:1")
-    return {"targets": targets, "texts": texts, "problems": problems}
-
-
-def _background(w) -> tuple:
-    """The opaque colour a widget's text is drawn on."""
-    while w is not None:
-        if isinstance(w, Button):
-            return tuple(w.background_color)
-        if isinstance(w, Panel):
-            return tuple(w._c.rgba)
-        if isinstance(w, SignaturePad):
-            return T.PANEL
-        if w.parent is w or w.parent is None or w is Window:
-            break
-        w = w.parent
-    return tuple(Window.clearcolor)
 
 
 def _ime_pieces(text: str, ime) -> list[tuple[str, str]]:

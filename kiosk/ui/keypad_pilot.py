@@ -2,10 +2,10 @@
 was spoken at each key press (`kiosk run --demo --autopilot CODE --keypad`).
 
 The decisions are the touch autopilot's (`kiosk.ui.autopilot.UiAutopilot`, from the headless
-`kiosk.visit.scripted_applicant.ScriptedApplicant`); only the hands differ: a first key press turns audio-first mode
-on, and each widget the touch autopilot would tap is reached by pressing 2/4/6/8 — the
-shortest path through the same focus moves the app makes (`kiosk.ui.keypad.move`) — then
-activated with 5. Number fields are typed with the digits, the signature is the keypad
+`kiosk.visit.scripted_applicant.ScriptedApplicant`); only the hands differ: a first key press
+turns audio-first mode on, and each widget the touch autopilot would tap is reached by pressing
+2/4/6/8 — the shortest path through the same focus moves the app makes (`kiosk.ui.keypad.move`)
+— then activated with 5. Number fields are typed with the digits, the signature is the keypad
 confirmation. No touch event is made; the app counts the touches it sees (`touches`).
 
 `autopilot.json` gets `spoken_log`: one entry per key press {key, screen, spoken: [texts]},

@@ -28,7 +28,7 @@ from flows.catalog import load_catalog  # noqa: E402
 from kiosk.ui.screens import visit as screens_visit  # noqa: E402
 from kiosk.ui import theme as T  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
-from kiosk.ui.autopilot import layout_problems  # noqa: E402
+from kiosk.ui.screen_checks import layout_problems  # noqa: E402
 from kiosk.ui.fonts import register_default_font  # noqa: E402
 
 CATALOG = load_catalog()

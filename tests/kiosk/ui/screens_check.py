@@ -23,7 +23,7 @@ from kiosk.visit import intents as I  # noqa: E402
 from kiosk.config import load_config  # noqa: E402
 from kiosk.ui import theme as T  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
-from kiosk.ui.autopilot import accessibility_check, layout_problems  # noqa: E402
+from kiosk.ui.screen_checks import accessibility_check, layout_problems  # noqa: E402
 
 
 def check(app, snap, shot: Path | None) -> dict:

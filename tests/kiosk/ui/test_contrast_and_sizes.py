@@ -75,7 +75,7 @@ configure_kivy(1280, 800)
 from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kiosk.ui import theme as T
-from kiosk.ui.autopilot import accessibility_check
+from kiosk.ui.screen_checks import accessibility_check
 from kiosk.ui.fonts import register_default_font
 from kiosk.ui.widgets import BigButton, Panel, text_label
 register_default_font()

@@ -15,7 +15,9 @@ body it has not bounded, and no anonymous body is read at all.
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -24,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from backoffice.db import Case
 from backoffice.fleet import MAX_HEARTBEAT_BYTES, parse_heartbeat
 from backoffice.http_security import BodyTooLarge
-from backoffice.progress_page import TOKEN_HEADER, public_progress
+from backoffice.progress_page import TOKEN_HEADER, Public
+from backoffice.services import Services, app_services
 from backoffice.terminal_auth import ApiError, log_rejection
 from backoffice.workflow import progress
 from protocol import packet as kp
@@ -102,146 +105,156 @@ MAX_LOOKUP_BYTES = 4096       # {"id_number": "..."}
 ERRORS = {code: {"model": ErrorResponse} for code in (401, 403, 409, 413, 422)}
 
 
-def build_router(services) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["terminal API"])
+router = APIRouter(prefix="/api/v1", tags=["terminal API"])
+AppServices = Annotated[Services, Depends(app_services)]
 
-    async def refuse(error: ApiError, terminal_id: str, endpoint: str) -> JSONResponse:
-        await run_in_threadpool(log_rejection, services.db, error, terminal_id, endpoint)
-        return JSONResponse(error.body(), status_code=error.status)
 
-    async def authenticated(request: Request, body: bytes):
-        return await run_in_threadpool(services.auth.verify, request.method, request.url.path,
-                                       request.headers, body)
+async def refuse(services: Services, error: ApiError, terminal_id: str,
+                 endpoint: str) -> JSONResponse:
+    """The refusal's answer, once it is logged to the rejections table."""
+    await run_in_threadpool(log_rejection, services.db, error, terminal_id, endpoint)
+    return JSONResponse(error.body(), status_code=error.status)
 
-    async def signed_body(request: Request, limit: int, too_large: str):
-        """(terminal, body) of a signed request: its headers checked before a byte of the body
-        is read, the body read up to `limit` (else 413 `too_large`), then the signature."""
-        await run_in_threadpool(services.auth.check_headers, request.headers)
-        refused = ApiError(413, too_large, "body too large")
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            raise refused
-        chunks, size = [], 0
+
+async def authenticated(services: Services, request: Request, body: bytes):
+    """The terminal that signed `request` (with `body`); ApiError otherwise."""
+    return await run_in_threadpool(services.auth.verify, request.method, request.url.path,
+                                   request.headers, body)
+
+
+async def signed_body(services: Services, request: Request, limit: int, too_large: str):
+    """(terminal, body) of a signed request: its headers checked before a byte of the body
+    is read, the body read up to `limit` (else 413 `too_large`), then the signature."""
+    await run_in_threadpool(services.auth.check_headers, request.headers)
+    refused = ApiError(413, too_large, "body too large")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise refused
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise refused
+            chunks.append(chunk)
+    except BodyTooLarge:
+        raise refused from None
+    body = b"".join(chunks)
+    return await authenticated(services, request, body), body
+
+
+@router.post("/terminals/enrol", status_code=201, response_model=EnrolResponse,
+             responses=ERRORS, summary="Enrol a terminal with a one-time token")
+async def enrol(payload: EnrolRequest, services: AppServices):
+    try:
+        await run_in_threadpool(services.fleet.enrol, payload.token, payload.terminal_id,
+                                payload.public_key)
+    except ApiError as error:
+        return await refuse(services, error, payload.terminal_id, "enrol")
+    return EnrolResponse(terminal_id=payload.terminal_id,
+                         backoffice_public_key=services.public_key_b64,
+                         publisher_public_key=services.publisher.public_key_b64)
+
+
+@router.get("/updates", response_model=UpdatesListing, responses=ERRORS,
+            summary="Signed: the current catalogue and site-profile versions for this terminal")
+async def updates(request: Request, services: AppServices):
+    terminal_id = request.headers.get("x-terminal-id", "")
+    try:
+        terminal = await authenticated(services, request, b"")
+    except ApiError as error:
+        return await refuse(services, error, terminal_id, "updates")
+    offers = await run_in_threadpool(services.publisher.current_for, terminal.site)
+    return {"terminal_id": terminal.id, "site": terminal.site,
+            "publisher_public_key": services.publisher.public_key_b64,
+            "updates": {k: v.offer() if v else None for k, v in offers.items()}}
+
+
+@router.get("/updates/{kind}/{version}", responses={
+    200: {"content": {"application/x-tar": {}}, "description": "the signed bundle"},
+    404: {"model": ErrorResponse}, **ERRORS},
+    summary="Signed: the bytes of one update bundle (kiosk-update/1)")
+async def update_bundle(request: Request, services: AppServices, kind: str, version: int):
+    terminal_id = request.headers.get("x-terminal-id", "")
+    try:
+        terminal = await authenticated(services, request, b"")
+    except ApiError as error:
+        return await refuse(services, error, terminal_id, "updates")
+    blob = await run_in_threadpool(services.publisher.bundle, kind, version, terminal.site)
+    if blob is None:
+        return JSONResponse({"error": "backoffice.update.unknown",
+                             "detail": "no such update for this site"}, status_code=404)
+    return Response(blob, media_type="application/x-tar")
+
+
+@router.post("/packets", status_code=201, response_model=IntakeResponse, responses={
+    200: {"model": IntakeResponse, "description": "duplicate of a packet already received"},
+    **ERRORS}, summary="Deliver one sealed packet (idempotent by packet_id)",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def receive_packet(request: Request, services: AppServices,
+                         idempotency_key: str | None = Header(default=None)):
+    terminal_id = request.headers.get("x-terminal-id", "")
+    try:
+        terminal, body = await signed_body(services, request, services.settings.max_packet_bytes,
+                                           "backoffice.packet.too_large")
+        result = await run_in_threadpool(services.intake.receive, terminal, idempotency_key,
+                                         body)
+    except ApiError as error:
+        error.packet_id = error.packet_id or idempotency_key
+        return await refuse(services, error, terminal_id, "packets")
+    return JSONResponse(result.body, status_code=result.status_code)
+
+
+@router.post("/heartbeats", status_code=204, responses=ERRORS,
+             summary="Report terminal health (signed JSON)")
+async def heartbeat(request: Request, services: AppServices):
+    terminal_id = request.headers.get("x-terminal-id", "")
+    try:
+        terminal, body = await signed_body(services, request, MAX_HEARTBEAT_BYTES,
+                                           "backoffice.heartbeat.too_large")
+        payload = parse_heartbeat(body)
+        await run_in_threadpool(services.fleet.record_heartbeat, terminal.id, payload)
+    except ApiError as error:
+        return await refuse(services, error, terminal_id, "heartbeats")
+    return Response(status_code=204)
+
+
+@router.get("/cases/{case_number}/progress", response_model=Progress,
+            responses={404: {"model": ErrorResponse}},
+            summary="Public view of one case with the receipt's token (X-Progress-Token)")
+async def case_progress(request: Request, public: Public, case_number: str):
+    found = await run_in_threadpool(public.find, case_number, request.headers.get(TOKEN_HEADER))
+    if found is None:
+        return JSONResponse({"error": "backoffice.case.unknown",
+                             "detail": "no case with this number and token"}, status_code=404)
+    return found
+
+
+def _lookup(services: Services, id_number: str) -> list[dict]:
+    id_hash = services.vault.id_hash(id_number)
+    with services.db.read() as session:
+        cases = session.scalars(select(Case).where(Case.id_hash == id_hash)
+                                .order_by(Case.received_at.desc())).all()
+        return [progress(case) for case in cases]
+
+
+@router.post("/cases/lookup", response_model=list[Progress], responses=ERRORS,
+             summary="A person's cases by ID number (signed; for 办件查询)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object", "required": ["id_number"],
+                            "properties": {"id_number": {"type": "string"}}}}}}})
+async def lookup(request: Request, services: AppServices):
+    terminal_id = request.headers.get("x-terminal-id", "")
+    try:
+        _, body = await signed_body(services, request, MAX_LOOKUP_BYTES,
+                                    "backoffice.lookup.too_large")
         try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise refused
-                chunks.append(chunk)
-        except BodyTooLarge:
-            raise refused from None
-        body = b"".join(chunks)
-        return await authenticated(request, body), body
-
-    @router.post("/terminals/enrol", status_code=201, response_model=EnrolResponse,
-                 responses=ERRORS, summary="Enrol a terminal with a one-time token")
-    async def enrol(payload: EnrolRequest):
-        try:
-            await run_in_threadpool(services.fleet.enrol, payload.token, payload.terminal_id,
-                                    payload.public_key)
-        except ApiError as error:
-            return await refuse(error, payload.terminal_id, "enrol")
-        return EnrolResponse(terminal_id=payload.terminal_id,
-                             backoffice_public_key=services.public_key_b64,
-                             publisher_public_key=services.publisher.public_key_b64)
-
-    @router.get("/updates", response_model=UpdatesListing, responses=ERRORS,
-                summary="Signed: the current catalogue and site-profile versions for this terminal")
-    async def updates(request: Request):
-        terminal_id = request.headers.get("x-terminal-id", "")
-        try:
-            terminal = await authenticated(request, b"")
-        except ApiError as error:
-            return await refuse(error, terminal_id, "updates")
-        offers = await run_in_threadpool(services.publisher.current_for, terminal.site)
-        return {"terminal_id": terminal.id, "site": terminal.site,
-                "publisher_public_key": services.publisher.public_key_b64,
-                "updates": {k: v.offer() if v else None for k, v in offers.items()}}
-
-    @router.get("/updates/{kind}/{version}", responses={
-        200: {"content": {"application/x-tar": {}}, "description": "the signed bundle"},
-        404: {"model": ErrorResponse}, **ERRORS},
-        summary="Signed: the bytes of one update bundle (kiosk-update/1)")
-    async def update_bundle(request: Request, kind: str, version: int):
-        terminal_id = request.headers.get("x-terminal-id", "")
-        try:
-            terminal = await authenticated(request, b"")
-        except ApiError as error:
-            return await refuse(error, terminal_id, "updates")
-        blob = await run_in_threadpool(services.publisher.bundle, kind, version, terminal.site)
-        if blob is None:
-            return JSONResponse({"error": "backoffice.update.unknown",
-                                 "detail": "no such update for this site"}, status_code=404)
-        return Response(blob, media_type="application/x-tar")
-
-    @router.post("/packets", status_code=201, response_model=IntakeResponse, responses={
-        200: {"model": IntakeResponse, "description": "duplicate of a packet already received"},
-        **ERRORS}, summary="Deliver one sealed packet (idempotent by packet_id)",
-        openapi_extra={"requestBody": {"required": True, "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def receive_packet(request: Request,
-                             idempotency_key: str | None = Header(default=None)):
-        terminal_id = request.headers.get("x-terminal-id", "")
-        try:
-            terminal, body = await signed_body(request, services.settings.max_packet_bytes,
-                                               "backoffice.packet.too_large")
-            result = await run_in_threadpool(services.intake.receive, terminal, idempotency_key,
-                                             body)
-        except ApiError as error:
-            error.packet_id = error.packet_id or idempotency_key
-            return await refuse(error, terminal_id, "packets")
-        return JSONResponse(result.body, status_code=result.status_code)
-
-    @router.post("/heartbeats", status_code=204, responses=ERRORS,
-                 summary="Report terminal health (signed JSON)")
-    async def heartbeat(request: Request):
-        terminal_id = request.headers.get("x-terminal-id", "")
-        try:
-            terminal, body = await signed_body(request, MAX_HEARTBEAT_BYTES,
-                                               "backoffice.heartbeat.too_large")
-            payload = parse_heartbeat(body)
-            await run_in_threadpool(services.fleet.record_heartbeat, terminal.id, payload)
-        except ApiError as error:
-            return await refuse(error, terminal_id, "heartbeats")
-        return Response(status_code=204)
-
-    public = public_progress(services)
-
-    @router.get("/cases/{case_number}/progress", response_model=Progress,
-                responses={404: {"model": ErrorResponse}},
-                summary="Public view of one case with the receipt's token (X-Progress-Token)")
-    async def case_progress(request: Request, case_number: str):
-        found = await run_in_threadpool(public.find, case_number,
-                                        request.headers.get(TOKEN_HEADER))
-        if found is None:
-            return JSONResponse({"error": "backoffice.case.unknown",
-                                 "detail": "no case with this number and token"}, status_code=404)
-        return found
-
-    def _lookup(id_number: str) -> list[dict]:
-        id_hash = services.vault.id_hash(id_number)
-        with services.db.read() as session:
-            cases = session.scalars(select(Case).where(Case.id_hash == id_hash)
-                                    .order_by(Case.received_at.desc())).all()
-            return [progress(case) for case in cases]
-
-    @router.post("/cases/lookup", response_model=list[Progress], responses=ERRORS,
-                 summary="A person's cases by ID number (signed; for 办件查询)",
-                 openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                     "schema": {"type": "object", "required": ["id_number"],
-                                "properties": {"id_number": {"type": "string"}}}}}}})
-    async def lookup(request: Request):
-        terminal_id = request.headers.get("x-terminal-id", "")
-        try:
-            _, body = await signed_body(request, MAX_LOOKUP_BYTES, "backoffice.lookup.too_large")
-            try:
-                id_number = kp.loads_bounded(body).get("id_number")
-            except (ValueError, AttributeError):
-                id_number = None
-            if not isinstance(id_number, str) or not 6 <= len(id_number) <= 40:
-                raise ApiError(422, "backoffice.lookup.malformed", "id_number missing")
-        except ApiError as error:
-            return await refuse(error, terminal_id, "lookup")
-        return await run_in_threadpool(_lookup, id_number)
-
-    return router
+            id_number = kp.loads_bounded(body).get("id_number")
+        except (ValueError, AttributeError):
+            id_number = None
+        if not isinstance(id_number, str) or not 6 <= len(id_number) <= 40:
+            raise ApiError(422, "backoffice.lookup.malformed", "id_number missing")
+    except ApiError as error:
+        return await refuse(services, error, terminal_id, "lookup")
+    return await run_in_threadpool(_lookup, services, id_number)

@@ -32,7 +32,7 @@ DATA_DIR_OPTION = click.option(
 
 
 def _services(data_dir: Path):
-    from backoffice.app import Services
+    from backoffice.services import Services
     try:
         return Services.start(Settings.for_data_dir(data_dir))
     except SettingsError as exc:

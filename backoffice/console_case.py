@@ -8,6 +8,8 @@ approve, reject, complete) go through workflow.apply_action and are refused when
 refusal is said in words. Every code of the packet is shown as the catalogue's label or in
 words (`_shown`, console_text.py). A file is served with its verified type, an image inline and
 anything else as a download, never as a page (`http_security.file_response`).
+Like the rest of the console, the routes of `router` get the app's ConsoleKit and the logged-in
+reviewer as dependencies (console_kit.py).
 """
 from __future__ import annotations
 
@@ -23,11 +25,14 @@ from starlette.concurrency import run_in_threadpool
 
 from backoffice import audit
 from backoffice import console_text as W
+from backoffice.console_kit import ConsoleKit, CurrentReviewer, Kit, reviewer
 from backoffice.console_text import CatalogLabels, Words
 from backoffice.db import AuditEntry, Case, CaseFile, Packet, utcnow
 from backoffice.http_security import file_response
+from backoffice.reviewers import ConsoleUser
 from backoffice.workflow import REVIEWER_ACTIONS, STATUS_LABELS, TransitionRefused, apply_action
 
+router = APIRouter(prefix="/console", include_in_schema=False)
 ACTION_LABELS = {
     "accept": "受理 Accept",
     "approve": "批准 Approve",
@@ -145,102 +150,107 @@ def _event_words(labels: CatalogLabels, event) -> dict:
             "comment": comment}
 
 
-def add_case_routes(router: APIRouter, kit) -> None:
-    services = kit.services
+async def _render_case(request: Request, kit: ConsoleKit, who: ConsoleUser, case_number: str,
+                       error: Words | None = None, status: int = 200):
+    view = await run_in_threadpool(_case_view, kit.services, kit.labels, case_number)
+    if view is None:
+        raise HTTPException(404, "no such case / 无此办件")
+    entries = await run_in_threadpool(audit.for_case, kit.services.db, case_number)
+    said = [{"at": e.at, "actor": W.actor_words(e.actor),
+             "action": AUDIT_WORDS.get(e.action) or W.words(W.ACTIONS, e.action[5:])}
+            for e in entries]
+    return kit.render(request, "case.html", who, error=error, status=status,
+                      action_labels=ACTION_LABELS, audit_entries=said, **view)
 
-    async def render_case(request: Request, who, case_number: str, error: str | None = None,
-                          status: int = 200):
-        view = await run_in_threadpool(_case_view, services, kit.labels, case_number)
-        if view is None:
+
+def _viewed(db, case_number: str, actor: str) -> None:
+    """Who opened which case (its page or a file): one audit line per reviewer, case and
+    VIEW_AUDIT_EVERY."""
+    with db.read() as session:     # most views are repeats: no write then
+        if session.scalar(select(Case.id).where(Case.case_number == case_number)) is None:
+            return
+        recent = session.scalar(select(AuditEntry.id).where(
+            AuditEntry.case_number == case_number, AuditEntry.actor == actor,
+            AuditEntry.action == "case.view", AuditEntry.at > utcnow() - VIEW_AUDIT_EVERY))
+    if recent is None:
+        audit.record_now(db, actor, "case.view", case_number=case_number)
+
+
+@router.get("/cases/{case_number}")
+async def case_page(request: Request, kit: Kit, who: CurrentReviewer, case_number: str):
+    await run_in_threadpool(_viewed, kit.services.db, case_number, who.actor)
+    return await _render_case(request, kit, who, case_number)
+
+
+def _act(db, case_number: str, action: str, reviewer: str, comment: str,
+         materials: list[dict] | None) -> None:
+    with db.write() as session:
+        case = session.scalar(select(Case).where(Case.case_number == case_number))
+        if case is None:
             raise HTTPException(404, "no such case / 无此办件")
-        entries = await run_in_threadpool(audit.for_case, services.db, case_number)
-        said = [{"at": e.at, "actor": W.actor_words(e.actor),
-                 "action": AUDIT_WORDS.get(e.action) or W.words(W.ACTIONS, e.action[5:])}
-                for e in entries]
-        return kit.render(request, "case.html", who, error=error, status=status,
-                          action_labels=ACTION_LABELS, audit_entries=said, **view)
+        before = case.status
+        apply_action(session, case, action, f"reviewer:{reviewer}", comment, materials)
+        audit.record(session, f"reviewer:{reviewer}", f"case.{action}",
+                     case_number=case_number, detail=f"{before} -> {case.status}")
 
-    def _viewed(case_number: str, actor: str) -> None:
-        """Who opened which case (its page or a file): one audit line per reviewer, case and
-        VIEW_AUDIT_EVERY."""
-        with services.db.read() as session:     # most views are repeats: no write then
-            if session.scalar(select(Case.id).where(Case.case_number == case_number)) is None:
-                return
-            recent = session.scalar(select(AuditEntry.id).where(
-                AuditEntry.case_number == case_number, AuditEntry.actor == actor,
-                AuditEntry.action == "case.view", AuditEntry.at > utcnow() - VIEW_AUDIT_EVERY))
-        if recent is None:
-            audit.record_now(services.db, actor, "case.view", case_number=case_number)
 
-    @router.get("/cases/{case_number}")
-    async def case_page(request: Request, case_number: str):
-        who = await kit.reviewer(request)
-        await run_in_threadpool(_viewed, case_number, who.actor)
-        return await render_case(request, who, case_number)
+async def _act_and_show(request: Request, kit: ConsoleKit, who: ConsoleUser, case_number: str,
+                        action: str, comment: str, materials: list[dict] | None = None):
+    try:
+        await run_in_threadpool(_act, kit.services.db, case_number, action, who[0], comment,
+                                materials)
+    except TransitionRefused as refused:
+        return await _render_case(request, kit, who, case_number,
+                                  error=W.words(W.REASONS, refused.reason_key), status=409)
+    return RedirectResponse(f"/console/cases/{quote(case_number)}", status_code=303)
 
-    def _act(case_number: str, action: str, reviewer: str, comment: str,
-             materials: list[dict] | None) -> None:
-        with services.db.write() as session:
-            case = session.scalar(select(Case).where(Case.case_number == case_number))
-            if case is None:
-                raise HTTPException(404, "no such case / 无此办件")
-            before = case.status
-            apply_action(session, case, action, f"reviewer:{reviewer}", comment, materials)
-            audit.record(session, f"reviewer:{reviewer}", f"case.{action}",
-                         case_number=case_number, detail=f"{before} -> {case.status}")
 
-    async def act(request: Request, who, case_number: str, action: str, comment: str,
-                  materials: list[dict] | None = None):
-        try:
-            await run_in_threadpool(_act, case_number, action, who[0], comment, materials)
-        except TransitionRefused as refused:
-            return await render_case(request, who, case_number,
-                                     error=W.words(W.REASONS, refused.reason_key), status=409)
-        return RedirectResponse(f"/console/cases/{quote(case_number)}", status_code=303)
+@router.post("/cases/{case_number}/action")
+async def case_action(request: Request, kit: Kit, who: CurrentReviewer, case_number: str):
+    form = await kit.form_checked(request, who[1])
+    action = str(form.get("action", ""))
+    if action == "request_supplement":
+        action = "invalid"
+    return await _act_and_show(request, kit, who, case_number, action,
+                               str(form.get("comment", "")).strip())
 
-    @router.post("/cases/{case_number}/action")
-    async def case_action(request: Request, case_number: str):
-        who = await kit.reviewer(request)
-        form = await kit.form_checked(request, who[1])
-        action = str(form.get("action", ""))
-        if action == "request_supplement":
-            action = "invalid"
-        return await act(request, who, case_number, action, str(form.get("comment", "")).strip())
 
-    @router.post("/cases/{case_number}/supplement")
-    async def request_supplement(request: Request, case_number: str):
-        who = await kit.reviewer(request)
-        form = await kit.form_checked(request, who[1])
-        reason = str(form.get("reason", "")).strip()
-        view = await run_in_threadpool(_case_view, services, kit.labels, case_number)
-        if view is None:
-            raise HTTPException(404, "no such case / 无此办件")
-        names = {m.get("code"): m.get("name_zh", "") for m in view["manifest"].get("materials", [])}
-        materials = []
-        for code in form.getlist("material"):
-            code = str(code)
-            if code in names:
-                own = str(form.get(f"reason_{code}", "")).strip()
-                materials.append({"code": code, "name_zh": names[code],
-                                  "reason": (own or reason)[:300]})
-        other = str(form.get("other_name", "")).strip()
-        if other:
-            materials.append({"code": "other", "name_zh": other[:100], "reason": reason[:300]})
-        return await act(request, who, case_number, "request_supplement", reason, materials)
+@router.post("/cases/{case_number}/supplement")
+async def request_supplement(request: Request, kit: Kit, who: CurrentReviewer, case_number: str):
+    form = await kit.form_checked(request, who[1])
+    reason = str(form.get("reason", "")).strip()
+    view = await run_in_threadpool(_case_view, kit.services, kit.labels, case_number)
+    if view is None:
+        raise HTTPException(404, "no such case / 无此办件")
+    names = {m.get("code"): m.get("name_zh", "") for m in view["manifest"].get("materials", [])}
+    materials = []
+    for code in form.getlist("material"):
+        code = str(code)
+        if code in names:
+            own = str(form.get(f"reason_{code}", "")).strip()
+            materials.append({"code": code, "name_zh": names[code],
+                              "reason": (own or reason)[:300]})
+    other = str(form.get("other_name", "")).strip()
+    if other:
+        materials.append({"code": "other", "name_zh": other[:100], "reason": reason[:300]})
+    return await _act_and_show(request, kit, who, case_number, "request_supplement", reason,
+                               materials)
 
-    def _file(case_number: str, file_id: int) -> tuple[CaseFile, bytes] | None:
-        with services.db.read() as session:
-            found = session.get(CaseFile, file_id)
-            if found is None or found.case.case_number != case_number:
-                return None
-        return found, services.store.get(found.storage_key)
 
-    @router.get("/cases/{case_number}/files/{file_id}")
-    async def case_file(request: Request, case_number: str, file_id: int):
-        who = await kit.reviewer(request)
-        await run_in_threadpool(_viewed, case_number, who.actor)
-        found = await run_in_threadpool(_file, case_number, file_id)
-        if found is None:
-            raise HTTPException(404, "no such file / 无此文件")
-        meta, data = found
-        return file_response(data, meta.media_type, meta.path)
+def _file(services, case_number: str, file_id: int) -> tuple[CaseFile, bytes] | None:
+    with services.db.read() as session:
+        found = session.get(CaseFile, file_id)
+        if found is None or found.case.case_number != case_number:
+            return None
+    return found, services.store.get(found.storage_key)
+
+
+@router.get("/cases/{case_number}/files/{file_id}")
+async def case_file(request: Request, kit: Kit, case_number: str, file_id: int):
+    who = await reviewer(request, kit)      # after file_id's check, as before (not a dependency)
+    await run_in_threadpool(_viewed, kit.services.db, case_number, who.actor)
+    found = await run_in_threadpool(_file, kit.services, case_number, file_id)
+    if found is None:
+        raise HTTPException(404, "no such file / 无此文件")
+    meta, data = found
+    return file_response(data, meta.media_type, meta.path)

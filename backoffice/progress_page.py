@@ -22,19 +22,21 @@ query string and never logged nor shown; the page answers `Cache-Control: no-sto
 - GET /progress/{case_number}?t=<token>           this page (zh + en; progress.html)
 - GET /api/v1/cases/{case_number}/progress         the same view as JSON for the kiosk's 办件查询,
   the token in the `X-Progress-Token` header (api.py)
-Both are rate limited per client address (rate_limit.py).
+Both are rate limited per client address (rate_limit.py). app.py builds the app's one
+`ProgressPage` (`app.state.progress`); the page of `router` and the API get it as a dependency.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from backoffice.console import console_templates
+from backoffice.console_kit import console_templates
 from backoffice.console_text import CatalogLabels, LocalTime
 from backoffice.db import Case
 from backoffice.workflow import STATUS_LABELS, progress
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-progress-token"
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
                    "X-Robots-Tag": "noindex"}
+router = APIRouter(include_in_schema=False)
 
 
 def token_hash(token: str) -> str:
@@ -102,36 +105,45 @@ class PublicProgress:
             return public_view(case, self.sensitive(case.matter_code))
 
 
-def public_progress(services) -> PublicProgress:
-    """The app's one PublicProgress (the page and the API share its catalogue)."""
-    found = services.__dict__.get("_public_progress")
-    if found is None:
-        found = services.__dict__["_public_progress"] = PublicProgress(
-            services.db, CatalogLabels(services.settings.catalog_dir))
-    return found
+class ProgressPage:
+    """One app's progress page: its PublicProgress (the JSON twin in api.py asks the same one,
+    so both share its catalogue) and the console's templates, times in the console's zone."""
+
+    def __init__(self, services):
+        self.public = PublicProgress(services.db, CatalogLabels(services.settings.catalog_dir))
+        self.time = LocalTime(services.settings.timezone)
+        self.templates = console_templates(self.time, self.public.labels)
+
+    def local(self, text: str):
+        return self.time(text, seconds=False)
 
 
-def build_progress_page(services) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    public = public_progress(services)
-    time = LocalTime(services.settings.timezone)        # the console's zone and form
-    templates = console_templates(time, public.labels)
+async def app_progress(request: Request) -> ProgressPage:
+    """FastAPI dependency: the ProgressPage of the app serving `request` (`app.state.progress`)."""
+    return request.app.state.progress
 
-    def local(text: str):
-        return time(text, seconds=False)
 
-    @router.get("/progress/{case_number}")
-    async def progress_page(request: Request, case_number: str):
-        token = request.query_params.get(kp.PROGRESS_TOKEN_PARAM)
-        found = await run_in_threadpool(public.find, case_number, token)
-        context = {"case_number": case_number[:64], "found": found}
-        if found is not None:
-            context.update(status=STATUS_LABELS.get(found["status"], found["status"]),
-                           updated=local(found["updated_at"]),
-                           history=[(STATUS_LABELS.get(h["status"], h["status"]), local(h["at"]))
-                                    for h in found["history"]])
-        return templates.TemplateResponse(request, "progress.html", context,
-                                          status_code=200 if found else 404,
-                                          headers=PRIVATE_HEADERS)
+Page = Annotated[ProgressPage, Depends(app_progress)]
 
-    return router
+
+async def public_progress(page: Page) -> PublicProgress:
+    """FastAPI dependency: the app's one PublicProgress."""
+    return page.public
+
+
+Public = Annotated[PublicProgress, Depends(public_progress)]
+
+
+@router.get("/progress/{case_number}")
+async def progress_page(request: Request, page: Page, case_number: str):
+    token = request.query_params.get(kp.PROGRESS_TOKEN_PARAM)
+    found = await run_in_threadpool(page.public.find, case_number, token)
+    context = {"case_number": case_number[:64], "found": found}
+    if found is not None:
+        context.update(status=STATUS_LABELS.get(found["status"], found["status"]),
+                       updated=page.local(found["updated_at"]),
+                       history=[(STATUS_LABELS.get(h["status"], h["status"]), page.local(h["at"]))
+                                for h in found["history"]])
+    return page.templates.TemplateResponse(request, "progress.html", context,
+                                           status_code=200 if found else 404,
+                                           headers=PRIVATE_HEADERS)

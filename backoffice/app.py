@@ -35,9 +35,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backoffice import api, console, console_case, http_security, progress_page
 from backoffice.console_kit import ConsoleKit
 from backoffice.progress_page import ProgressPage
-from backoffice.rate_limit import RateLimitMiddleware, parse_limits
+from backoffice.rate_limit import RateLimitMiddleware
 from backoffice.services import Services
-from backoffice.settings import Settings
+from backoffice.settings import Settings, parse_limits
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -17,7 +17,8 @@ an empty bucket answers 429 with `Retry-After` (whole seconds until one request 
 and the reason key `backoffice.rate_limited` (JSON under /api/, a short text page elsewhere),
 before the application reads the request's body. Limits come from the setting `rate_limits`
 (`BACKOFFICE_RATE_LIMITS`), e.g. "progress=30:30,login=10:10" (requests per minute : burst);
-a group not named keeps its default, `group=0` turns it off, "off" turns all off.
+a group not named keeps its default, `group=0` turns it off, "off" turns all off
+(`parse_limits`, in settings.py with the other settings' checks).
 
 The client address is the connection's peer as uvicorn reports it: behind a reverse proxy,
 start uvicorn with proxy headers from that proxy only (`--proxy-headers`,
@@ -37,16 +38,13 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Callable
 
-from backoffice.settings import SettingsError
+from backoffice.settings import Limit
 
 log = logging.getLogger(__name__)
 
 REASON = "backoffice.rate_limited"
-DEFAULT_RATE_LIMITS = "progress=30:30,login=10:10,enrol=10:20,public=60:60"
-GROUPS = ("progress", "login", "enrol", "public")
 _RULES = (
     ("GET", re.compile(r"^/progress/[^/]*/?$"), "progress"),
     ("GET", re.compile(r"^/api/v1/cases/[^/]*/progress/?$"), "progress"),
@@ -54,40 +52,6 @@ _RULES = (
     ("POST", re.compile(r"^/api/v1/terminals/enrol/?$"), "enrol"),
     ("GET", re.compile(r"^/(?:console/login/?|docs|redoc|openapi\.json)?$"), "public"),
 )
-
-
-@dataclass(frozen=True)
-class Limit:
-    per_minute: float
-    burst: int
-
-
-def parse_limits(text: str) -> dict[str, Limit]:
-    """The limits of each group from a setting like "progress=30:30,login=10:10" (per minute :
-    burst) over the defaults ("" the defaults); "off" none. Raises SettingsError naming the
-    bad part."""
-    text = (text or "").strip()
-    if text.lower() in ("off", "none", "0"):
-        return {}
-    limits = dict(_parse(DEFAULT_RATE_LIMITS))
-    limits.update(_parse(text))
-    return {group: limit for group, limit in limits.items() if limit.per_minute > 0}
-
-
-def _parse(text: str):
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        group, _, value = part.partition("=")
-        rate, _, burst = value.partition(":")
-        try:
-            limit = Limit(float(rate), int(burst) if burst else max(int(float(rate)), 1))
-        except ValueError:
-            limit = None
-        if group.strip() not in GROUPS or limit is None or limit.per_minute < 0 \
-                or not math.isfinite(limit.per_minute) or (limit.per_minute and limit.burst < 1):
-            raise SettingsError("backoffice.settings.bad_rate_limits",
-                                f"rate_limits: {part!r}: give GROUP=PER_MINUTE[:BURST] with GROUP "
-                                f"one of {', '.join(GROUPS)} (BACKOFFICE_RATE_LIMITS)")
-        yield group.strip(), limit
 
 
 def group_of(method: str, path: str) -> str | None:

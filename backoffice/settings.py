@@ -34,6 +34,7 @@ Environment variables BACKOFFICE_DATABASE_URL / BACKOFFICE_STORAGE_URL override 
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +43,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 COOKIE_SECURE_CHOICES = ("auto", "always", "never")
+DEFAULT_RATE_LIMITS = "progress=30:30,login=10:10,enrol=10:20,public=60:60"
+RATE_LIMIT_GROUPS = ("progress", "login", "enrol", "public")
 
 
 class SettingsError(ValueError):
@@ -79,7 +82,7 @@ class Settings:
     catalog_dir: Path | None = None
     outbox_alarm_depth: int = 50
     outbox_rising_beats: int = 4
-    rate_limits: str = ""            # "" = rate_limit.DEFAULT_RATE_LIMITS, "off", "progress=30:30,..."
+    rate_limits: str = ""            # "" = DEFAULT_RATE_LIMITS, "off", "progress=30:30,..."
     rate_limit_addresses: int = 10_000
 
     @property
@@ -105,8 +108,7 @@ class Settings:
         )
         settings = replace(base, **overrides)
         check_timezone(settings.timezone)
-        from backoffice.rate_limit import parse_limits   # a bad value raises SettingsError
-        parse_limits(settings.rate_limits)
+        parse_limits(settings.rate_limits)     # a bad value raises SettingsError
         if settings.cookie_secure not in COOKIE_SECURE_CHOICES:
             raise SettingsError("backoffice.settings.bad_cookie_secure",
                                 f"cookie_secure must be one of {', '.join(COOKIE_SECURE_CHOICES)}")
@@ -140,3 +142,38 @@ def storage_root(storage_url: str) -> Path:
                             "s3:// storage is not supported in this build (boto3 is not installed); "
                             "use file:///path")
     raise SettingsError("backoffice.storage.bad_url", f"unknown storage URL scheme: {parts.scheme!r}")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One route group's rate limit per client address (rate_limit.py applies it)."""
+    per_minute: float
+    burst: int
+
+
+def parse_limits(text: str) -> dict[str, Limit]:
+    """The limits of each group from a setting like "progress=30:30,login=10:10" (per minute :
+    burst) over the defaults ("" the defaults); "off" none. Raises SettingsError naming the
+    bad part."""
+    text = (text or "").strip()
+    if text.lower() in ("off", "none", "0"):
+        return {}
+    limits = dict(_parse(DEFAULT_RATE_LIMITS))
+    limits.update(_parse(text))
+    return {group: limit for group, limit in limits.items() if limit.per_minute > 0}
+
+
+def _parse(text: str):
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        group, _, value = part.partition("=")
+        rate, _, burst = value.partition(":")
+        try:
+            limit = Limit(float(rate), int(burst) if burst else max(int(float(rate)), 1))
+        except ValueError:
+            limit = None
+        if group.strip() not in RATE_LIMIT_GROUPS or limit is None or limit.per_minute < 0 \
+                or not math.isfinite(limit.per_minute) or (limit.per_minute and limit.burst < 1):
+            raise SettingsError("backoffice.settings.bad_rate_limits",
+                                f"rate_limits: {part!r}: give GROUP=PER_MINUTE[:BURST] with GROUP "
+                                f"one of {', '.join(RATE_LIMIT_GROUPS)} (BACKOFFICE_RATE_LIMITS)")
+        yield group.strip(), limit

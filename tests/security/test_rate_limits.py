@@ -11,8 +11,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backoffice.rate_limit import Limit, TokenBuckets, group_of, parse_limits
-from backoffice.settings import Settings, SettingsError
+from backoffice.rate_limit import TokenBuckets, group_of
+from backoffice.settings import Limit, Settings, SettingsError, parse_limits
 from backoffice_testkit import ServerThread
 
 BURST = 5

@@ -6,16 +6,16 @@ signs every bundle; its public half is handed to each terminal in the enrolment 
 catalogue with flows.catalog.load_catalog, a profile with the [site] schema of
 protocol/site_profile.py), then store a bundle (format `kiosk-update/1`, built by
 protocol.updates.build_bundle) with the next version number of its kind under
-`<data_dir>/updates/`. Version numbers grow per kind across all sites, so a terminal only ever
-moves forward. A terminal is offered, per kind, the newest version published for all sites ("")
-or for its own site.
+`<data_dir>/updates/`, written durably (protocol.atomic.write_atomic) before the database row
+that offers it is committed. Version numbers grow per kind across all sites, so a terminal only
+ever moves forward. A terminal is offered, per kind, the newest version published for all sites
+("") or for its own site.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +25,14 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice import audit
 from backoffice.db import Database, PublishedUpdate, utcnow
+from protocol.atomic import write_atomic
 from protocol.keys import public_key_text, read_labelled, write_secret
 from protocol.updates import (KINDS, SITE_PROFILE_FILE, UpdateRefused, build_bundle, catalog_files,
                               validate_site_profile)
 
 log = logging.getLogger(__name__)
 PUBLISHER_KEY_LABEL = "kiosk-publisher-ed25519-seed"
+BUNDLE_MODE = 0o644     # signed and handed to every terminal of its sites: nothing secret
 
 
 class PublishError(ValueError):
@@ -124,21 +126,19 @@ class Publisher:
             blob = build_bundle(kind, version, site, files, self.signing_key,
                                    now.isoformat(timespec="seconds"))
             name = f"{kind}-{version}.tar"
-            tmp = self.dir / f".{name}.{os.getpid()}.tmp"
-            tmp.write_bytes(blob)
             try:
                 with self.db.write() as session:
                     row = PublishedUpdate(kind=kind, version=version, site=site or "",
                                           created_at=now, sha256=hashlib.sha256(blob).hexdigest(),
                                           bytes=len(blob), files=len(files), storage_key=name)
                     session.add(row)
-                    session.flush()
+                    session.flush()     # IntegrityError: another publisher took this number
                     audit.record(session, actor or audit.cli_actor(), f"publish.{kind}",
                                  target=f"version {version}", detail=f"site {site or '*'}")
-                    os.replace(tmp, self.dir / name)
+                    write_atomic(self.dir / name, blob, mode=BUNDLE_MODE)   # before the commit
                 return UpdateView.of(row)
             except IntegrityError:
-                tmp.unlink(missing_ok=True)     # another publisher took this number: next one
+                continue                # the next number
         raise PublishError("publish.busy", "could not allocate a version number")
 
     def list(self) -> list[UpdateView]:

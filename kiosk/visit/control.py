@@ -11,6 +11,7 @@ worker's message return whether the visit changed, so the session knows to publi
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Callable
@@ -105,7 +106,7 @@ class VisitControl:
             if isinstance(outcome, Refused):
                 self.end_visit(outcome.reason_key, screen="refused", params=outcome.params)
             elif isinstance(outcome, Waiting):
-                self.steps.stay(ctx, outcome)
+                ctx.state = dataclasses.replace(ctx.state, reason_key=outcome.reason_key)
                 if outcome.again and not self._stopped():
                     self._launch(step)
             else:
@@ -244,6 +245,7 @@ class VisitControl:
         else:
             self._service_jobs.launch(ctx, self.visit_no, job)
         return True
+
     # -- visit lifecycle -----------------------------------------------------------------------
     def _finish_end_screen(self) -> None:
         """Someone starts something new while the last visit's end screen is still up: that
@@ -304,7 +306,8 @@ class VisitControl:
         self.end_visit(None, screen="help")
 
     def end_visit(self, reason_key: str | None, screen: str = "attract", params=None) -> None:
-        """Stop device work, leave the end screen up briefly, then wipe (see _tick)."""
+        """Stop device work, leave the end screen up briefly; the session wipes when its time
+        is up (kiosk/visit/idle.py), or now for `attract`."""
         self.steps.stop()
         ctx = self.visit
         if ctx.plan is not None and ctx.state is not None and ctx.state.outcome == "done":

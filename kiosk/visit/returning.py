@@ -55,7 +55,7 @@ class ProgressVisit:
         self.client = client
         self._read_card = read_card              # (cancel_event) -> CardRecord | None
         self._capture_page = capture_page        # () -> CapturedPage
-        self._scan_code = scan_code              # (cancel_event) -> QR text | None (None: no camera)
+        self._scan_code = scan_code              # (cancel_event) -> QR text | None; None: no camera
         self._accept = accept                    # (manifest, files) -> Accepted
         self._capture_unavailable = capture_unavailable   # () -> prompt key | None
         self._now = now

@@ -52,6 +52,7 @@ class Devices:
 
 @dataclass(frozen=True)
 class SessionSettings:
+    """What the site decides about its visits (kiosk.visit.settings makes it from the config)."""
     terminal_id: str
     site_name: str
     phone: str
@@ -80,6 +81,8 @@ class _KeepAlive:
 
 
 class Session:
+    """The actor of one terminal's visits (see the module doc); `start()` it, `send()` to it."""
+
     def __init__(self, catalog: Catalog, devices: Devices, sink: PacketSink,
                  settings: SessionSettings, health: Callable[[str], str | None] | None = None,
                  clock: Callable[[], float] = time.monotonic,

@@ -10,7 +10,6 @@ printer's last receipt for one reprint while the end screen is up.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -199,10 +198,6 @@ class DeviceSteps:
         if err is not None:             # E.Step.RECEIPT
             log.warning("receipt not printed reason=%s", err.reason_key)
         return E.ReceiptDone(err is None, err.reason_key if err else None)
-
-    @staticmethod
-    def stay(ctx: VisitContext, waiting: Waiting) -> None:
-        ctx.state = dataclasses.replace(ctx.state, reason_key=waiting.reason_key)
 
     # -- the printer's last receipt -----------------------------------------------------------
     def reprint(self, visit: int) -> None:

@@ -42,7 +42,7 @@ setup(
     entry_points={
         "console_scripts": [
             "kiosk=kiosk.cli:main",
-            "kiosk-uploader=kiosk.link.uploader:main",
+            "kiosk-uploader=kiosk.cli.uploader:main",
             "backoffice=backoffice.cli:main",
         ]
     },

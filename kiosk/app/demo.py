@@ -273,7 +273,7 @@ def start_demo(stack: contextlib.ExitStack, config_path: str | None, *, no_voice
     temporary folder that `stack` removes (and a helper process, if this one is killed)."""
     from devices.assets import exit_on_missing_asset
     from kiosk.config import load_config
-    from kiosk.link.uploader import enrol
+    from kiosk.link.enrolment import enrol
     from kiosk.link.updates import load_config_or_roll_back
     from kiosk.ops.technician import hash_pin
 

@@ -76,7 +76,8 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.app.demo import choose_card, start_demo, start_demo_uploader, switch_demo_card
     from kiosk.app.terminal import Terminal
     from kiosk.link.updates import load_active_catalog, load_config_or_roll_back
-    from kiosk.link.uploader import load_backoffice_public_key, write_health
+    from kiosk.link.enrolment import load_backoffice_public_key
+    from kiosk.link.health import write_health
     from protocol.keys import load_signing_key
 
     stack = contextlib.ExitStack()

@@ -150,7 +150,7 @@ def run_configured(codes: list[str], answers: dict, config, timeout: float = 180
     """Visits on the configured devices; packets sealed into the terminal's real outbox."""
     from kiosk.link.outbox import Outbox
     from kiosk.app.terminal import Terminal
-    from kiosk.link.uploader import TERMINAL_KEY_FILE, load_backoffice_public_key
+    from kiosk.link.enrolment import TERMINAL_KEY_FILE, load_backoffice_public_key
     from protocol.keys import load_signing_key
 
     catalog = load_catalog()

@@ -10,17 +10,17 @@ On the terminal, each kind has a directory under state_dir (`catalog/`, `site-pr
   current  -> versions/<N>   what the kiosk uses (absent: the packaged catalogue / site file)
   previous -> versions/<M>   what `current` was before, for rollback
   failure.json               the last refused or rolled-back version, for heartbeats
-Every switch is an atomic symlink replace. The uploader process fetches and stages
-(`Updater.check`), never touching what is in use; the UI process applies between visits
-(`UpdateApplier`, through `Session.when_idle`) and rolls back when the new content fails to
-load, then or at the next start (`load_active_catalog`, `load_config_or_roll_back`).
+Every write is durable and every switch an atomic symlink replace (protocol/atomic.py). The
+uploader process fetches and stages (`Updater.check`), never touching what is in use; the UI
+process applies between visits (`UpdateApplier`, through `Session.when_idle`) and rolls back
+when the new content fails to load, then or at the next start (`load_active_catalog`,
+`load_config_or_roll_back`).
 A version not newer than the current, staged or last failed one is refused (no downgrade,
 no replay). `kiosk updates status|check` (kiosk/cli/updates.py) shows the state and asks the
 back office at once.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -33,7 +33,8 @@ from typing import Callable
 
 import nacl.signing
 
-from protocol.atomic import fsync_dir
+from protocol.atomic import (move_dir_into_place, remove_durably, replace_symlink,
+                             write_atomic)
 from protocol.keys import public_key_text, verify_key_from_text
 from protocol.packet import canonical_json
 from protocol.updates import (KINDS, SITE_PROFILE_FILE, UpdateRefused, check_names, open_bundle,
@@ -70,11 +71,8 @@ def validate_unpacked(kind: str, root: Path, site: str | None):
 def store_publisher_key(key_dir: Path, text: str) -> None:
     """Keep the back office's publisher key (from enrolment) as key_dir/publisher.pub."""
     key = verify_key_from_text(text)
-    path = Path(key_dir) / PUBLISHER_PUBLIC_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(f"{PUBLISHER_PUBLIC_LABEL} {public_key_text(key)}\n", "ascii")
-    os.replace(tmp, path)
+    write_atomic(Path(key_dir) / PUBLISHER_PUBLIC_FILE,
+                 f"{PUBLISHER_PUBLIC_LABEL} {public_key_text(key)}\n".encode("ascii"), 0o644)
 
 
 def load_publisher_key(key_dir: Path) -> nacl.signing.VerifyKey | None:
@@ -85,12 +83,6 @@ def load_publisher_key(key_dir: Path) -> nacl.signing.VerifyKey | None:
 
 
 # ---- the versioned directories of one kind ---------------------------------------------------
-
-def _atomic_json(path: Path, value) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(value), "utf-8")
-    os.replace(tmp, path)
-
 
 class UpdateSlot:
     """state_dir/<kind>/: versions/<N>, and the `staged`, `current`, `previous` links."""
@@ -131,27 +123,23 @@ class UpdateSlot:
         return max([v for v in seen if v is not None], default=0)
 
     def _point(self, name: str, version: int | None) -> None:
-        link = self.root / name
         if version is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(link)
-            return
-        tmp = self.root / f".{name}.{secrets.token_hex(4)}.tmp"
-        os.symlink(f"versions/{version}", tmp)
-        os.replace(tmp, link)
-        fsync_dir(self.root)
+            remove_durably(self.root / name)
+        else:
+            replace_symlink(self.root / name, f"versions/{version}")
 
     def record_failure(self, version: int | None, reason_key: str, detail: str = "") -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_json(self.root / "failure.json", {
+        write_atomic(self.root / "failure.json", json.dumps({
             "version": version, "reason_key": reason_key, "detail": detail[:300],
-            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}).encode(), 0o644)
         log.warning("update refused kind=%s version=%s reason=%s", self.kind, version, reason_key)
 
     def stage(self, version: int, files: dict[str, bytes], site: str | None,
               manifest: dict | None = None) -> Path:
-        """Unpack verified files as versions/<version> (durably, with the verified manifest as
-        `.manifest.json` for later checks), validate them, link `staged` to them."""
+        """Unpack verified files as versions/<version> (durably: protocol.atomic's
+        move_dir_into_place, with the verified manifest as `.manifest.json` for later checks),
+        validate them, link `staged` to them."""
         check_names(self.kind, files)
         self.versions.mkdir(parents=True, exist_ok=True)
         tmp = self.versions / f".tmp-{version}-{secrets.token_hex(4)}"
@@ -160,16 +148,10 @@ class UpdateSlot:
             for name, data in {**files, **extra}.items():
                 target = tmp / name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                target.write_bytes(data)
             validate_unpacked(self.kind, tmp, site)
             final = self.versions / str(version)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            fsync_dir(self.versions)
+            move_dir_into_place(tmp, final)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -281,14 +263,15 @@ class Updater:
             if offer["version"] <= slot.known_version():
                 continue
             try:
-                self._fetch(slot, offer)
+                self.fetch(slot, offer)
                 result.staged[kind] = offer["version"]
             except UpdateRefused as exc:
                 slot.record_failure(offer["version"], exc.reason_key, exc.detail)
                 result.refused[kind] = exc.reason_key
         return result
 
-    def _fetch(self, slot: UpdateSlot, offer: dict) -> None:
+    def fetch(self, slot: UpdateSlot, offer: dict) -> None:
+        """Download, verify and stage the version `offer` lists; UpdateRefused otherwise."""
         response = self.get(f"/api/v1/updates/{slot.kind}/{offer['version']}")
         if response.status_code != 200:
             raise UpdateRefused("update.download_refused", f"http {response.status_code}")
@@ -347,6 +330,11 @@ class UpdateApplier:
         self.on_catalog = on_catalog
         self.on_profile = on_profile
         self._queued = False
+
+    @property
+    def queued(self) -> bool:
+        """An apply is queued with the session and has not run yet."""
+        return self._queued
 
     def pending(self) -> bool:
         return any(UpdateSlot(self.state_dir, k).version("staged") is not None for k in KINDS)

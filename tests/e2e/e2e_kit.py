@@ -278,7 +278,7 @@ class Kiosk:
         from kiosk.link.outbox import Outbox
         from kiosk.app.demo import DemoDevices
         from kiosk.app.terminal import Terminal
-        from kiosk.link.uploader import enrol
+        from kiosk.link.enrolment import enrol
         from protocol.keys import load_signing_key, public_key_text
 
         self.work = Path(work)

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from e2e_kit import REPO, UploaderProcess, outbox_rows, stored_packets, wait_drained
-from kiosk.link.uploader import enrol
+from kiosk.link.enrolment import enrol
 from protocol.keys import load_signing_key, public_key_text
 
 CHILD = Path(__file__).resolve().parent / "session_child.py"

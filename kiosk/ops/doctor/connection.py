@@ -57,8 +57,8 @@ def backoffice_checks(config, timeout: float, now: float | None = None) -> tuple
 
 
 def enrolment_checks(config, reachable: bool, timeout: float) -> list[Check]:
-    from kiosk.link.uploader import (BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE,
-                                load_backoffice_public_key)
+    from kiosk.link.enrolment import (BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE,
+                                      load_backoffice_public_key)
     from protocol.keys import load_signing_key
 
     keys = Path(config.state_dir) / "keys"
@@ -85,7 +85,8 @@ def enrolment_checks(config, reachable: bool, timeout: float) -> list[Check]:
 def _heartbeat_check(config, signing, recipient, timeout: float, advice: str) -> Check:
     """A signed heartbeat, as the uploader sends: proves the back office accepts this key."""
     from kiosk.link.outbox import Outbox
-    from kiosk.link.uploader import Uploader, refusal_reason
+    from kiosk.link.answers import refusal_reason
+    from kiosk.link.uploader import Uploader
 
     outbox = Outbox(config.state_dir, config.terminal_id, config.site.id, signing, recipient,
                     recover=False)

@@ -24,7 +24,7 @@ ENROLMENT_FILE = "enrolment.json"
 
 def enrolment_of(key_dir: Path) -> dict | None:
     """The recorded enrolment, if the key and the back office's public key are both there."""
-    from kiosk.link.uploader import BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE
+    from kiosk.link.enrolment import BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE
     try:
         record = json.loads((key_dir / ENROLMENT_FILE).read_text("utf-8"))
     except (OSError, ValueError):
@@ -38,8 +38,8 @@ def enrolment_of(key_dir: Path) -> dict | None:
 def enrol_terminal(url: str, token: str, terminal_id: str, key_dir: Path) -> None:
     """Enrol through a staging folder: on refusal nothing new is left in key_dir; the existing
     terminal key (if any) is the one that is enrolled."""
-    from kiosk.link.uploader import (BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE, EnrolmentFailed,
-                                enrol)
+    from kiosk.link.enrolment import (BACKOFFICE_PUBLIC_KEY_FILE, TERMINAL_KEY_FILE,
+                                      EnrolmentFailed, enrol)
     with tempfile.TemporaryDirectory(prefix="kiosk-enrol-") as tmp:
         staging = Path(tmp)
         if (key_dir / TERMINAL_KEY_FILE).exists():

@@ -52,7 +52,7 @@ def _checked_options(answers: dict) -> tuple[str, bool, float]:
 def provision(answers: dict, root: Path, reenrol: bool = False, interactive: bool = False,
               candidates: list[Candidate] | None = None) -> tuple[Report, bool]:
     """Run the whole procedure; returns the report and whether every self-test passed."""
-    from kiosk.link.uploader import load_backoffice_public_key
+    from kiosk.link.enrolment import load_backoffice_public_key
     from protocol.keys import public_key_text
     root = Path(root).resolve()
     report = Report(terminal_id=str(answers.get("terminal_id") or ""))

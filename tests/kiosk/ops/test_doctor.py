@@ -26,7 +26,8 @@ from kiosk.cli import main
 from kiosk.app.demo import DemoDevices, EmbeddedBackoffice
 from kiosk.config import load_config
 from kiosk.link.outbox import Outbox
-from kiosk.link.uploader import enrol, load_backoffice_public_key, write_health
+from kiosk.link.enrolment import enrol, load_backoffice_public_key
+from kiosk.link.health import write_health
 from protocol.keys import load_signing_key
 
 _real_load_catalog = flows.catalog.load_catalog

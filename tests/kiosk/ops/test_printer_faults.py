@@ -20,7 +20,9 @@ from kiosk.app.demo import EmbeddedBackoffice
 from kiosk.config import load_config
 from kiosk.link.outbox import Outbox
 from kiosk.app.terminal import Terminal
-from kiosk.link.uploader import TERMINAL_KEY_FILE, Uploader, enrol, write_health
+from kiosk.link.enrolment import TERMINAL_KEY_FILE, enrol
+from kiosk.link.health import write_health
+from kiosk.link.uploader import Uploader
 from kiosk.visit.packet import DirectorySink
 from protocol.keys import load_signing_key
 

@@ -174,7 +174,7 @@ def test_provision_then_a_visit_reaches_the_backoffice(tmp_path, backoffice, dev
     unit_env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     assert unit_env == {"KIOSK_TERMINAL_ID": terminal_id, "KIOSK_STATE_DIR": str(config.state_dir),
                         "KIOSK_BACKOFFICE_URL": backoffice.base_url}
-    upload = subprocess.run([sys.executable, "-m", "kiosk.link.uploader", "--once"], cwd=REPO,
+    upload = subprocess.run([sys.executable, "-m", "kiosk.cli.uploader", "--once"], cwd=REPO,
                             capture_output=True, text=True, timeout=120,
                             env={**os.environ, **unit_env})
     assert upload.returncode == 0, upload.stdout + upload.stderr

@@ -4,6 +4,7 @@ back office already had: 409, a dead packet and a citizen holding someone else's
 and every parser of case numbers reads the new form."""
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import shutil
@@ -15,7 +16,8 @@ import pytest
 
 from kiosk.link.outbox import Outbox
 from kiosk.visit.cases import CaseReference, parse_case_reference, parse_receipt_code
-from kiosk.link.uploader import Uploader, enrol, load_backoffice_public_key
+from kiosk.link.enrolment import enrol, load_backoffice_public_key
+from kiosk.link.uploader import Uploader
 from outbox_testkit import application
 from protocol import packet as kp
 
@@ -105,8 +107,9 @@ def test_a_409_case_exists_draws_a_new_installation_for_the_next_numbers(tmp_pat
         assert deliver(box).sent == 1
         restored = tmp_path / "b"
         restored.mkdir()
-        with sqlite3.connect(restored / "outbox.db") as copy:
-            box._db.backup(copy)                          # the backup, taken before `first`
+        with sqlite3.connect(restored / "outbox.db") as copy, \
+                contextlib.closing(sqlite3.connect(box.state_dir / "outbox.db")) as live:
+            live.backup(copy)                             # the backup, taken before `first`
             copy.execute("UPDATE case_sequences SET last_seq = last_seq - 1")
             copy.execute("DELETE FROM packets")
     with Outbox(restored, "T-001", "s", keys.signing, recipient, min_free_bytes=0) as box:

@@ -17,7 +17,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from kiosk.link.uploader import EnrolmentFailed, Uploader, enrol, main, read_health, write_health
+from kiosk.cli.uploader import main
+from kiosk.link.enrolment import EnrolmentFailed, enrol
+from kiosk.link.health import read_health, write_health
+from kiosk.link.uploader import Uploader
 from outbox_testkit import ID_NUMBER, application
 from protocol import packet as kp
 from protocol.keys import generate_backoffice_keypair, load_signing_key, public_key_from_text
@@ -277,7 +280,7 @@ def test_kill_9_uploader_mid_upload_delivers_each_packet_exactly_once(fast_outbo
     rng = random.Random(11)
     with Receiver(keys.private, {"T-001": keys.signing.verify_key}) as receiver:
         receiver.delay_s = 0.03            # before storing and again before answering
-        command = [sys.executable, "-m", "kiosk.link.uploader", "--state-dir", str(box.state_dir),
+        command = [sys.executable, "-m", "kiosk.cli.uploader", "--state-dir", str(box.state_dir),
                    "--backoffice-url", receiver.url, "--terminal-id", "T-001",
                    "--key", str(keys.key_dir / "terminal.key"), "--heartbeat-s", "60"]
         kills = 0

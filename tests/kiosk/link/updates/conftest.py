@@ -1,7 +1,7 @@
 """Fixtures of the update tests: a real back office on loopback and an enrolled terminal.
 
-The terminal is what ships: kiosk.link.uploader.enrol stores the back-office keys (including the
-publisher key), kiosk.link.uploader.uploader_from_settings builds the uploader with its Updater,
+The terminal is what ships: kiosk.link.enrolment.enrol stores the back-office keys (including
+the publisher key), kiosk.link.uploader.uploader_from_settings builds the uploader with its Updater,
 and the session is a real `Session` over fake devices.
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "backoffice"))
 
 from backoffice.settings import Settings  # noqa: E402
 from backoffice_testkit import ServerThread  # noqa: E402
-from kiosk.link.uploader import enrol, uploader_from_settings  # noqa: E402
+from kiosk.link.enrolment import enrol  # noqa: E402
+from kiosk.link.uploader import uploader_from_settings  # noqa: E402
 from tests.kiosk.link.updates.update_kit import catalog_copy  # noqa: E402
 
 _ids = itertools.count(1)

@@ -56,9 +56,9 @@ def apply_now(applier: ku.UpdateApplier, session) -> None:
     """Ask the session to apply, and wait until its thread has done it."""
     assert applier.poll(session)
     deadline = time.monotonic() + 10
-    while applier._queued and time.monotonic() < deadline:
+    while applier.queued and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not applier._queued, "the session did not run the apply task"
+    assert not applier.queued, "the session did not run the apply task"
 
 
 def first_version(server, kiosk, tmp_path) -> None:
@@ -224,7 +224,7 @@ def test_a_replayed_older_version_is_refused(server, kiosk, tmp_path):
     assert slot.version() == old_version and slot.version("staged") is None
     with pytest.raises(UpdateRefused) as refused:   # and staging it by hand is impossible too
         ku.Updater(kiosk.state_dir, kiosk.uploader.updater.publisher_key, kiosk.site,
-                   lambda path: httpx.Response(200, content=old_blob))._fetch(
+                   lambda path: httpx.Response(200, content=old_blob)).fetch(
             slot, {"version": old_version, "sha256": old_sha})
     assert refused.value.reason_key == "update.not_newer"
 
@@ -356,12 +356,12 @@ def test_applying_never_happens_mid_visit(server, kiosk, packaged, tmp_path):
         session.send(I.Next())                 # the visit goes on; the update waits
         time.sleep(0.5)
         slot = ku.UpdateSlot(kiosk.state_dir, "catalog")
-        assert session.plan is not None and applier._queued
+        assert session.plan is not None and applier.queued
         assert slot.version() is None and slot.version("staged") == view.version
         assert session.catalog is catalog
         session.send(I.Cancel())               # the applicant leaves ...
         deadline = time.monotonic() + 10
-        while applier._queued and time.monotonic() < deadline:
+        while applier.queued and time.monotonic() < deadline:
             time.sleep(0.02)
         assert slot.version() == view.version  # ... and the update goes in between visits
         assert not_offered_text(session.catalog).endswith("(B).")
@@ -393,7 +393,8 @@ def test_update_endpoints_are_for_enrolled_terminals_of_that_site(server, kiosk,
     assert anonymous.status_code == 401
     assert anonymous.json()["error"] == "backoffice.auth.missing_headers"
     other_token = server.services.fleet.create_token("UPD-OTHER", "another-site")
-    from kiosk.link.uploader import enrol, uploader_from_settings
+    from kiosk.link.enrolment import enrol
+    from kiosk.link.uploader import uploader_from_settings
     enrol(server.base_url, other_token, "UPD-OTHER", tmp_path / "other" / "keys")
     other = uploader_from_settings(tmp_path / "other", server.base_url, "UPD-OTHER",
                                    site_id="another-site")

@@ -26,7 +26,7 @@ from kiosk.visit.refusals import ALTERNATIVES, alternatives, out_of_hours
 from kiosk.visit.service import ServiceJobs, ServiceResult, start_service
 from kiosk.visit.small_packets import store_evaluation, store_help_request
 from kiosk.visit.steps import (DEVICE_OF_CAPABILITY, DEVICE_STEPS, DeviceResult, DeviceSteps,
-                               FaceGuidance, Refused, ReprintResult, Waiting)
+                               FaceGuidance, Refused, ReprintResult, Waiting, device_outcome)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class VisitControl:
         ctx.job = None
         step = E.current_step(ctx.plan, ctx.state)
         if r.step is step:
-            outcome = self.steps.outcome(ctx, r, self._today())
+            outcome = device_outcome(ctx, r, self._today())
             if isinstance(outcome, Refused):
                 self.end_visit(outcome.reason_key, screen="refused", params=outcome.params)
             elif isinstance(outcome, Waiting):

@@ -3,10 +3,11 @@
 `DeviceSteps` runs each in the session's device worker thread (so nothing blocks the UI, and
 Cancel or the idle timeout can interrupt it) and posts the result back to the session's queue
 as a `DeviceResult`, stamped with the visit and the launch it answers, so a late result can
-never reach the next applicant. `outcome()` turns a result into what the session does next: an
-engine event to apply, `Waiting` (stay on the step, maybe read again) or `Refused` (end the
-visit). It also says which capabilities are down now (`unavailable_reason`) and keeps the
-printer's last receipt for one reprint while the end screen is up.
+never reach the next applicant. `device_outcome()` turns a result into what the session does
+next: an engine event to apply, `Waiting` (stay on the step, maybe read again) or `Refused`
+(end the visit). `DeviceSteps` also says which capabilities are down now
+(`unavailable_reason`) and keeps the printer's last receipt for one reprint while the end
+screen is up.
 """
 from __future__ import annotations
 
@@ -160,45 +161,6 @@ class DeviceSteps:
                                 settings.progress_base_url, ctx.accepted_at, ctx.progress_token)
         return self.devices.printer.print_receipt(receipt)
 
-    # -- results ------------------------------------------------------------------------------
-    def outcome(self, ctx: VisitContext, r: DeviceResult, today):
-        """What the result `r` of the current step means: an engine event, Waiting or Refused.
-        A submission's acceptance time and progress token go into `ctx` for the receipt."""
-        step = r.step
-        err = r.error
-        if err is not None and not isinstance(err, DeviceError):
-            log.error("device step failed step=%s error=%s", step.value, type(err).__name__)
-            err = DeviceError(type(err).__name__, "device.failed")
-        if step is E.Step.ID_CARD:
-            if err is None and r.value is not None:
-                return E.CardRead(r.value, today)
-            if isinstance(err, DeviceUnavailable):
-                return Refused("visit.capability_missing", {"device": "device.id_card"})
-            return Waiting(err.reason_key if err else "id_card.waiting", again=True)
-        if step is E.Step.FACE:
-            if err is not None:
-                return E.FaceFailed(err.reason_key,
-                                    retry_possible=err.reason_key != "face.no_card_photo")
-            return E.FaceAttempt(r.value)
-        if step is E.Step.MATERIALS:
-            if err is not None:
-                return Waiting(err.reason_key)
-            material, page = r.value
-            if page.accepted:
-                return E.PageCaptured(material, page.jpeg)
-            return E.PageRejected(material, page.reason_key or "doc.rejected")
-        if step is E.Step.SUBMIT:
-            if err is not None:
-                log.error("submission failed reason=%s", err.reason_key)
-                return Refused(getattr(err, "reason_key", "device.failed"))
-            ctx.accepted_at = r.value.accepted_at
-            ctx.progress_token = getattr(r.value, "progress_token", "")   # for the QR code
-            log.info("submitted matter=%s packet=%s", ctx.plan.matter.code, r.value.packet_id)
-            return E.Submitted(r.value.packet_id, r.value.case_number)
-        if err is not None:             # E.Step.RECEIPT
-            log.warning("receipt not printed reason=%s", err.reason_key)
-        return E.ReceiptDone(err is None, err.reason_key if err else None)
-
     # -- the printer's last receipt -----------------------------------------------------------
     def reprint(self, visit: int) -> None:
         """Print the visit's receipt once more; a ReprintResult comes back through `post`."""
@@ -229,3 +191,57 @@ class DeviceSteps:
         except DeviceError:
             return False
 
+
+# -- results: what a device step's result means, by step ----------------------------------------
+def device_outcome(ctx: VisitContext, r: DeviceResult, today):
+    """What the result `r` of the current step means: an engine event, Waiting or Refused.
+    A submission's acceptance time and progress token go into `ctx` for the receipt."""
+    err = r.error
+    if err is not None and not isinstance(err, DeviceError):
+        log.error("device step failed step=%s error=%s", r.step.value, type(err).__name__)
+        err = DeviceError(type(err).__name__, "device.failed")
+    return _OUTCOMES[r.step](ctx, r.value, err, today)
+
+
+def _card_read(ctx, card, err, today):
+    if err is None and card is not None:
+        return E.CardRead(card, today)
+    if isinstance(err, DeviceUnavailable):
+        return Refused("visit.capability_missing", {"device": "device.id_card"})
+    return Waiting(err.reason_key if err else "id_card.waiting", again=True)
+
+
+def _face_checked(ctx, result, err, today):
+    if err is not None:
+        return E.FaceFailed(err.reason_key, retry_possible=err.reason_key != "face.no_card_photo")
+    return E.FaceAttempt(result)
+
+
+def _page_captured(ctx, value, err, today):
+    if err is not None:
+        return Waiting(err.reason_key)
+    material, page = value
+    if page.accepted:
+        return E.PageCaptured(material, page.jpeg)
+    return E.PageRejected(material, page.reason_key or "doc.rejected")
+
+
+def _submitted(ctx, accepted, err, today):
+    if err is not None:
+        log.error("submission failed reason=%s", err.reason_key)
+        return Refused(getattr(err, "reason_key", "device.failed"))
+    ctx.accepted_at = accepted.accepted_at
+    ctx.progress_token = getattr(accepted, "progress_token", "")   # for the QR code
+    log.info("submitted matter=%s packet=%s", ctx.plan.matter.code, accepted.packet_id)
+    return E.Submitted(accepted.packet_id, accepted.case_number)
+
+
+def _receipt_printed(ctx, value, err, today):
+    if err is not None:
+        log.warning("receipt not printed reason=%s", err.reason_key)
+    return E.ReceiptDone(err is None, err.reason_key if err else None)
+
+
+_OUTCOMES = {E.Step.ID_CARD: _card_read, E.Step.FACE: _face_checked,
+             E.Step.MATERIALS: _page_captured, E.Step.SUBMIT: _submitted,
+             E.Step.RECEIPT: _receipt_printed}

@@ -1,9 +1,9 @@
 """The document-camera page pipeline: find the page, straighten it, normalise it, judge it.
 
-(Just over 400 lines, on purpose: it is one pipeline read top to bottom, geometry, quality
-measures, then `process_frame` that chains them, under the record below of why each output
+Longer than 400 lines because it is one pipeline read top to bottom (geometry, quality
+measures, then `process_frame` that chains them) under the record below of why each output
 size and threshold is what it is; split, those notes would sit apart from the code they
-explain.)
+explain.
 
 Pure functions on BGR numpy frames, no device and no state, so the same code runs on the
 terminal, in tests and in the benchmark:

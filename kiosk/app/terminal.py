@@ -110,4 +110,3 @@ def _make_verifier(config: KioskConfig):
     except ImportError as exc:
         raise ConfigurationError(f"face verification is not installed: {exc}") from exc
     return make_verifier(threshold=config.face.threshold, isolated=True)
-

@@ -38,6 +38,7 @@ from kivy.uix.label import Label
 from kiosk.visit import intents as I
 from kiosk.ui import keypad as K
 from kiosk.ui.focus_speech import KEY_WORDS, FocusSpeech
+from kiosk.ui.screen_context import ScreenContext
 from kiosk.ui.widgets import scroll_view_around
 
 log = logging.getLogger(__name__)
@@ -255,7 +256,7 @@ class FocusNavigator:
             if current is not None:
                 self.speech.say(self.speech.describe(items, current))
             else:
-                self.app._repeat()
+                self.app.repeat()
         elif name == "back":
             self._press("back") or self._browse_back() or self.speech.say_key("nav.back_not_here")
         elif name == "help":
@@ -320,13 +321,12 @@ class FocusNavigator:
 
     def _type(self, action: K.Action) -> None:
         """Typing a number field with the digits (and "." for its extra character)."""
-        from kiosk.ui.app import Ctx
         from kiosk.ui.screens.form import KEYPAD_EXTRA
         field = self.speech.field_of(f"field:{self.typing}")
         if field is None or self.app.snapshot is None:
             self.typing = None
             return
-        ctx = Ctx(self.app, self.app.snapshot)
+        ctx = ScreenContext(self.app, self.app.snapshot)
         draft = self.app.form_state.get("draft") or ""
         if action.name == "type":
             ctx.type_draft(draft + action.char)

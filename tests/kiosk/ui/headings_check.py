@@ -1,9 +1,10 @@
 """The headings of the kiosk's screens, drawn for real: python tests/kiosk/ui/headings_check.py OUT.json
 
-Builds the app's own header bar (`KioskApp._header`) in a 1280x800 window, in Chinese and
-English, normal and elder mode, and sets its title to every heading a visit shows (matter name ·
-screen title, as `KioskApp._title` composes them); each is checked with the autopilot's layout
-check (`layout_problems`: text cut off or shortened with an ellipsis). Also builds the guide
+Builds the app's own header bar (`kiosk.ui.screen_frame.header_bar`) in a 1280x800 window, in
+Chinese and English, normal and elder mode, and sets its title to every heading a visit shows
+(matter name · screen title, as `screen_title` composes them); each is checked with the
+autopilot's layout check (`kiosk.ui.screen_checks.layout_problems`: text cut off or shortened
+with an ellipsis). Also builds the guide
 screen (办事指南) of every matter and lists the lines its labels show. Writes
 {"headings": {"zh normal": {heading: [problem, ...]}, ...}, "guides": {...}} to OUT.json.
 """
@@ -28,6 +29,7 @@ from flows.catalog import load_catalog  # noqa: E402
 from kiosk.ui.screens import visit as screens_visit  # noqa: E402
 from kiosk.ui import theme as T  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
+from kiosk.ui.screen_frame import header_bar, screen_title  # noqa: E402
 from kiosk.ui.screen_checks import layout_problems  # noqa: E402
 from kiosk.ui.fonts import register_default_font  # noqa: E402
 
@@ -39,8 +41,8 @@ VISIT_SCREENS = ("guide", "consent", "id_card", "face", "role", "form", "materia
 def context(lang: str, elder: bool) -> SimpleNamespace:
     def t(key, **params):
         return KioskApp.text(app, key, lang, **params)
-    app = SimpleNamespace(catalog=CATALOG, text=t, _corner_tap=lambda: None,
-                          _repeat=lambda: None, send=lambda intent: None)
+    app = SimpleNamespace(catalog=CATALOG, text=t, corner_tap=lambda: None,
+                          repeat=lambda: None, send=lambda intent: None)
     return SimpleNamespace(app=app, lang=lang, theme=T.Theme(elder=elder), t=t, catalog=CATALOG,
                            send=lambda intent: None)
 
@@ -59,7 +61,7 @@ def settle(root) -> None:
 
 def headings(lang: str, elder: bool) -> dict[str, list[str]]:
     ctx = context(lang, elder)
-    header = KioskApp._header(ctx.app, ctx)
+    header = header_bar(ctx.app, ctx)
     root = BoxLayout(orientation="vertical", size=Window.size)
     root.add_widget(header)
     root.add_widget(Widget())
@@ -69,7 +71,7 @@ def headings(lang: str, elder: bool) -> dict[str, list[str]]:
         for code in sorted(CATALOG.matters):
             for screen in VISIT_SCREENS:
                 snap = SimpleNamespace(matter_code=code)
-                header.title.text = KioskApp._title(ctx.app, ctx, snap, screen)
+                header.title.text = screen_title(ctx.app, ctx, snap, screen)
                 settle(root)
                 found[header.title.text] = layout_problems(header)
     finally:

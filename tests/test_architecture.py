@@ -77,6 +77,20 @@ def top(module: str) -> str:
     return module.split(".", 1)[0]
 
 
+# kiosk room -> the rooms it may import (kiosk/config.py and kiosk/sdnotify.py are open to all)
+ROOMS = {
+    "visit": set(),
+    "link": {"visit"},
+    "ops": {"visit", "link"},
+    "app": {"visit", "link", "ops"},
+    "ui": {"visit", "ops", "app"},
+    "cli": {"visit", "link", "ops", "app", "ui"},
+}
+SHARED_KIOSK_MODULES = {"kiosk", "kiosk.config", "kiosk.sdnotify"}
+MAX_LINES = 400
+LONG_MODULE_REASON = "Longer than 400 lines because"
+
+
 def all_imports() -> dict[Path, list[tuple[str, int]]]:
     return {path: imports_of(path) for path in python_files()}
 
@@ -174,6 +188,62 @@ def test_no_cycles_between_top_level_packages():
     graph, where = edges(lambda m: top(m) if top(m) in PACKAGES else None)
     problems = [line for component in cycles(graph) for line in describe(component, where)]
     assert not problems, report(problems, "closing a cycle between top-level packages")
+
+
+def room_of(module: str) -> str | None:
+    """The kiosk room a module belongs to ("visit", "ui", ...), "shared" for kiosk/config.py
+    and kiosk/sdnotify.py, None outside kiosk/."""
+    if top(module) != "kiosk":
+        return None
+    if module in SHARED_KIOSK_MODULES:
+        return "shared"
+    return module.split(".")[1]
+
+
+def test_every_kiosk_module_is_in_a_room():
+    stray = [str(path.relative_to(REPO)) for path in IMPORTS
+             if path.relative_to(REPO).parts[0] == "kiosk"
+             and room_of(module_name(path.relative_to(REPO))) not in {*ROOMS, "shared"}]
+    assert not stray, f"modules of kiosk/ outside its rooms {sorted(ROOMS)}: {stray}"
+
+
+def test_kiosk_rooms_import_only_in_the_allowed_directions():
+    problems = []
+    for path, imports in IMPORTS.items():
+        rel = path.relative_to(REPO)
+        source = room_of(module_name(rel))
+        if source is None:
+            continue
+        allowed = ROOMS.get(source, set()) | {source, "shared"}
+        for module, line in imports:
+            target = room_of(module)
+            if target is not None and target not in allowed and target in ROOMS:
+                problems.append(f"{rel}:{line}: kiosk/{source}/ imports {module}")
+            elif source == "shared" and target in ROOMS:
+                problems.append(f"{rel}:{line}: {module_name(rel)} (shared) imports {module}")
+    assert not problems, report(problems, "between kiosk rooms against ROOMS "
+                                          "(docs/architecture.md)")
+
+
+def test_no_cycles_between_modules():
+    graph, where = edges(lambda m: m if top(m) in PACKAGES else None)
+    problems = [line for component in cycles(graph) for line in describe(component, where)]
+    assert not problems, report(problems, "closing a cycle between modules")
+
+
+def test_long_modules_say_why():
+    long = []
+    for path in IMPORTS:
+        rel = path.relative_to(REPO)
+        if rel.parts[0] not in PACKAGES:
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if lines > MAX_LINES and LONG_MODULE_REASON not in docstring:
+            long.append(f"{rel}: {lines} lines")
+    assert not long, (f"{len(long)} module(s) over {MAX_LINES} lines without "
+                      f"'{LONG_MODULE_REASON} ...' in the docstring:\n  " + "\n  ".join(long))
 
 
 def test_no_cycle_between_updates_and_uploader():

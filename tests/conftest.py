@@ -1,4 +1,5 @@
-"""Fixtures every test folder may use: a small catalogue on disk (tests/kit/mini_catalog), test cards."""
+"""Fixtures every test folder may use: a small catalogue on disk (tests/kit/mini_catalog), test cards,
+and one private PostgreSQL cluster per test session (tests/kit/postgres.py)."""
 import shutil
 from pathlib import Path
 
@@ -23,3 +24,12 @@ def mini_catalog(mini_root):
     return load_catalog(mini_root)
 
 
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throw-away PostgreSQL cluster, started once per session on first use, stopped at the end."""
+    from tests.kit.postgres import PostgresCluster
+    cluster = PostgresCluster()
+    yield cluster
+    cluster.stop()

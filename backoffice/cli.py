@@ -1,7 +1,8 @@
 """The `backoffice` command: serve the back office and administer it from a shell.
 
-  backoffice serve [--host --port --data-dir --cookie-secure auto|always|never --enable-docs
-                   --proxy-headers --forwarded-allow-ips IPS --ssl-certfile F --ssl-keyfile F]
+  backoffice serve [--host --port --workers N --data-dir --cookie-secure auto|always|never
+                   --enable-docs --proxy-headers --forwarded-allow-ips IPS --ssl-certfile F
+                   --ssl-keyfile F]
   backoffice token create --terminal-id T [--site S] [--ttl-hours H]
   backoffice terminal list | terminal revoke T
   backoffice reviewer add NAME [--admin] [--password P]   (prompts when --password is not given)
@@ -47,6 +48,9 @@ def main():
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8400, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port (uvicorn's supervisor restarts one that "
+              "dies); use PostgreSQL for more than one.")
 @DATA_DIR_OPTION
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
@@ -61,20 +65,22 @@ def main():
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False), default=None,
               help="Serve TLS directly with this certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False), default=None)
-def serve(host: str, port: int, data_dir: Path, log_level: str, cookie_secure: str,
-          enable_docs: bool, proxy_headers: bool, forwarded_allow_ips: str,
+def serve(host: str, port: int, workers: int, data_dir: Path, log_level: str,
+          cookie_secure: str, enable_docs: bool, proxy_headers: bool, forwarded_allow_ips: str,
           ssl_certfile: str | None, ssl_keyfile: str | None):
-    """Run the HTTP service (terminal API and console) with uvicorn."""
-    import uvicorn
-
-    from backoffice.app import create_app
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """Run the HTTP service (terminal API and console) with uvicorn, in one process or
+    --workers N; several instances may share one database and data folder (backoffice/serving.py)."""
+    from backoffice import serving
+    logging.basicConfig(level=log_level.upper(), format=serving.LOG_FORMAT)
     overrides = {"cookie_secure": cookie_secure, **({"enable_docs": True} if enable_docs else {})}
     try:
-        app = create_app(Settings.for_data_dir(data_dir, **overrides))
+        settings = Settings.for_data_dir(data_dir, **overrides)
+        serving.prepare(settings, workers)   # schema current, database reachable, keys made
     except SettingsError as exc:
         raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+    except serving.ServeRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    serving.run(settings, overrides, host=host, port=port, workers=workers, log_level=log_level,
                 proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
                 ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
 

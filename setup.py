@@ -15,7 +15,7 @@ FACE = ["dlib-bin>=19.24", "face-recognition-models>=0.3", "setuptools<81"]
 # face_recognition itself is installed with --no-deps (its metadata asks for a source dlib).
 TERMINAL = DEVICES + FACE + ["Kivy==2.3.1", "pyttsx3>=2.90"]
 BACKOFFICE = ["fastapi>=0.110", "uvicorn>=0.29", "SQLAlchemy>=2.0", "Jinja2>=3.1",
-              "python-multipart>=0.0.9", "psycopg[binary]>=3.2"]
+              "python-multipart>=0.0.9", "psycopg[binary]>=3.2", "alembic>=1.13"]
 DEV = ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100"]
 
 setup(
@@ -30,7 +30,7 @@ setup(
     package_data={
         "flows": ["matters/*.yaml", "*.yaml"],
         "devices": ["id_card/scenarios/*.yaml"],
-        "backoffice": ["templates/*.html", "static/*"],
+        "backoffice": ["templates/*.html", "static/*", "migrations/versions/*.py"],
     },
     install_requires=CORE,
     extras_require={

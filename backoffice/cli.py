@@ -11,7 +11,10 @@
   backoffice openapi [--out docs/backoffice-openapi.json]
   backoffice publish catalog DIR [--site S] | publish site-profile FILE --site S | publish list
   backoffice alarms [--json]        (exit 0: none, 1: warnings only, 2: a critical alarm)
+  backoffice db upgrade | db current   (the database's schema; exit 1: behind)
 Every command takes --data-dir (default ./backoffice-data or $BACKOFFICE_DATA_DIR).
+The administrators' commands bring the database's schema up to date first (as `db upgrade`);
+`serve` refuses a database that is behind.
 Whoever runs these commands can read the data folder's keys and database, so every command is
 an administrator's; the ones that change something go into the audit log as `cli:<OS user>`.
 """
@@ -32,10 +35,31 @@ DATA_DIR_OPTION = click.option(
     help="Directory with the database, key files and stored files.")
 
 
-def _services(data_dir: Path):
-    from backoffice.services import Services
+def _settings(data_dir: Path) -> Settings:
     try:
-        return Services.start(Settings.for_data_dir(data_dir))
+        return Settings.for_data_dir(data_dir)
+    except SettingsError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+
+
+def _upgrade(settings: Settings) -> tuple[str | None, str]:
+    """Bring the database's schema to this build's (backoffice/schema.py): (before, after)."""
+    from backoffice import schema
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        before = schema.current_revision(settings.database_url)
+        return before, schema.upgrade(settings.database_url)
+    except schema.SchemaError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
+
+
+def _services(data_dir: Path):
+    """The back office's parts for an administrator's command, on an up-to-date schema."""
+    from backoffice.services import Services
+    settings = _settings(data_dir)
+    _upgrade(settings)
+    try:
+        return Services.start(settings)
     except SettingsError as exc:
         raise click.ClickException(f"{exc} [{exc.reason_key}]") from None
 
@@ -300,3 +324,38 @@ def openapi(out: Path, data_dir: Path):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {out} ({len(schema.get('paths', {}))} paths)")
+
+
+@main.group("db")
+def db_group():
+    """The database's schema, kept by Alembic migrations (backoffice/migrations)."""
+
+
+@db_group.command("upgrade")
+@DATA_DIR_OPTION
+def db_upgrade(data_dir: Path):
+    """Make the tables, or bring them to this build's schema; cases and accounts stay."""
+    from backoffice.schema import safe_name
+    settings = _settings(data_dir)
+    before, after = _upgrade(settings)
+    name = safe_name(settings.database_url)
+    click.echo(f"{name}: schema {before or 'empty'} -> {after}" if before != after else
+               f"{name}: schema at {after}, nothing to do")
+
+
+@db_group.command("current")
+@DATA_DIR_OPTION
+def db_current(data_dir: Path):
+    """Show the database's schema revision and this build's; exit 1 when it is behind."""
+    from backoffice import schema
+    settings = _settings(data_dir)
+    url = settings.database_url
+    try:
+        current, head = schema.current_revision(url), schema.head_revision()
+        click.echo(f"{schema.safe_name(url)}\tcurrent {current or 'none'}\thead {head}")
+        schema.require_current_schema(url)
+    except schema.SchemaBehind as exc:
+        click.echo(str(exc))
+        sys.exit(1)
+    except schema.SchemaError as exc:
+        raise click.ClickException(f"{exc} [{exc.reason_key}]") from None

@@ -5,6 +5,7 @@ key (generated on first start with protocol.keys' helper) and builds the fleet, 
 packet intake, reviewers (with their login guard), the publisher of signed updates (its Ed25519
 key also generated on first start) and the fleet alarms. The web app (app.py) keeps it in
 `app.state.services`; its routes get it through the dependency `app_services`.
+It does not touch the database's schema: backoffice/schema.py makes and upgrades it.
 """
 from __future__ import annotations
 
@@ -62,7 +63,6 @@ class Services:
     def start(cls, settings: Settings) -> "Services":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.database_url)
-        db.create_all()
         vault = Vault.open_or_create(settings.vault_key_path)
         store = FileStore(settings.storage_url, vault)
         private_key = load_or_create_keypair(settings.key_path)

@@ -184,9 +184,12 @@ class EmbeddedBackoffice:
     def __init__(self, data_dir: Path):
         import uvicorn
 
+        from backoffice import schema
         from backoffice.app import Services, create_app
         from backoffice.settings import Settings
         self.settings = Settings.for_data_dir(data_dir)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        schema.upgrade(self.settings.database_url)    # the demo makes its own tables
         self.services = Services.start(self.settings)
         # a console login for this run only (the data folder goes with the demo)
         self.reviewer = (DEMO_REVIEWER, secrets.token_urlsafe(9))

@@ -32,13 +32,17 @@ CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 
 
 class ServerThread:
-    """`create_app(settings)` served by uvicorn on 127.0.0.1 (random port) in a daemon thread;
-    `uvicorn_options` go to uvicorn.Config (e.g. forwarded_allow_ips)."""
+    """`create_app(settings)` served by uvicorn on 127.0.0.1 (random port) in a daemon thread,
+    on a database brought to the head schema first; `uvicorn_options` go to uvicorn.Config
+    (e.g. forwarded_allow_ips)."""
 
     def __init__(self, settings, **uvicorn_options):
         import uvicorn
 
+        from backoffice import schema
         from backoffice.app import create_app
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        schema.upgrade(settings.database_url)     # the tests make their tables (serve refuses)
         self.app = create_app(settings)
         self.services = self.app.state.services
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -59,10 +59,19 @@ class BackofficeProcess:
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
 
+    def upgrade_schema(self) -> None:
+        """Make or upgrade the database's tables, as `backoffice db upgrade` does (serve
+        refuses a database that is behind)."""
+        from backoffice import schema
+        from backoffice.settings import Settings
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        schema.upgrade(Settings.for_data_dir(self.data_dir).database_url)
+
     def create_token(self, terminal_id: str, site: str) -> str:
         """A one-time enrolment token, as `backoffice token create` makes it."""
         from backoffice.app import Services
         from backoffice.settings import Settings
+        self.upgrade_schema()
         services = Services.start(Settings.for_data_dir(self.data_dir))
         try:
             return services.fleet.create_token(terminal_id, site, 1.0)
@@ -70,7 +79,7 @@ class BackofficeProcess:
             services.db.dispose()
 
     def start(self) -> "BackofficeProcess":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.upgrade_schema()
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "backoffice"), "serve", "--host", "127.0.0.1", "--port", str(self.port),

@@ -167,23 +167,25 @@ def test_a_malformed_token_in_a_packet_is_refused(server, new_terminal):
     assert response.status_code == 422 and response.json()["error"] == "backoffice.packet.malformed"
 
 
-def test_a_data_dir_from_before_tokens_gets_the_column_at_start(tmp_path):
-    """The schema has no migrations: an older database gains cases.progress_token_hash (NULL
-    for its cases) when the back office starts, and its cases stay readable."""
+def test_a_data_dir_from_before_tokens_gets_the_column_by_the_upgrade(tmp_path):
+    """A database made before progress tokens (by `create_all`, schema revision 0004) gains
+    cases.progress_token_hash (NULL for its cases) by the schema upgrade, and its cases stay
+    readable."""
     import sqlite3
 
+    from backoffice import schema
     from backoffice.db import Database
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    Database(url).create_all()
+    schema.upgrade(url, "0004")
     with sqlite3.connect(tmp_path / "old.db") as db:        # as an older build made it
-        db.execute("ALTER TABLE cases DROP COLUMN progress_token_hash")
+        db.execute("DROP TABLE alembic_version")
         db.execute("INSERT INTO cases (case_number, matter_code, matter_name, terminal_id, "
                    "site_id, status, id_hash, applicant_masked, manifest_enc, submitted_at, "
                    "received_at, updated_at) VALUES ('T-20250101-000001', 'NP-OLD-ALLOWANCE', "
                    "'', 'T', '', 'received', 'h', '', x'00', '2025-01-01', '2025-01-01', "
                    "'2025-01-01')")
+    assert schema.upgrade(url) == schema.head_revision()
     database = Database(url)
-    database.create_all()
     from backoffice.db import Case
     with database.read() as session:
         [case] = session.scalars(select(Case)).all()

@@ -126,16 +126,21 @@ def test_the_cli_adds_admins_and_reviewers_and_changes_roles(tmp_path):
 
 
 def test_a_database_made_before_roles_keeps_working(tmp_path):
-    """An old reviewers table (no role column): the column is added at start, the account is a
-    reviewer and can still log in; the CLI makes it an administrator."""
+    """A database made before roles (by `create_all`, schema revision 0003: no role column):
+    `backoffice db upgrade` adds the column, the account is a reviewer and can still log in;
+    the CLI makes it an administrator."""
+    from backoffice import schema
     from backoffice.app import Services
+    from backoffice.cli import main
     from backoffice.reviewers import hash_password
     from backoffice.settings import Settings
+    schema.upgrade(f"sqlite:///{tmp_path / 'backoffice.db'}", "0003")
     with sqlite3.connect(tmp_path / "backoffice.db") as conn:
-        conn.execute("CREATE TABLE reviewers (id INTEGER PRIMARY KEY, name VARCHAR(64) UNIQUE, "
-                     "password_hash VARCHAR(300), created_at DATETIME)")
+        conn.execute("DROP TABLE alembic_version")        # create_all kept no version
         conn.execute("INSERT INTO reviewers (name, password_hash, created_at) VALUES (?, ?, ?)",
                      ("old-timer", hash_password("old-pa55word"), "2026-01-01 00:00:00"))
+    upgraded = CliRunner().invoke(main, ["db", "upgrade", "--data-dir", str(tmp_path)])
+    assert upgraded.exit_code == 0 and "schema 0003 -> 0" in upgraded.output, upgraded.output
     services = Services.start(Settings.for_data_dir(tmp_path))
     assert services.reviewers.accounts() == [("old-timer", "reviewer")]
     token, _csrf = services.reviewers.login("old-timer", "old-pa55word", "127.0.0.1")

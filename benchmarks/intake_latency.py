@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "backoffice"))
 
+from backoffice import schema  # noqa: E402
 from backoffice.app import Services  # noqa: E402
 from backoffice.settings import Settings  # noqa: E402
 from backoffice_testkit import TerminalClient, application  # noqa: E402
@@ -87,6 +88,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bo-bench-") as tmp:
         data_dir = Path(tmp)
+        schema.upgrade(Settings.for_data_dir(data_dir).database_url)  # serve refuses an empty one
         services = Services.start(Settings.for_data_dir(data_dir))
         ids = [f"BENCH-{i:02d}" for i in range(args.terminals)]
         tokens = {t: services.fleet.create_token(t, "bench-site") for t in ids}

@@ -244,3 +244,19 @@ def test_other_databases_are_refused_not_touched(tmp_path):
         schema.upgrade(ahead)
     with sqlite3.connect(foreign) as db:
         assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["cases"]
+
+
+def test_an_upgrade_that_fails_halfway_leaves_the_database_as_it_was(database_url):
+    """0004 adds reviewers.role, then creates login_throttle: with a login_throttle already
+    there the second step fails, and the first is undone with it (one transaction)."""
+    schema.upgrade(database_url, "0003")
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE login_throttle (key VARCHAR(100) PRIMARY KEY)")
+    finally:
+        engine.dispose()
+    with pytest.raises(schema.SchemaError, match="cannot use the database"):
+        schema.upgrade(database_url)
+    assert "role" not in _columns(database_url)["reviewers"]
+    assert schema.current_revision(database_url) == "0003"

@@ -185,8 +185,9 @@ def require_current_schema(url: str) -> str:
                           f"back office does not know (its newest is {head}): was it upgraded "
                           "by a newer version? Run that version, or restore a backup")
     where = ("has no back-office tables" if revision is None else
-             f"is at schema revision {revision}" + ("" if recorded else
-                                                    " (made before migrations)"))
+             f"is at schema revision {revision}" if recorded else
+             f"was made before migrations (its tables are those of revision {revision}; no "
+             "revision recorded)")
     raise SchemaBehind(f"the database {name} {where}; this back office needs revision {head}. "
                        f"Run `{UPGRADE_COMMAND}` (with the same --data-dir or "
                        "BACKOFFICE_DATABASE_URL), then start it again")

@@ -260,3 +260,24 @@ def test_an_upgrade_that_fails_halfway_leaves_the_database_as_it_was(database_ur
         schema.upgrade(database_url)
     assert "role" not in _columns(database_url)["reviewers"]
     assert schema.current_revision(database_url) == "0003"
+
+
+def test_the_audit_log_is_append_only_at_head_on_both_engines(database_url):
+    from sqlalchemy.exc import DatabaseError
+    schema.upgrade(database_url)
+    engine = create_engine(database_url)
+    refused = ["UPDATE audit_log SET actor = 'someone-else'", "DELETE FROM audit_log"]
+    if engine.dialect.name == "postgresql":
+        refused.append("TRUNCATE audit_log")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO audit_log (at, actor, action, target, detail, address) VALUES "
+                "('2026-01-01 00:00:00+00', 'cli:test', 'token.create', '', '', '')")
+        for statement in refused:
+            with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+                conn.exec_driver_sql(statement)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT actor FROM audit_log").all() == [("cli:test",)]
+    finally:
+        engine.dispose()

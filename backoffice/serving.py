@@ -70,10 +70,7 @@ def start_lock(data_dir: Path) -> Iterator[None]:
 def check_schema(database_url: str) -> None:
     """Raise ServeRefused when the database's schema is not this build's (behind: the message
     names `backoffice db upgrade`) or cannot be read."""
-    try:
-        from backoffice.schema import SchemaError, require_current_schema
-    except ImportError:     # a build without migrations: tables are made at start
-        return
+    from backoffice.schema import SchemaError, require_current_schema
     try:
         require_current_schema(database_url)
     except SchemaError as exc:      # behind (says: `backoffice db upgrade`), unreadable, ahead

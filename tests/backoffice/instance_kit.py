@@ -121,9 +121,14 @@ class Instance:
     def workers(self) -> list[int]:
         """The pids of the worker processes uvicorn's supervisor runs (none with one worker)."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids = [int(p) for p in children.read_text().split()]
-        return [pid for pid in pids
-                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = []
+        for pid in map(int, children.read_text().split()):
+            try:
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    workers.append(pid)
+            except OSError:         # gone meanwhile (a zombie's cmdline is empty)
+                pass
+        return workers
 
     def kill9(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)

@@ -78,7 +78,10 @@ def _connect(url: str) -> Iterator[Connection]:
         sqlite = make_url(url).get_backend_name() == "sqlite"
         engine = create_engine(url, poolclass=NullPool,
                                connect_args={"timeout": 30} if sqlite else {})
-    except (ArgumentError, ImportError) as exc:
+    except ArgumentError:       # its text would repeat the URL, password included
+        raise SchemaError("the database URL cannot be read: check BACKOFFICE_DATABASE_URL "
+                          "(e.g. postgresql+psycopg://user:password@host/dbname)") from None
+    except ImportError as exc:  # the URL names a driver that is not installed
         raise SchemaError(f"cannot open the database {safe_name(url)}: {exc}") from None
     if sqlite:     # the driver's own transaction handling off: DDL inside our transaction
         @event.listens_for(engine, "connect")
@@ -94,8 +97,9 @@ def _connect(url: str) -> Iterator[Connection]:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
             yield conn
     except SQLAlchemyError as exc:
-        raise SchemaError(f"cannot use the database {safe_name(url)}: "
-                          f"{type(getattr(exc, 'orig', None) or exc).__name__}") from None
+        raise SchemaError(f"cannot reach or change the database {safe_name(url)} "
+                          f"({type(getattr(exc, 'orig', None) or exc).__name__}): check "
+                          "BACKOFFICE_DATABASE_URL and that the database server runs") from None
     except CommandError as exc:     # e.g. a revision this build does not know
         raise SchemaError(f"the database {safe_name(url)}: {exc}") from None
     finally:

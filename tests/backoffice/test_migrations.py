@@ -256,7 +256,7 @@ def test_an_upgrade_that_fails_halfway_leaves_the_database_as_it_was(database_ur
             conn.exec_driver_sql("CREATE TABLE login_throttle (key VARCHAR(100) PRIMARY KEY)")
     finally:
         engine.dispose()
-    with pytest.raises(schema.SchemaError, match="cannot use the database"):
+    with pytest.raises(schema.SchemaError, match="cannot reach or change the database"):
         schema.upgrade(database_url)
     assert "role" not in _columns(database_url)["reviewers"]
     assert schema.current_revision(database_url) == "0003"
@@ -281,3 +281,17 @@ def test_the_audit_log_is_append_only_at_head_on_both_engines(database_url):
             assert conn.exec_driver_sql("SELECT actor FROM audit_log").all() == [("cli:test",)]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://clerk:s3cret-pw@127.0.0.1:1/cases",
+                                 "postgresql+psycopg//clerk:s3cret-pw@host/cases",
+                                 "mysql://clerk:s3cret-pw@127.0.0.1:1/cases"])
+def test_what_cannot_be_reached_is_said_without_the_password(url, tmp_path):
+    with pytest.raises(schema.SchemaError) as refused:
+        schema.require_current_schema(url)
+    message = str(refused.value)
+    assert "s3cret-pw" not in message
+    assert "BACKOFFICE_DATABASE_URL" in message or "No module named 'MySQLdb'" in message
+    upgraded = _cli(url, "db", "upgrade", "--data-dir", str(tmp_path))
+    assert upgraded.exit_code == 1 and "Traceback" not in upgraded.output
+    assert "s3cret-pw" not in upgraded.output and "Error:" in upgraded.output

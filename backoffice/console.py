@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from backoffice import audit
 from backoffice.console_kit import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, ConsoleKit, CurrentAdmin,
                                     CurrentReviewer, Kit, client_address, reviewer)
-from backoffice.db import Case, HelpRequest, Rejection, utcnow
+from backoffice.db import Case, HelpRequest, Rejection, storable_int, utcnow
 from backoffice.login_guard import LoginThrottled
 from backoffice.reviewers import ConsoleUser
 from backoffice.workflow import STATUSES
@@ -192,8 +192,10 @@ async def help_page(request: Request, kit: Kit, who: CurrentReviewer):
 
 
 def _mark_handled(db, help_id: int, who: ConsoleUser) -> None:
+    if not storable_int(help_id):
+        return
     with db.write() as session:
-        row = session.get(HelpRequest, help_id)
+        row = session.get(HelpRequest, help_id, with_for_update=True)
         if row is not None and row.handled_at is None:
             row.handled_at, row.handled_by = utcnow(), who.name
             audit.record(session, who.actor, "help.handled", case_number=row.case_number,

@@ -27,7 +27,7 @@ from backoffice import audit
 from backoffice import console_text as W
 from backoffice.console_kit import ConsoleKit, CurrentReviewer, Kit, reviewer
 from backoffice.console_text import CatalogLabels, Words
-from backoffice.db import AuditEntry, Case, CaseFile, Packet, utcnow
+from backoffice.db import AuditEntry, Case, CaseFile, Packet, storable_int, utcnow
 from backoffice.http_security import file_response
 from backoffice.reviewers import ConsoleUser
 from backoffice.workflow import REVIEWER_ACTIONS, STATUS_LABELS, TransitionRefused, apply_action
@@ -185,7 +185,8 @@ async def case_page(request: Request, kit: Kit, who: CurrentReviewer, case_numbe
 def _act(db, case_number: str, action: str, reviewer: str, comment: str,
          materials: list[dict] | None) -> None:
     with db.write() as session:
-        case = session.scalar(select(Case).where(Case.case_number == case_number))
+        case = session.scalar(select(Case).where(Case.case_number == case_number)
+                              .with_for_update())   # two reviewers at once: one after the other
         if case is None:
             raise HTTPException(404, "no such case / 无此办件")
         before = case.status
@@ -238,6 +239,8 @@ async def request_supplement(request: Request, kit: Kit, who: CurrentReviewer, c
 
 
 def _file(services, case_number: str, file_id: int) -> tuple[CaseFile, bytes] | None:
+    if not storable_int(file_id):
+        return None
     with services.db.read() as session:
         found = session.get(CaseFile, file_id)
         if found is None or found.case.case_number != case_number:

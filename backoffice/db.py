@@ -1,27 +1,42 @@
 """The back office's database: SQLAlchemy 2.0 models and a small `Database` handle.
 
-Portable SQL only (SQLite by default, PostgreSQL by URL). The tables are made and changed only
-by the Alembic migrations (backoffice/migrations, run by backoffice/schema.py), never at start.
+Portable SQL only (SQLite by default, PostgreSQL by URL). Tables are created at start.
 Personal data kept here: a case's manifest is stored ENCRYPTED (`manifest_enc`, see vault.py);
 the applicant's ID number only as a keyed hash (`id_hash`) for lookup, and a masked name
 (e.g. "张*") for lists. Rejections and events carry no personal data.
 
 SQLite runs in WAL mode with `synchronous=FULL`: every commit is on disk before the terminal
 is answered (NORMAL could lose the last commits in a power cut, after the terminal deleted
-its copy); PostgreSQL's default synchronous commit is as safe. SQLite allows one writer at a
-time; `Database.write()` serialises writers inside this process with a lock (for SQLite only)
-so concurrent requests wait instead of failing with "database is locked".
+its copy); PostgreSQL's default synchronous commit is as safe.
+
+No correctness rests on anything held in this process (several processes share one database):
+uniqueness is the database's (unique constraints, `INSERT ... ON CONFLICT`, see `insert()`), and
+read-modify-write takes row locks (`SELECT ... FOR UPDATE`). On SQLite, which has no row locks,
+`write()` opens its transaction with `BEGIN IMMEDIATE`: writers, in this process or another, take
+the database's write lock before they read, wait for it (busy timeout 30 s) and never fail with
+"database is locked"; reads are never blocked (WAL). On PostgreSQL every connection speaks UTC,
+and a NUL character in a text parameter becomes U+FFFD (PostgreSQL refuses NUL in text; nothing
+legitimate carries one) instead of failing the request; a lookup by it still finds nothing.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 from typing import Iterator
 
 from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, create_engine, event)
+                        UniqueConstraint, create_engine, event, inspect, text)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+# the largest value of an Integer column (PostgreSQL's int4): a larger id asked for is no row
+MAX_INTEGER = 2**31 - 1
+
+
+def storable_int(value: int) -> bool:
+    """Whether `value` fits an Integer column on every engine (a lookup by it cannot fail)."""
+    return -MAX_INTEGER - 1 <= value <= MAX_INTEGER
 
 
 def utcnow() -> dt.datetime:
@@ -199,8 +214,8 @@ class Rejection(Base):
 
 class Reviewer(Base):
     """A console account; `role` is "reviewer" (decides cases) or "admin" (also tokens,
-    revocations, publishing, accounts). Databases made before roles got the column from migration
-    0004, every existing account a reviewer (`backoffice reviewer role NAME admin` makes an admin)."""
+    revocations, publishing, accounts). Databases made before roles get the column at start,
+    every existing account a reviewer (`backoffice reviewer role NAME admin` makes an admin)."""
     __tablename__ = "reviewers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -250,6 +265,39 @@ def _make_datetimes_aware(target, _context) -> None:
             value = target.__dict__.get(column.key)
             if isinstance(value, dt.datetime) and value.tzinfo is None:
                 target.__dict__[column.key] = value.replace(tzinfo=dt.timezone.utc)
+            elif isinstance(value, dt.datetime) and value.utcoffset():
+                target.__dict__[column.key] = value.astimezone(dt.timezone.utc)
+
+
+def _without_nul(value):
+    """A statement parameter with each NUL of its strings replaced by U+FFFD (PostgreSQL only)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _sqlite_transactions(engine) -> None:
+    """WAL, synchronous=FULL, foreign keys; and transactions begun by SQLAlchemy, not by
+    pysqlite (which would begin only at the first write, too late to take the write lock
+    before reading): `BEGIN IMMEDIATE` on connections with execution option
+    sqlite_begin="IMMEDIATE", plain (deferred) `BEGIN` otherwise."""
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None      # no implicit BEGIN by pysqlite
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")   # a 201 survives a power cut
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 class Database:
@@ -258,18 +306,59 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        connect_args = {"timeout": 30, "check_same_thread": False} if self.is_sqlite else {}
+        self.is_postgresql = url.startswith("postgresql")
+        if self.is_sqlite:
+            connect_args = {"timeout": 30, "check_same_thread": False}
+        elif self.is_postgresql:
+            connect_args = {"options": "-c TimeZone=UTC"}
+        else:
+            connect_args = {}
         self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
-            @event.listens_for(self.engine, "connect")
-            def _pragmas(dbapi_conn, _record):
-                cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=FULL")   # a 201 survives a power cut
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.close()
+            _sqlite_transactions(self.engine)
+        if self.is_postgresql:
+            @event.listens_for(self.engine, "before_cursor_execute", retval=True)
+            def _no_nul(_conn, _cursor, statement, parameters, _context, _executemany):
+                return statement, _without_nul(parameters)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        # writes on SQLite: BEGIN IMMEDIATE (see _sqlite_transactions)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite
+            else self.engine, expire_on_commit=False)
+
+    def insert(self, model):
+        """`INSERT` of this database's dialect, with `.on_conflict_do_nothing()` and
+        `.on_conflict_do_update()` (SQLite and PostgreSQL)."""
+        return (sqlite if self.is_sqlite else postgresql).insert(model)
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+        self._add_progress_token_column()
+        self._add_roles_and_audit_guards()
+
+    def _add_roles_and_audit_guards(self) -> None:
+        """Databases made before roles: add `reviewers.role` (everyone a reviewer). On SQLite,
+        triggers make `audit_log` append-only (PostgreSQL: revoke UPDATE/DELETE, see README)."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns("reviewers")}
+        with self.engine.begin() as conn:
+            if "role" not in columns:
+                conn.execute(text("ALTER TABLE reviewers ADD COLUMN role VARCHAR(16) "
+                                  "NOT NULL DEFAULT 'reviewer'"))
+            if self.is_sqlite:
+                for verb in ("UPDATE", "DELETE"):
+                    conn.execute(text(
+                        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} "
+                        f"BEFORE {verb} ON audit_log BEGIN "
+                        "SELECT RAISE(ABORT, 'audit_log is append-only'); END"))
+
+    def _add_progress_token_column(self) -> None:
+        """Databases made before progress tokens: add `cases.progress_token_hash` (NULL: the
+        public progress page shows nothing of those cases)."""
+        from sqlalchemy import inspect as sa_inspect, text as sa_text
+        columns = {c["name"] for c in sa_inspect(self.engine).get_columns("cases")}
+        if "progress_token_hash" not in columns:
+            with self.engine.begin() as conn:
+                conn.execute(sa_text("ALTER TABLE cases ADD COLUMN progress_token_hash VARCHAR(64)"))
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -278,8 +367,10 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        """A session committed on success, rolled back on error; one writer at a time on SQLite."""
-        with self._write_lock, self._sessions() as session:
+        """A session committed on success, rolled back on error. On SQLite it holds the
+        database's write lock from its first statement (BEGIN IMMEDIATE); on PostgreSQL what
+        it reads and then changes must be read `with_for_update()`."""
+        with self._write_sessions() as session:
             try:
                 yield session
                 session.commit()

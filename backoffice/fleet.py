@@ -131,13 +131,13 @@ class Fleet:
         now = utcnow()
         with self.db.write() as session:
             row = session.scalar(select(EnrolmentToken).where(
-                EnrolmentToken.token_hash == _hash(token or "")))
+                EnrolmentToken.token_hash == _hash(token or "")).with_for_update())  # used once
             if row is None or row.used_at is not None or row.expires_at < now \
                     or row.terminal_id != terminal_id:
                 raise ApiError(403, "backoffice.enrol.bad_token",
                                "enrolment token unknown, used, expired or for another terminal")
             row.used_at = now
-            terminal = session.get(Terminal, terminal_id)
+            terminal = session.get(Terminal, terminal_id, with_for_update=True)
             if terminal is None:
                 terminal = Terminal(id=terminal_id, site=row.site, public_key=public_key,
                                     enrolled_at=now)

@@ -218,7 +218,11 @@ class PacketIntake:
                                    kind=manifest["kind"], sha256=digest, bytes=len(blob),
                                    received_at=utcnow(), case_number=body["case_number"],
                                    response=body, manifest_enc=_kept(manifest, self.vault)))
-        except IntegrityError:
+        except (IntegrityError, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.reason_key != "backoffice.case.exists":
+                raise
+            # the same packet, committed by another request after this one looked (PostgreSQL
+            # reads each statement afresh): the answer it was given
             known = self._known(packet_id, digest)
             if known is not None:
                 return known
@@ -294,7 +298,8 @@ class PacketIntake:
             return {"packet_id": packet_id, "case_number": manifest.get("case_number"),
                     "status": "help_requested"}
         case_number = manifest["case_number"]
-        case = session.scalar(select(Case).where(Case.case_number == case_number))
+        case = session.scalar(select(Case).where(Case.case_number == case_number)
+                              .with_for_update())      # supplements/evaluations: one at a time
         if kind == "application":
             if case is not None:
                 raise ApiError(409, "backoffice.case.exists", "case number already used", packet_id)

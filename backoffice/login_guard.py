@@ -107,7 +107,7 @@ class LoginGuard:
             try:
                 return self._begin(keys)
             except (IntegrityError, OperationalError):
-                # another process added the same key or wrote first (SQLite's snapshot): again
+                # a deadlock (PostgreSQL) or a busy timeout (SQLite) with another process: again
                 log.info("console login count raced with another process; counting again")
         return self._begin(keys)
 
@@ -140,13 +140,12 @@ class LoginGuard:
             if row.failures < self.rules["address"].lockout_failures:
                 row.locked_until = None
 
-    @staticmethod
-    def _row(session: Session, key: str, now: dt.datetime) -> LoginThrottle:
-        row = session.get(LoginThrottle, key, with_for_update=True)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0, last_failure_at=now, locked_until=None)
-            session.add(row)
-        return row
+    def _row(self, session: Session, key: str, now: dt.datetime) -> LoginThrottle:
+        """The key's row, created if missing, locked until the commit (FOR UPDATE)."""
+        session.execute(self.db.insert(LoginThrottle).values(
+            key=key, failures=0, last_failure_at=now, locked_until=None)
+            .on_conflict_do_nothing(index_elements=["key"]))
+        return session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
 
     def _forget_old(self, session: Session, now: dt.datetime) -> None:
         quiet = max(rules.forget_after_s for rules in self.rules.values())

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from backoffice import audit
-from backoffice.db import Database, PublishedUpdate, utcnow
+from backoffice.db import Database, PublishedUpdate, storable_int, utcnow
 from protocol.atomic import write_atomic
 from protocol.keys import public_key_text, read_labelled, write_secret
 from protocol.updates import (KINDS, SITE_PROFILE_FILE, UpdateRefused, build_bundle, catalog_files,
@@ -161,6 +161,8 @@ class Publisher:
 
     def bundle(self, kind: str, version: int, site: str) -> bytes | None:
         """The bundle bytes, if it exists and is meant for `site` (or all sites)."""
+        if not storable_int(version):
+            return None
         with self.db.read() as session:
             row = session.scalar(select(PublishedUpdate).where(
                 PublishedUpdate.kind == kind, PublishedUpdate.version == version))

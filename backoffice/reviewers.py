@@ -18,6 +18,7 @@ import secrets
 from typing import NamedTuple
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from backoffice import audit
 from backoffice.db import ConsoleSession, Database, Reviewer, utcnow
@@ -92,13 +93,18 @@ class Reviewers:
             raise ReviewerError("backoffice.reviewer.weak_password",
                                 "password must have at least 8 characters")
         _check_role(role)
-        with self.db.write() as session:
-            if session.scalar(select(Reviewer).where(Reviewer.name == name)) is not None:
-                raise ReviewerError("backoffice.reviewer.exists", "reviewer already exists")
-            session.add(Reviewer(name=name, password_hash=hash_password(password),
-                                 created_at=utcnow(), role=role))
-            audit.record(session, actor or audit.cli_actor(), "reviewer.add", target=name,
-                         detail=f"role {role}")
+        exists = ReviewerError("backoffice.reviewer.exists", "reviewer already exists")
+        try:
+            with self.db.write() as session:
+                if session.scalar(select(Reviewer).where(Reviewer.name == name)) is not None:
+                    raise exists
+                session.add(Reviewer(name=name, password_hash=hash_password(password),
+                                     created_at=utcnow(), role=role))
+                session.flush()         # the unique name decides between two processes
+                audit.record(session, actor or audit.cli_actor(), "reviewer.add", target=name,
+                             detail=f"role {role}")
+        except IntegrityError:
+            raise exists from None
 
     def set_role(self, name: str, role: str, actor: str = "") -> None:
         _check_role(role)

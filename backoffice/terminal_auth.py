@@ -136,11 +136,12 @@ class TerminalAuth:
         seen_at = dt.datetime.fromtimestamp(now, dt.timezone.utc)
         try:
             with self.db.write() as session:
-                exists = session.scalar(select(RequestNonce.id).where(
-                    RequestNonce.terminal_id == terminal_id, RequestNonce.nonce == nonce))
-                if exists is not None:
+                added = session.scalar(self.db.insert(RequestNonce).values(
+                    terminal_id=terminal_id, nonce=nonce, seen_at=seen_at)
+                    .on_conflict_do_nothing(index_elements=["terminal_id", "nonce"])
+                    .returning(RequestNonce.id))
+                if added is None:           # the unique constraint decides, in any process
                     raise ApiError(401, "backoffice.auth.replayed", "nonce already used")
-                session.add(RequestNonce(terminal_id=terminal_id, nonce=nonce, seen_at=seen_at))
                 if now - self._last_prune > 60:
                     self._last_prune = now
                     horizon = seen_at - dt.timedelta(seconds=2 * self.clock_skew_s)

@@ -33,3 +33,49 @@ def postgres_cluster():
     cluster = PostgresCluster()
     yield cluster
     cluster.stop()
+
+
+BACKOFFICE_ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session", params=BACKOFFICE_ENGINES)
+def db_engine(request) -> str:
+    """The back office's database engine of this run: every test using it runs on both.
+    A module that only needs one writes
+    `pytestmark = pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)`."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def backoffice_settings(db_engine, request):
+    """Factory: `Settings.for_data_dir(data_dir, **overrides)` on this run's engine. On
+    PostgreSQL each data directory gets a database of its own in the private cluster (the same
+    directory, the same database: two servers on one data dir share it). The database has the
+    current schema (backoffice/schema.py's migrations)."""
+    from backoffice.settings import Settings
+    cluster = request.getfixturevalue("postgres_cluster") if db_engine == "postgresql" else None
+
+    def make(data_dir, **overrides) -> Settings:
+        data_dir = Path(data_dir).resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if cluster is not None:
+            overrides.setdefault("database_url", cluster.database_for(data_dir))
+        else:
+            overrides.setdefault("database_url", f"sqlite:///{data_dir / 'backoffice.db'}")
+        settings = Settings.for_data_dir(data_dir, **overrides)
+        _make_schema(settings.database_url)
+        return settings
+
+    return make
+
+
+def _make_schema(url: str) -> None:
+    try:
+        from backoffice.schema import upgrade
+    except ImportError:         # before the migrations: the tables made at start
+        from backoffice.db import Database
+        database = Database(url)
+        database.create_all()
+        database.dispose()
+    else:
+        upgrade(url)

@@ -71,6 +71,13 @@ class ServerThread:
         self._server.should_exit = True
         self._thread.join(10)
         self._sock.close()
+        self.services.db.dispose()      # its pooled connections (PostgreSQL: server processes)
+
+
+def cli_env(settings) -> dict[str, str]:
+    """The environment that points `backoffice` commands at `settings`' database (the data
+    directory alone names only the SQLite default)."""
+    return {"BACKOFFICE_DATABASE_URL": settings.database_url}
 
 
 class TerminalClient:

@@ -1,4 +1,6 @@
-"""Fixtures for the back-office tests: one real server per test session, enrolled terminals."""
+"""Fixtures for the back-office tests: one real server per test session and database engine
+(SQLite, then PostgreSQL in the session's private cluster: `db_engine`, tests/conftest.py),
+enrolled terminals."""
 from __future__ import annotations
 
 import itertools
@@ -9,17 +11,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # importlib mode: make the kit importable
 
-from backoffice.settings import Settings  # noqa: E402
 from backoffice_testkit import ServerThread, TerminalClient  # noqa: E402
 
 _ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    settings = Settings.for_data_dir(tmp_path_factory.mktemp("backoffice"),
-                                     heartbeat_interval_s=1, missed_heartbeats=2,
-                                     rate_limits="off")   # dozens of enrolments from loopback
+def server(tmp_path_factory, backoffice_settings, db_engine):
+    settings = backoffice_settings(tmp_path_factory.mktemp(f"backoffice-{db_engine}"),
+                                   heartbeat_interval_s=1, missed_heartbeats=2,
+                                   rate_limits="off")   # dozens of enrolments from loopback
     with ServerThread(settings) as running:
         yield running
 

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from backoffice.cli import main
 from backoffice.settings import Settings, SettingsError, storage_root
+from backoffice_testkit import cli_env
 
 REPO = Path(__file__).resolve().parents[2]
 API_ROUTES = {("post", "/api/v1/terminals/enrol"), ("post", "/api/v1/packets"),
@@ -29,8 +30,8 @@ def test_openapi_lists_the_api_routes_and_is_written_to_docs(tmp_path):
     assert "application/octet-stream" in packets["requestBody"]["content"]
 
 
-def test_cli_administers_tokens_terminals_and_reviewers(tmp_path):
-    runner = CliRunner()
+def test_cli_administers_tokens_terminals_and_reviewers(tmp_path, backoffice_settings):
+    runner = CliRunner(env=cli_env(backoffice_settings(tmp_path)))
     data = ["--data-dir", str(tmp_path)]
     created = runner.invoke(main, ["token", "create", "--terminal-id", "LS-01", "--site",
                                    "乐山", *data])
@@ -59,7 +60,7 @@ def test_help_everywhere(args):
 def test_enrolled_terminal_is_listed_and_revoked_by_cli(server, new_terminal):
     terminal = new_terminal()
     data = ["--data-dir", str(server.services.settings.data_dir)]
-    runner = CliRunner()
+    runner = CliRunner(env=cli_env(server.services.settings))
     listed = runner.invoke(main, ["terminal", "list", *data]).output
     assert f"{terminal.terminal_id}\tsite-1\tSILENT" in listed
     assert runner.invoke(main, ["terminal", "revoke", terminal.terminal_id, *data]).exit_code == 0

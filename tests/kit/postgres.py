@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import glob
+import hashlib
 import logging
 import os
 import secrets
@@ -86,6 +87,7 @@ class PostgresCluster:
         self._as_other = os.geteuid() == 0
         self._proc: subprocess.Popen | None = None
         self._stopped = False
+        self._databases: set[str] = set()
         atexit.register(self.stop)
         try:
             self._prepare_folder()
@@ -218,9 +220,19 @@ class PostgresCluster:
         self._admin(f"CREATE DATABASE {_quote_ident(name)}")
         return self.url(name)
 
+    def database_for(self, key) -> str:
+        """The URL of a database of this cluster kept for `key` (e.g. a data directory):
+        created on the first call, the same one on every later call with an equal key."""
+        name = "db_" + hashlib.sha256(str(key).encode("utf-8")).hexdigest()[:24]
+        if name not in self._databases:
+            self.create_database(name)
+            self._databases.add(name)
+        return self.url(name)
+
     def drop_database(self, name: str) -> None:
         """Drop a database, disconnecting whoever still uses it (PostgreSQL 13+)."""
         self._admin(f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)")
+        self._databases.discard(name)
 
     def __enter__(self) -> "PostgresCluster":
         return self

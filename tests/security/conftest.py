@@ -1,5 +1,6 @@
 """Fixtures of the attack tests: one real back office (uvicorn in a thread) for the session and
-enrolled terminals that sign their requests; the packet builders of tests/backoffice are reused."""
+database engine (SQLite, then PostgreSQL: `db_engine`, tests/conftest.py) and enrolled
+terminals that sign their requests; the packet builders of tests/backoffice are reused."""
 from __future__ import annotations
 
 import itertools
@@ -12,18 +13,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "backoffice"))   # backoffice_testkit (importlib mode)
 
-from backoffice.settings import Settings  # noqa: E402
 from backoffice_testkit import ServerThread, TerminalClient  # noqa: E402
 
 _ids = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backoffice_settings, db_engine):
     # no per-address rate limits here (test_rate_limits.py has its own servers): each attack
     # shows what stops it by itself, the login guard included
-    settings = Settings.for_data_dir(tmp_path_factory.mktemp("backoffice-attacks"),
-                                     rate_limits="off")
+    settings = backoffice_settings(tmp_path_factory.mktemp(f"backoffice-attacks-{db_engine}"),
+                                   rate_limits="off")
     with ServerThread(settings) as running:
         yield running
 

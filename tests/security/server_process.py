@@ -17,13 +17,10 @@ from backoffice_testkit import REPO, TerminalClient
 
 LAUNCH = """
 import logging, sys, uvicorn
-from backoffice import schema
 from backoffice.app import create_app
 from backoffice.settings import Settings
 logging.basicConfig(level="INFO", format="%(levelname)s %(name)s %(message)s")
 settings = Settings.for_data_dir(sys.argv[1], max_packet_bytes=int(sys.argv[3]))
-settings.data_dir.mkdir(parents=True, exist_ok=True)
-schema.upgrade(settings.database_url)
 uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="info",
             access_log=False)
 """
@@ -38,19 +35,25 @@ def free_port() -> int:
 class ServerProcess:
     """`start()` / `kill9()` / `stop()` a back office serving `data_dir`; `rss_kib()` its memory."""
 
-    def __init__(self, data_dir: Path, max_packet_bytes: int = 64 * 1024 * 1024):
+    def __init__(self, data_dir: Path, max_packet_bytes: int = 64 * 1024 * 1024,
+                 database_url: str | None = None):
         self.data_dir = Path(data_dir)
         self.max_packet_bytes = max_packet_bytes
+        self.database_url = database_url    # None: the data folder's SQLite database
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "ServerProcess":
+        env = dict(os.environ)
+        if self.database_url:
+            env["BACKOFFICE_DATABASE_URL"] = self.database_url
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", LAUNCH, str(self.data_dir), str(self.port),
-                 str(self.max_packet_bytes)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                 str(self.max_packet_bytes)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log()
@@ -90,7 +93,7 @@ class ServerProcess:
         from backoffice.fleet import Fleet
         from backoffice.settings import Settings
 
-        db = Database(Settings.for_data_dir(self.data_dir).database_url)
+        db = Database(self.database_url or Settings.for_data_dir(self.data_dir).database_url)
         try:
             token = Fleet(db, 90).create_token(terminal_id, "site-1")
         finally:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from backoffice_testkit import application, console_client, csrf_of
+from backoffice_testkit import application, cli_env, console_client, csrf_of
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,9 @@ def test_a_refused_action_leaves_no_audit_line(server, decided_case):
     assert after == before
 
 
+# SQLite only: there triggers refuse the change; on PostgreSQL the operator revokes UPDATE and
+# DELETE from the back office's role (migration 0004, docs), which a superuser test cannot show
+@pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("statement", ["UPDATE audit_log SET actor = 'someone-else'",
                                        "DELETE FROM audit_log"])
 def test_the_database_refuses_to_change_the_audit_log(server, decided_case, statement):
@@ -81,26 +84,27 @@ def test_the_cli_exports_the_log_as_csv_and_json_lines(server, decided_case):
     from backoffice.cli import main
     case, _console = decided_case
     data = ["--data-dir", str(server.services.settings.data_dir)]
-    as_csv = CliRunner().invoke(main, ["audit", "export", *data])
+    runner = CliRunner(env=cli_env(server.services.settings))
+    as_csv = runner.invoke(main, ["audit", "export", *data])
     assert as_csv.exit_code == 0, as_csv.output
     lines = list(csv.DictReader(io.StringIO(as_csv.output)))
     assert {"case.accept", "login.ok"} <= {r["action"] for r in lines}
     assert any(r["case_number"] == case and r["action"] == "case.accept" for r in lines)
-    as_jsonl = CliRunner().invoke(main, ["audit", "export", "--format", "jsonl",
-                                         "--since", "2000-01-01", *data])
+    as_jsonl = runner.invoke(main, ["audit", "export", "--format", "jsonl",
+                                    "--since", "2000-01-01", *data])
     entries = [json.loads(line) for line in as_jsonl.output.splitlines()]
     assert entries[-1]["action"] == "audit.export" and entries[-1]["actor"].startswith("cli:")
-    later = CliRunner().invoke(main, ["audit", "export", "--since", "2999-01-01", *data])
+    later = runner.invoke(main, ["audit", "export", "--since", "2999-01-01", *data])
     assert later.output.splitlines() == [",".join(("id", "at", "actor", "action", "case_number",
                                                    "target", "detail", "address"))]
-    bad = CliRunner().invoke(main, ["audit", "export", "--since", "yesterday", *data])
+    bad = runner.invoke(main, ["audit", "export", "--since", "yesterday", *data])
     assert bad.exit_code != 0 and "YYYY-MM-DD" in bad.output
 
 
-def test_cli_admin_actions_are_audited(tmp_path):
+def test_cli_admin_actions_are_audited(tmp_path, backoffice_settings):
     from backoffice.cli import main
     data = ["--data-dir", str(tmp_path)]
-    runner = CliRunner()
+    runner = CliRunner(env=cli_env(backoffice_settings(tmp_path)))
     runner.invoke(main, ["reviewer", "add", "li", "--password", "li-pa55word", *data])
     runner.invoke(main, ["token", "create", "--terminal-id", "AUD-1", *data])
     runner.invoke(main, ["reviewer", "role", "li", "admin", *data])

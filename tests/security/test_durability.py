@@ -26,7 +26,6 @@ from PIL import Image
 from sqlalchemy import select
 
 from backoffice.db import CaseFile, Database, Packet
-from backoffice.settings import Settings
 from backoffice.vault import FileStore, Vault
 from backoffice_testkit import application, entry
 from protocol.signing import sign_request
@@ -35,9 +34,14 @@ from server_process import ServerProcess
 KILLS = 4
 
 
-def test_sqlite_commits_with_synchronous_full(server):
+def test_commits_are_on_disk_before_the_answer(server, db_engine):
+    """SQLite: synchronous=FULL. PostgreSQL: synchronous commit, fsync on."""
     with server.services.db.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2   # FULL
+        if db_engine == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2   # FULL
+        else:
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+            assert connection.exec_driver_sql("SHOW fsync").scalar() == "on"
 
 
 def _big_page(seed: int) -> bytes:
@@ -53,8 +57,10 @@ def temp_files(root) -> list[str]:
                   if p.is_file() and ".tmp" in p.name)
 
 
-def test_kill9_mid_upload_keeps_every_acknowledged_packet_and_leaves_no_temp_files(tmp_path):
-    server = ServerProcess(tmp_path / "data")
+def test_kill9_mid_upload_keeps_every_acknowledged_packet_and_leaves_no_temp_files(
+        tmp_path, backoffice_settings):
+    settings = backoffice_settings(tmp_path / "data")
+    server = ServerProcess(settings.data_dir, database_url=settings.database_url)
     files_root = server.data_dir / "files"
     # what back offices killed mid-write left behind (an older build's name, and this one's)
     for leftover in (files_root / "objects" / "ab" / ("ab" + "0" * 62 + ".tmp4194999-deadbeef"),
@@ -114,7 +120,6 @@ def test_kill9_mid_upload_keeps_every_acknowledged_packet_and_leaves_no_temp_fil
     finally:
         terminal.http.close()
         server.stop()
-    settings = Settings.for_data_dir(server.data_dir)
     db = Database(settings.database_url)
     store = FileStore(settings.storage_url, Vault.open_or_create(settings.vault_key_path))
     try:

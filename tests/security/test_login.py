@@ -33,19 +33,19 @@ NO_RATE_LIMIT = ({"rate_limits": "off"} if "rate_limits" in
 
 
 @pytest.fixture(scope="module")
-def default_server(tmp_path_factory):
+def default_server(tmp_path_factory, backoffice_settings):
     """Default settings: 5 free failures, then 1 s doubling; lockout at 10; 20 per address."""
-    settings = Settings.for_data_dir(tmp_path_factory.mktemp("login-default"), **NO_RATE_LIMIT)
+    settings = backoffice_settings(tmp_path_factory.mktemp("login-default"), **NO_RATE_LIMIT)
     with ServerThread(settings) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def fast_server(tmp_path_factory):
+def fast_server(tmp_path_factory, backoffice_settings):
     """The same rules with short waits, so a test can reach the lockout in a second."""
-    settings = Settings.for_data_dir(tmp_path_factory.mktemp("login-fast"),
-                                     login_backoff_base_s=0.02, login_backoff_cap_s=0.1,
-                                     login_lockout_minutes=2.0, **NO_RATE_LIMIT)
+    settings = backoffice_settings(tmp_path_factory.mktemp("login-fast"),
+                                   login_backoff_base_s=0.02, login_backoff_cap_s=0.1,
+                                   login_lockout_minutes=2.0, **NO_RATE_LIMIT)
     with ServerThread(settings) as running:
         yield running
 
@@ -194,11 +194,11 @@ def test_a_wrong_cookie_secure_setting_stops_start_up(tmp_path):
         Settings.for_data_dir(tmp_path, cookie_secure="sometimes")
 
 
-def test_two_back_office_processes_share_the_count(tmp_path):
+def test_two_back_office_processes_share_the_count(tmp_path, backoffice_settings):
     """Two apps on one database (as several processes behind a load balancer): failures at
     either count for both, and a parallel burst at both gets no more guesses and no 500."""
     from concurrent.futures import ThreadPoolExecutor
-    settings = Settings.for_data_dir(tmp_path, **NO_RATE_LIMIT)
+    settings = backoffice_settings(tmp_path, **NO_RATE_LIMIT)
     with ServerThread(settings) as first, ServerThread(settings) as second:
         first.services.reviewers.add("both-apps", PASSWORD)
         at_first = Browser(first)

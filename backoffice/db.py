@@ -1,6 +1,7 @@
 """The back office's database: SQLAlchemy 2.0 models and a small `Database` handle.
 
-Portable SQL only (SQLite by default, PostgreSQL by URL). Tables are created at start.
+Portable SQL only (SQLite by default, PostgreSQL by URL). The tables are made and changed only
+by the Alembic migrations (backoffice/migrations, run by backoffice/schema.py), never at start.
 Personal data kept here: a case's manifest is stored ENCRYPTED (`manifest_enc`, see vault.py);
 the applicant's ID number only as a keyed hash (`id_hash`) for lookup, and a masked name
 (e.g. "张*") for lists. Rejections and events carry no personal data.
@@ -25,7 +26,7 @@ import datetime as dt
 from typing import Iterator
 
 from sqlalchemy import (JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
-                        UniqueConstraint, create_engine, event, inspect, text)
+                        UniqueConstraint, create_engine, event)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
@@ -214,8 +215,8 @@ class Rejection(Base):
 
 class Reviewer(Base):
     """A console account; `role` is "reviewer" (decides cases) or "admin" (also tokens,
-    revocations, publishing, accounts). Databases made before roles get the column at start,
-    every existing account a reviewer (`backoffice reviewer role NAME admin` makes an admin)."""
+    revocations, publishing, accounts). Databases made before roles got the column from migration
+    0004, every existing account a reviewer (`backoffice reviewer role NAME admin` makes an admin)."""
     __tablename__ = "reviewers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -330,35 +331,6 @@ class Database:
         """`INSERT` of this database's dialect, with `.on_conflict_do_nothing()` and
         `.on_conflict_do_update()` (SQLite and PostgreSQL)."""
         return (sqlite if self.is_sqlite else postgresql).insert(model)
-
-    def create_all(self) -> None:
-        Base.metadata.create_all(self.engine)
-        self._add_progress_token_column()
-        self._add_roles_and_audit_guards()
-
-    def _add_roles_and_audit_guards(self) -> None:
-        """Databases made before roles: add `reviewers.role` (everyone a reviewer). On SQLite,
-        triggers make `audit_log` append-only (PostgreSQL: revoke UPDATE/DELETE, see README)."""
-        columns = {c["name"] for c in inspect(self.engine).get_columns("reviewers")}
-        with self.engine.begin() as conn:
-            if "role" not in columns:
-                conn.execute(text("ALTER TABLE reviewers ADD COLUMN role VARCHAR(16) "
-                                  "NOT NULL DEFAULT 'reviewer'"))
-            if self.is_sqlite:
-                for verb in ("UPDATE", "DELETE"):
-                    conn.execute(text(
-                        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{verb.lower()} "
-                        f"BEFORE {verb} ON audit_log BEGIN "
-                        "SELECT RAISE(ABORT, 'audit_log is append-only'); END"))
-
-    def _add_progress_token_column(self) -> None:
-        """Databases made before progress tokens: add `cases.progress_token_hash` (NULL: the
-        public progress page shows nothing of those cases)."""
-        from sqlalchemy import inspect as sa_inspect, text as sa_text
-        columns = {c["name"] for c in sa_inspect(self.engine).get_columns("cases")}
-        if "progress_token_hash" not in columns:
-            with self.engine.begin() as conn:
-                conn.execute(sa_text("ALTER TABLE cases ADD COLUMN progress_token_hash VARCHAR(64)"))
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:

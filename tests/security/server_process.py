@@ -17,10 +17,13 @@ from backoffice_testkit import REPO, TerminalClient
 
 LAUNCH = """
 import logging, sys, uvicorn
+from backoffice import schema
 from backoffice.app import create_app
 from backoffice.settings import Settings
 logging.basicConfig(level="INFO", format="%(levelname)s %(name)s %(message)s")
 settings = Settings.for_data_dir(sys.argv[1], max_packet_bytes=int(sys.argv[3]))
+settings.data_dir.mkdir(parents=True, exist_ok=True)
+schema.upgrade(settings.database_url)
 uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[2]), log_level="info",
             access_log=False)
 """

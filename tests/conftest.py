@@ -52,6 +52,7 @@ def backoffice_settings(db_engine, request):
     PostgreSQL each data directory gets a database of its own in the private cluster (the same
     directory, the same database: two servers on one data dir share it). The database has the
     current schema (backoffice/schema.py's migrations)."""
+    from backoffice import schema
     from backoffice.settings import Settings
     cluster = request.getfixturevalue("postgres_cluster") if db_engine == "postgresql" else None
 
@@ -63,19 +64,7 @@ def backoffice_settings(db_engine, request):
         else:
             overrides.setdefault("database_url", f"sqlite:///{data_dir / 'backoffice.db'}")
         settings = Settings.for_data_dir(data_dir, **overrides)
-        _make_schema(settings.database_url)
+        schema.upgrade(settings.database_url)
         return settings
 
     return make
-
-
-def _make_schema(url: str) -> None:
-    try:
-        from backoffice.schema import upgrade
-    except ImportError:         # before the migrations: the tables made at start
-        from backoffice.db import Database
-        database = Database(url)
-        database.create_all()
-        database.dispose()
-    else:
-        upgrade(url)

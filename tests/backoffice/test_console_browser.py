@@ -1,7 +1,9 @@
 """The console in headless Chromium (Debian's /usr/bin/chromium + chromedriver, via selenium):
 log in, list cases, open a case (a packet as a terminal writes it), see its material image load
 and its labels in words, request a supplement, see the fleet page. Saves a screenshot of the
-case page (docs/backoffice-case.png is one of these: BACKOFFICE_SCREENSHOT=docs/...)."""
+case page (docs/backoffice-case.png is one of these: BACKOFFICE_SCREENSHOT=docs/...).
+On SQLite only: what it adds is Chromium's rendering of pages whose data test_cases.py and
+test_console_words.py already read through the same routes on both engines."""
 from __future__ import annotations
 
 import os
@@ -21,8 +23,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and DRIVER.exists()),
-                                reason="Debian chromium / chromium-driver not installed")
+pytestmark = [pytest.mark.skipif(not (CHROMIUM.exists() and DRIVER.exists()),
+                                 reason="Debian chromium / chromium-driver not installed"),
+              pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)]
 
 
 def wait_for(driver, condition, timeout: float = 15):

@@ -33,6 +33,7 @@ from sqlalchemy.pool import NullPool
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 UPGRADE_COMMAND = "backoffice db upgrade"
+ONE_TRANSACTION = {"transactional_ddl": True}   # true on both engines here (see _connect)
 PG_LOCK_KEY = 0x6B696F736B0D0B01   # any fixed 64-bit number: "only one upgrader at a time"
 # the tables of the first release (migration 0001); a database with all of them and no
 # alembic_version was made by `create_all`
@@ -135,7 +136,7 @@ def _state(conn: Connection) -> tuple[str | None, bool]:
     made = _made_by_create_all(conn)
     if made is not None:
         return made, False
-    return MigrationContext.configure(conn).get_current_revision(), True
+    return MigrationContext.configure(conn, opts=ONE_TRANSACTION).get_current_revision(), True
 
 
 def current_revision(url: str) -> str | None:
@@ -155,7 +156,7 @@ def upgrade(url: str, revision: str = "head") -> str:
             log.info("database %s: made before migrations, recognised as revision %s",
                      safe_name(url), before)
         command.upgrade(config, revision)
-        after = MigrationContext.configure(conn).get_current_revision()
+        after = MigrationContext.configure(conn, opts=ONE_TRANSACTION).get_current_revision()
     if after != before:
         log.info("database %s: schema upgraded from %s to %s", safe_name(url), before or "empty",
                  after)
@@ -170,7 +171,7 @@ def downgrade(url: str, revision: str) -> str:
         if not recorded:
             command.stamp(config, before)
         command.downgrade(config, revision)
-        return MigrationContext.configure(conn).get_current_revision()
+        return MigrationContext.configure(conn, opts=ONE_TRANSACTION).get_current_revision()
 
 
 def require_current_schema(url: str) -> str:

@@ -17,8 +17,11 @@ def run_migrations() -> None:
     if connection is None:
         raise RuntimeError("run the back office's migrations through backoffice.schema "
                            "(`backoffice db upgrade`), which opens the database")
+    # transactional_ddl: backoffice/schema.py runs every upgrade in one transaction, on SQLite
+    # too (BEGIN IMMEDIATE with the driver's own transaction handling off)
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                      transactional_ddl=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 
@@ -41,14 +42,24 @@ def fsync_file(path: Path) -> None:
     _fsync(path)
 
 
-# `.<name>.<pid>-<8 hex>.tmp`: write_atomic's temp files, named after the process that wrote them
-TEMP_FILE = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+# `.<name>.<pid>-<8 hex>@<host>.tmp`: write_atomic's temp files, named after the process and the
+# host that wrote them (several back-office hosts may share one folder; a pid means nothing on
+# another host). Names without `@<host>` are from before hosts were named.
+TEMP_FILE = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}(?:@(?P<host>[A-Za-z0-9-]{1,63}))?\.tmp$")
+# A temp file another host is writing is left alone unless it is this old (a writer finishes in
+# seconds; one that crashed on its own host is swept there at its next start anyway).
+FOREIGN_TEMP_MAX_AGE_S = 3600.0
+
+
+def this_host() -> str:
+    """The host's name as it goes into temp file names (letters, digits and '-')."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", os.uname().nodename)[:63] or "host"
 
 
 def temp_beside(path: Path) -> Path:
     """A fresh temp file name beside `path`, of the form `TEMP_FILE`."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}@{this_host()}.tmp")
 
 
 def _rename_durably(tmp: Path, path: Path) -> None:
@@ -139,15 +150,31 @@ def move_dir_into_place(tmp: Path, path: Path) -> None:
 def sweep_temp_files(root: Path, *patterns: re.Pattern) -> int:
     """Remove the temp files of `write_atomic` under `root` (names matching TEMP_FILE or one
     of `patterns`, whose group `pid` names the writer) whose writer is no longer running (a
-    crash or SIGKILL mid-write); returns how many."""
+    crash or SIGKILL mid-write); returns how many. A temp file written on another host (its
+    `host` group) is only removed when older than FOREIGN_TEMP_MAX_AGE_S: its pid says nothing
+    here, and it may be an upload that host is writing right now."""
     removed = 0
+    host = this_host()
     for tmp in Path(root).rglob("*"):
         found = next(filter(None, (p.match(tmp.name) for p in (TEMP_FILE, *patterns))), None)
-        if found is None or not tmp.is_file() or _running(int(found["pid"])):
+        if found is None or not tmp.is_file():
+            continue
+        writer_host = found.groupdict().get("host")
+        if writer_host and writer_host != host:
+            if _age_s(tmp) < FOREIGN_TEMP_MAX_AGE_S:
+                continue
+        elif _running(int(found["pid"])):
             continue
         tmp.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def _age_s(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _running(pid: int) -> bool:

@@ -124,3 +124,32 @@ def test_sweep_removes_only_temp_files_of_writers_that_are_gone(tmp_path):
     (tmp_path / "c.json").write_bytes(b"{}")
     assert sweep_temp_files(tmp_path) == 1
     assert mine.exists() and not gone.exists() and (tmp_path / "c.json").exists()
+
+
+def test_a_rename_that_fails_is_raised_not_swallowed(tmp_path, monkeypatch):
+    final = tmp_path / "sealed.bin"
+    tmp = temp_beside(final)
+    tmp.write_bytes(b"packet")
+
+    def refuse(src, dst):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(OSError):
+        move_into_place(tmp, final)
+    assert not final.exists() and temp_files(tmp_path) == []
+
+
+def test_temp_names_carry_the_host_and_the_sweep_spares_another_hosts_fresh_writes(tmp_path):
+    """Several back-office hosts share one folder: a pid from another host says nothing here,
+    so another host's temp file is left alone while it may still be written."""
+    mine = temp_beside(tmp_path / "a.json")
+    assert TEMP_FILE.match(mine.name)["host"] == atomic.this_host()
+    other_fresh = tmp_path / ".b.json.999999999-0123abcd@other-host.tmp"
+    other_stale = tmp_path / ".c.json.999999999-0123abcd@other-host.tmp"
+    mine_dead = tmp_path / f".d.json.999999999-0123abcd@{atomic.this_host()}.tmp"
+    for path in (other_fresh, other_stale, mine_dead):
+        path.write_bytes(b"half")
+    old = os.stat(other_stale).st_mtime - atomic.FOREIGN_TEMP_MAX_AGE_S - 60
+    os.utime(other_stale, (old, old))
+    assert sweep_temp_files(tmp_path) == 2
+    assert other_fresh.exists() and not other_stale.exists() and not mine_dead.exists()

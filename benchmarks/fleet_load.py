@@ -13,11 +13,13 @@ terminal with the back office's Python API, enrols every terminal through the en
   burst  — the back office is back after an outage: every terminal has `--backlog` (3: ten
            minutes' worth) packets queued and drains them as its uploader does, one at a time,
            in order, all terminals at once (within 1 s); bounded by `--burst-max-s`.
-It prints requests/s, p50/p95/p99 latency of intake and of heartbeats per phase, errors by
-status and reason, the server's CPU (cores used) and peak memory (PSS summed over its
-processes; PostgreSQL's processes separately), the client's own CPU and event-loop lag, the
-packets the database holds against the 201s answered (each exactly once), for PostgreSQL what
-its busy backends wait for, and the ratio PostgreSQL/SQLite.
+It prints requests/s answered, p50/p95/p99 latency of the answered intake and heartbeat
+requests per phase, errors by status or reason (no answer within the uploader's 30 s is a
+ReadTimeout), the server's CPU (cores used) and peak memory (PSS summed over its processes;
+PostgreSQL's processes separately), the client's own CPU and event-loop lag, how busy the whole
+machine was (other jobs share it), whether the packets table holds every acknowledged packet
+exactly once, for PostgreSQL its commits, WAL fsyncs and what its busy backends wait for, and
+the ratio PostgreSQL/SQLite.
 
 Why an own asyncio client rather than locust: a terminal is idle 99 % of the time and strictly
 sequential (one request in flight, its queue in order, backing off as the uploader does), which
@@ -29,7 +31,10 @@ and build heartbeats with `Uploader.heartbeat_payload`; every packet is sealed b
 is timed (benchmarks/fleet_packets.py), so the client's CPU is HTTP and signing only.
 
 `--diagnose-async-commit` adds a run on PostgreSQL with `synchronous_commit=off` for the
-largest N: a diagnostic of what fsync costs, never the reported configuration.
+largest N: a diagnostic of what WAL fsyncs cost, never the reported configuration.
+`--keepalive-expiry-s` (client side, default httpx's 5 s, which the uploader has) tells the
+keep-alive race apart: uvicorn also closes an idle connection after 5 s, and a request sent on
+a connection as the server closes it is reset (a ReadError; the uploader retries it).
 
   .venv/bin/python benchmarks/fleet_load.py [--terminals 500,2000] [--steady-s 60]
       [--backlog 3] [--burst-max-s 300] [--configs sqlite,postgresql] [--workers 2]
@@ -97,7 +102,8 @@ def measure(backoffice: BackOffice, terminals, template: dict, args) -> dict:
 
     try:
         results: Results = asyncio.run(run_fleet(terminals, url_of, template, args.steady_s,
-                                                 args.burst_max_s, on_phase, args.seed))
+                                                 args.burst_max_s, on_phase, args.seed,
+                                                 args.keepalive_expiry_s))
         stored = backoffice.stored_packets()
     finally:
         for sampler in (server, pg, waits):
@@ -230,6 +236,9 @@ def main() -> None:
     parser.add_argument("--burst-max-s", type=float, default=300)
     parser.add_argument("--diagnose-async-commit", action="store_true")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--keepalive-expiry-s", type=float, default=5.0,
+                        help="client side; 5 = httpx's default, the uploader's (uvicorn closes "
+                        "idle connections after 5 s too)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args()
     sizes = [int(n) for n in args.terminals.split(",")]

@@ -74,14 +74,14 @@ def enrol_all(terminals, tokens: dict[str, str], url_of) -> None:
 
 class SimulatedTerminal:
     def __init__(self, terminal, base_url: str, template: dict, results: Results,
-                 ssl_context: ssl.SSLContext, rng: random.Random):
+                 ssl_context: ssl.SSLContext, rng: random.Random, keepalive_expiry_s: float):
         self.t = terminal
         self.base_url = base_url
         self.template = template
         self.results = results
         self.rng = rng
-        self.http = httpx.AsyncClient(timeout=TIMEOUT, verify=ssl_context,
-                                      limits=httpx.Limits(max_connections=1))
+        self.http = httpx.AsyncClient(timeout=TIMEOUT, verify=ssl_context, limits=httpx.Limits(
+            max_connections=1, keepalive_expiry=keepalive_expiry_s))
         self.queue: collections.deque = collections.deque()
         self.failures = 0
         self.wait_until = 0.0          # the queue waits for the back office until then
@@ -184,15 +184,16 @@ async def _ticker(results: Results, stop: asyncio.Event, every_s: float = 0.05) 
 
 
 async def run_fleet(terminals, url_of, template: dict, steady_s: float, burst_max_s: float,
-                    on_phase=None, seed: int = 15) -> Results:
+                    on_phase=None, seed: int = 15, keepalive_expiry_s: float = 5.0) -> Results:
     """Run the fleet through both phases; `on_phase(name)` is called as each starts and with
-    "end" (the caller marks server CPU there)."""
+    "end" (the caller marks server CPU there). `keepalive_expiry_s`: how long an idle
+    connection is kept for the next request (httpx's default, 5 s, is what the uploader has)."""
     loop = asyncio.get_running_loop()
     results = Results()
     rng = random.Random(seed)
     ssl_context = ssl.create_default_context()     # one for all clients (http:// uses none)
-    sims = [SimulatedTerminal(t, url_of(t), template, results, ssl_context, rng)
-            for t in terminals]
+    sims = [SimulatedTerminal(t, url_of(t), template, results, ssl_context, rng,
+                              keepalive_expiry_s) for t in terminals]
     results.backlog_left = sum(len(t.backlog) for t in terminals)
     stop = asyncio.Event()
     start = loop.time() + 1.0

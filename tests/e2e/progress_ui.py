@@ -89,8 +89,13 @@ def main(out) -> int:
         state["ticks"] += 1
         name = app.current_screen
         if name and (not screens or screens[-1] != name):
-            screens.append(name)
-            Window.screenshot(name=str(out / f"{len(screens):02d}-{name}.png"))
+            # a new screen is pictured once it has been drawn: seen on two ticks in a row, and
+            # the frame pacer no longer holding its first frame (a loaded machine is slow)
+            drawn = state.get("seen") == name and not (app.pacer is not None and app.pacer.holding)
+            state["seen"] = name
+            if drawn:
+                screens.append(name)
+                Window.screenshot(name=str(out / f"{len(screens):02d}-{name}.png"))
             return                      # let the new screen settle for one tick
         snap = app.snapshot
         if name == "attract":

@@ -32,9 +32,10 @@ is timed (benchmarks/fleet_packets.py), so the client's CPU is HTTP and signing 
 
 `--diagnose-async-commit` adds a run on PostgreSQL with `synchronous_commit=off` for the
 largest N: a diagnostic of what WAL fsyncs cost, never the reported configuration.
-`--keepalive-expiry-s` (client side, default httpx's 5 s, which the uploader has) tells the
-keep-alive race apart: uvicorn also closes an idle connection after 5 s, and a request sent on
-a connection as the server closes it is reset (a ReadError; the uploader retries it).
+`--keepalive-expiry-s` (client side, default the uploader's `KEEPALIVE_S`, 4 s) tells the
+keep-alive race apart: uvicorn closes an idle connection after 5 s, and a request sent on a
+connection as the server closes it is reset (a ReadError; the uploader retries it). With httpx's
+default of 5 s, which the uploader had before, every 500-terminal burst had such resets.
 
   .venv/bin/python benchmarks/fleet_load.py [--terminals 500,2000] [--steady-s 60]
       [--backlog 3] [--burst-max-s 300] [--configs sqlite,postgresql] [--workers 2]
@@ -59,6 +60,7 @@ from fleet_packets import heartbeat_template, load_recipient, make_fleet  # noqa
 from fleet_server import (BackOffice, ProcessTree, WaitEvents, machine_cpu_s,  # noqa: E402
                           serve_has_workers)  # noqa: E402
 from fleet_terminals import Results, enrol_all, run_fleet  # noqa: E402
+from kiosk.link.uploader import KEEPALIVE_S  # noqa: E402
 
 PHASES = ("steady", "burst")
 KINDS = ("intake", "heartbeat")
@@ -236,9 +238,9 @@ def main() -> None:
     parser.add_argument("--burst-max-s", type=float, default=300)
     parser.add_argument("--diagnose-async-commit", action="store_true")
     parser.add_argument("--seed", type=int, default=15)
-    parser.add_argument("--keepalive-expiry-s", type=float, default=5.0,
-                        help="client side; 5 = httpx's default, the uploader's (uvicorn closes "
-                        "idle connections after 5 s too)")
+    parser.add_argument("--keepalive-expiry-s", type=float, default=KEEPALIVE_S,
+                        help="client side; default the uploader's (uvicorn closes idle "
+                        "connections after 5 s; 5 = httpx's default, the uploader's before)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args()
     sizes = [int(n) for n in args.terminals.split(",")]

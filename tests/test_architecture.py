@@ -86,7 +86,7 @@ ROOMS = {
     "ui": {"visit", "ops", "app"},
     "cli": {"visit", "link", "ops", "app", "ui"},
 }
-SHARED_KIOSK_MODULES = {"kiosk", "kiosk.config", "kiosk.sdnotify"}
+COMMON_KIOSK_MODULES = {"kiosk", "kiosk.config", "kiosk.sdnotify"}
 MAX_LINES = 400
 LONG_MODULE_REASON = "Longer than 400 lines because"
 
@@ -191,19 +191,19 @@ def test_no_cycles_between_top_level_packages():
 
 
 def room_of(module: str) -> str | None:
-    """The kiosk room a module belongs to ("visit", "ui", ...), "shared" for kiosk/config.py
+    """The kiosk room a module belongs to ("visit", "ui", ...), "common" for kiosk/config.py
     and kiosk/sdnotify.py, None outside kiosk/."""
     if top(module) != "kiosk":
         return None
-    if module in SHARED_KIOSK_MODULES:
-        return "shared"
+    if module in COMMON_KIOSK_MODULES:
+        return "common"
     return module.split(".")[1]
 
 
 def test_every_kiosk_module_is_in_a_room():
     stray = [str(path.relative_to(REPO)) for path in IMPORTS
              if path.relative_to(REPO).parts[0] == "kiosk"
-             and room_of(module_name(path.relative_to(REPO))) not in {*ROOMS, "shared"}]
+             and room_of(module_name(path.relative_to(REPO))) not in {*ROOMS, "common"}]
     assert not stray, f"modules of kiosk/ outside its rooms {sorted(ROOMS)}: {stray}"
 
 
@@ -214,13 +214,13 @@ def test_kiosk_rooms_import_only_in_the_allowed_directions():
         source = room_of(module_name(rel))
         if source is None:
             continue
-        allowed = ROOMS.get(source, set()) | {source, "shared"}
+        allowed = ROOMS.get(source, set()) | {source, "common"}
         for module, line in imports:
             target = room_of(module)
             if target is not None and target not in allowed and target in ROOMS:
                 problems.append(f"{rel}:{line}: kiosk/{source}/ imports {module}")
-            elif source == "shared" and target in ROOMS:
-                problems.append(f"{rel}:{line}: {module_name(rel)} (shared) imports {module}")
+            elif source == "common" and target in ROOMS:
+                problems.append(f"{rel}:{line}: {module_name(rel)} (common to all rooms) imports {module}")
     assert not problems, report(problems, "between kiosk rooms against ROOMS "
                                           "(docs/architecture.md)")
 

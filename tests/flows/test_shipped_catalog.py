@@ -20,7 +20,7 @@ SCHEMA_ORDER = ["code", "kind", "bundle_of", "name", "tree", "stage", "theme", "
                 "procedure", "applicant", "identity", "eligibility", "form", "materials", "issues",
                 "answers", "receipt", "commitment", "sensitive"]
 
-# The 31 rows of the domain brief's table (../shared/docs/domain.md): zh name -> (tree, stage).
+# The 31 rows of the domain brief's table of matters: zh name -> (tree, stage).
 DOMAIN_TABLE = {
     "个体工商户设立登记": ("legal", "establishment"),
     "企业开办一件事": ("legal", "establishment"),

@@ -37,7 +37,7 @@ def test_set_max_rf_frame_size_argument():
     assert codec.set_max_rf_frame(0x20) == hx(PRE + "00 04 61 FF 20 BA")
 
 
-# -- example replies from the device notes (../shared/docs/devices.md) ------------------------
+# -- example replies from the reader's device notes (the vendor protocol description) --------
 @pytest.mark.parametrize("frame, sw3, data, reason", [
     ("00 08 00 00 9F 00 00 00 00 97", 0x9F, bytes(4), None),            # find OK
     ("00 04 00 00 80 84", 0x80, b"", "id_card.no_card"),               # no card

@@ -4,14 +4,28 @@
         options: seed=N, static=1 (the still photo unchanged: a printed photo held up),
                  faces=0 (empty desk) | faces=2 (two people, two_people.jpg),
                  face_px=200 (face width in the frame; faces=2 shows the whole photo), faces_dir=/path (else env
-                 KIOSK_TESTDATA_FACES, else the repository's assets/faces: devices/assets.py)
+                 KIOSK_TESTDATA_FACES, else the repository's assets/faces: devices/assets.py),
+                 pace=clock | pace=frames (below),
+                 blink_every=2-4 (seconds between blinks, a range), blink_len=0.15-0.25 (seconds
+                 a blink lasts, a range): e.g. blink_every=0.5-1&blink_len=0.3-0.45 for a soak
 
 The stream looks alive: the photo drifts and jitters a few pixels, the lighting breathes,
 there is sensor noise, and with blink=1 the person BLINKS — the eye landmarks are found once
-with `face_recognition.face_landmarks`, and every 2-4 s (random, timed by the clock) for
-150-250 ms the eyes are painted closed (eye region filled with the skin colour from under the
+with `face_recognition.face_landmarks`, and every `blink_every` s (random in the range) for
+`blink_len` s the eyes are painted closed (eye region filled with the skin colour from under the
 eye, a dark lid line drawn low), which makes the eye aspect ratio from dlib's landmarks drop
-the way a real blink does. Frames are paced by the clock at `fps`.
+the way a real blink does.
+
+Time. `pace=clock` (the default) paces frames at `fps` by the clock given to the camera
+(`clock`/`sleep`: real time, or a `devices.clock.ScaledClock`, whose `sleep` is then used): a
+read waits for the next frame's time, and the blinks and motion run on that clock.
+`pace=frames` is a frame clock: the camera's time starts at the clock's reading when it is
+opened and advances by exactly 1/fps per `read()`, which never sleeps; blinks and motion run on
+that frame time. A face check then costs only the CPU of the frames it analyses, whatever the
+wall time, and it is the same for the same seed (the soak, `benchmarks/soak.py`).
+
+Every `read()` sets `last_frame_time`: the camera's time the frame was rendered at (the
+`FrameSource` capture time that the face verifier times liveness by).
 """
 from __future__ import annotations
 
@@ -32,6 +46,7 @@ from devices.interfaces import ConfigurationError, DeviceUnavailable
 log = logging.getLogger(__name__)
 
 TWO_PEOPLE_PHOTO = "two_people.jpg"
+PACES = ("clock", "frames")
 
 
 def _largest_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -94,10 +109,14 @@ class EmulatedCamera(FrameLoop):
                  blink_every_s: tuple[float, float] = (2.0, 4.0),
                  blink_len_s: tuple[float, float] = (0.15, 0.25),
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None, pace: str = "clock"):
+        if pace not in PACES:
+            raise ValueError(f"pace must be one of {PACES}")
         self.width, self.height, self.fps = width, height, fps
-        self.static = static
-        self._clock, self._sleep = clock, sleep
+        self.static, self.pace = static, pace
+        # a ScaledClock passed as `clock` brings its own sleep
+        self._clock, self._sleep = clock, sleep or getattr(clock, "sleep", time.sleep)
+        self.last_frame_time: float | None = None
         self._rng = random.Random(seed)
         self._nrng = np.random.default_rng(seed)
         self._lock = threading.Lock()
@@ -121,7 +140,9 @@ class EmulatedCamera(FrameLoop):
         self._t0 = clock()
         self._next_frame_at = self._t0
         self._frame_no = 0
-        self._blink_at = self._t0 + self._rng.uniform(1.0, 2.5)
+        # the first blink after half to 5/8 of a gap: 1-2.5 s for the default 2-4 s
+        self._blink_at = self._t0 + self._rng.uniform(0.5 * blink_every_s[0],
+                                                      0.625 * blink_every_s[1])
         self._blink_len = self._rng.uniform(*blink_len_s)
         self._blink_every, self._blink_lens = blink_every_s, blink_len_s
         self.blinks_started = 0
@@ -171,14 +192,19 @@ class EmulatedCamera(FrameLoop):
         with self._lock:
             if self._closed:
                 raise DeviceUnavailable("emulated camera closed", "camera.unplugged")
-            now = self._clock()
-            wait = self._next_frame_at - now
-            if wait > 0:
-                self._sleep(wait)
+            if self.pace == "frames":   # the frame clock: frame n is at t0 + n/fps
+                now = self._t0 + self._frame_no / self.fps
+            else:
                 now = self._clock()
-            self._next_frame_at = max(self._next_frame_at + 1.0 / self.fps, now)
+                wait = self._next_frame_at - now
+                if wait > 0:
+                    self._sleep(wait)
+                    now = self._clock()
+                self._next_frame_at = max(self._next_frame_at + 1.0 / self.fps, now)
             self._frame_no += 1
-            return self.render(now)
+            frame = self.render(now)
+            self.last_frame_time = now
+            return frame
 
     def close(self) -> None:
         self._closed = True
@@ -204,8 +230,26 @@ def _number(url, name: str, default: float) -> float:
     return number
 
 
-def open_from_url(url) -> EmulatedCamera:
-    """Registry factory for `camera+emulator://face?...`."""
+def _seconds_range(url, name: str, default: tuple[float, float]) -> tuple[float, float]:
+    """`A-B` (or one number) in seconds, 0 < A <= B."""
+    value = url.opt(name)
+    if value in (None, ""):
+        return default
+    parts = value.split("-")
+    try:
+        low, high = float(parts[0]), float(parts[-1])
+    except ValueError:
+        low = high = -1.0
+    if len(parts) > 2 or not 0 < low <= high:
+        raise ConfigurationError(f"{url.url!r}: option {name}={value!r} must be a range of "
+                                 "seconds A-B with 0 < A <= B")
+    return low, high
+
+
+def open_from_url(url, clock: Callable[[], float] | None = None,
+                  sleep: Callable[[float], None] | None = None) -> EmulatedCamera:
+    """Registry factory for `camera+emulator://face?...`; `clock`/`sleep` (e.g. a soak's
+    `ScaledClock` and its `sleep`) default to real time."""
     faces = url.opt("faces", "1")
     if faces not in ("0", "1", "2"):
         raise ConfigurationError(f"{url.url!r}: faces must be 0, 1 or 2")
@@ -218,9 +262,15 @@ def open_from_url(url) -> EmulatedCamera:
         path = Path(name) if Path(name).is_absolute() else folder / name
         photo = read_face_photo(path)
     seed = url.opt("seed")
+    pace = url.opt("pace", "clock")
+    if pace not in PACES:
+        raise ConfigurationError(f"{url.url!r}: option pace={pace!r} must be clock or frames")
     face_px = None if faces == "2" else int(_number(url, "face_px", 200))
     return EmulatedCamera(photo, width=int(_number(url, "width", 640)),
                           height=int(_number(url, "height", 480)),
                           fps=_number(url, "fps", 15), blink=_flag(url, "blink", "1"),
                           static=_flag(url, "static"), face_px=face_px,
-                          seed=int(seed) if seed not in (None, "") else None)
+                          seed=int(seed) if seed not in (None, "") else None, pace=pace,
+                          blink_every_s=_seconds_range(url, "blink_every", (2.0, 4.0)),
+                          blink_len_s=_seconds_range(url, "blink_len", (0.15, 0.25)),
+                          clock=clock or time.monotonic, sleep=sleep)

@@ -93,3 +93,78 @@ def test_photo_resolved_from_environment(faces_dir, monkeypatch):
 def test_bad_emulator_urls_are_configuration_errors(faces_dir, query):
     with pytest.raises(ConfigurationError):
         open_device(f"camera+emulator://face?faces_dir={faces_dir}&{query}")
+
+
+def test_last_frame_time_is_the_clock_time_the_frame_was_rendered_at(obama):
+    clock = FakeClock()
+    cam = EmulatedCamera(obama, fps=10, seed=1, clock=clock, sleep=clock.sleep)
+    assert cam.last_frame_time is None
+    cam.read()
+    assert cam.last_frame_time == 1000.0
+    clock.t += 0.5                           # a slow consumer: the next frame is late
+    cam.read()
+    assert cam.last_frame_time == 1000.5
+
+
+def test_frame_pace_advances_one_frame_per_read_and_never_sleeps(obama):
+    clock, slept = FakeClock(), []
+    cam = EmulatedCamera(obama, fps=12.5, seed=1, clock=clock, sleep=slept.append,
+                         pace="frames")
+    cam.read()
+    first = cam.last_frame_time
+    assert first == 1000.0
+    for n in range(1, 41):
+        cam.read()
+        assert cam.last_frame_time - first == pytest.approx(n / 12.5, abs=1e-9)
+    assert slept == [] and clock.t == 1000.0        # the clock was never waited on
+
+
+def test_frame_pace_blinks_on_frame_time_and_repeats_for_a_seed(obama):
+    def frames(seed):
+        cam = EmulatedCamera(obama, fps=10, seed=seed, clock=FakeClock(), pace="frames",
+                             blink_every_s=(0.5, 1.0), blink_len_s=(0.3, 0.45))
+        shot = [cam.read() for _ in range(40)]      # 4 s on the frame clock
+        return shot, cam.blinks_started
+    a, blinks = frames(7)
+    b, _ = frames(7)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert 3 <= blinks <= 8                         # every 0.8-1.45 s, the first after 0.25-0.6 s
+
+
+def test_a_scaled_clock_paces_the_stream(obama, faces_dir):
+    import time
+    from devices.clock import ScaledClock
+    sc = ScaledClock(300)
+    cams = [EmulatedCamera(obama, fps=15, seed=1, clock=sc.monotonic, sleep=sc.sleep),
+            EmulatedCamera(obama, fps=15, seed=1, clock=sc),            # brings its own sleep
+            open_device(f"camera+emulator://face?faces_dir={faces_dir}&photo=obama_2.jpg"
+                        "&seed=1", clock=sc, sleep=sc.sleep)]
+    started = time.monotonic()
+    for cam in cams:
+        times = []
+        for _ in range(31):
+            cam.read()
+            times.append(cam.last_frame_time)
+        assert all(b - a >= 1 / 15 - 1e-6 for a, b in zip(times, times[1:]))
+        assert times[-1] - times[0] >= 2.0 - 1e-6    # 2 s of the clock's time
+    assert time.monotonic() - started < 30           # 6 s of clock time, not 6 s of waiting
+
+
+def test_pace_and_blink_options_from_urls(faces_dir):
+    base = f"camera+emulator://face?faces_dir={faces_dir}&photo=leslie_1.jpg&seed=1"
+    cam = open_device(base + "&pace=frames&blink_every=0.5-1&blink_len=0.3-0.45")
+    assert cam.pace == "frames"
+    assert cam._blink_every == (0.5, 1.0) and cam._blink_lens == (0.3, 0.45)
+    default = open_device(base)
+    assert default.pace == "clock"
+    assert default._blink_every == (2.0, 4.0) and default._blink_lens == (0.15, 0.25)
+    assert open_device(base + "&blink_every=3")._blink_every == (3.0, 3.0)
+
+
+@pytest.mark.parametrize("option", ["pace=fast", "blink_every=soon", "blink_every=2-1",
+                                    "blink_every=1-2-3", "blink_every=-1", "blink_len=0",
+                                    "blink_len=0.2-"])
+def test_bad_pace_and_blink_options_name_the_option(faces_dir, option):
+    with pytest.raises(ConfigurationError) as err:
+        open_device(f"camera+emulator://face?faces_dir={faces_dir}&photo=leslie_1.jpg&{option}")
+    assert option.split("=")[0] in str(err.value)

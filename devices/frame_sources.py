@@ -14,6 +14,10 @@ and `ImageFolderBackend` (a folder's images in name order), and serve them in on
                          or folder that does not loop, raises DeviceUnavailable
                          (`doc.camera_unplugged`).
 
+Both record `last_frame_time` on every `read()`: when the backend grabbed the frame returned,
+in seconds on the source's clock (time.monotonic unless given), not when it was handed over,
+so a consumer that analyses frames late still knows when each was captured.
+
 The emulators (`devices/camera/emulator.py`, `devices/document/emulator.py`) are frame sources
 too; they share `FrameLoop` for `frames()`.
 """
@@ -146,9 +150,12 @@ class SequentialFrameSource(FrameLoop):
     """A FrameSource reading its backend on each `read()`: DeviceUnavailable(`reason`) once a
     read fails (`"<name> <ended>"`) or after `close()`."""
 
-    def __init__(self, backend: Backend, name: str, ended: str, reason: str = DOC_UNPLUGGED):
+    def __init__(self, backend: Backend, name: str, ended: str, reason: str = DOC_UNPLUGGED,
+                 clock: Callable[[], float] = time.monotonic):
         self._backend: Backend | None = backend
         self.name, self.ended, self.reason = name, ended, reason
+        self._clock = clock
+        self.last_frame_time: float | None = None
 
     def read(self) -> np.ndarray:
         if self._backend is None:
@@ -157,6 +164,7 @@ class SequentialFrameSource(FrameLoop):
         if frame is None:
             log.warning("frame source read_failed name=%s", self.name)
             raise DeviceUnavailable(f"{self.name} {self.ended}", self.reason)
+        self.last_frame_time = self._clock()
         return frame
 
     def close(self) -> None:
@@ -184,6 +192,8 @@ class LatestFrameSource(FrameLoop):
         self._clock = clock
         self._cond = threading.Condition()
         self._frame: np.ndarray | None = None
+        self._frame_time = 0.0         # when the reader grabbed `_frame`
+        self.last_frame_time: float | None = None    # ... the one `read()` returned last
         self._seq = 0
         self._last_returned = 0
         self._fault: str | None = None
@@ -209,6 +219,7 @@ class LatestFrameSource(FrameLoop):
                     raise DeviceUnavailable(f"{self.name} unavailable", self._fault)
                 if self._frame is not None and self._seq != self._last_returned:
                     self._last_returned = self._seq
+                    self.last_frame_time = self._frame_time
                     return self._frame
                 left = deadline - self._clock()
                 if left <= 0:
@@ -242,6 +253,7 @@ class LatestFrameSource(FrameLoop):
                 next_at = self._clock()
                 continue
             frame = backend.read()
+            grabbed = self._clock()
             if frame is None:
                 log.warning("camera read failed name=%s", self.name)
                 self._set_fault(CAMERA_UNPLUGGED)
@@ -249,7 +261,7 @@ class LatestFrameSource(FrameLoop):
                 backend.close()
                 continue
             with self._cond:
-                self._frame = frame
+                self._frame, self._frame_time = frame, grabbed
                 self._seq += 1
                 self._cond.notify_all()
             next_at += 1.0 / max(backend.fps, 0.5)

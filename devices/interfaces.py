@@ -155,7 +155,13 @@ class ReceiptPrinter(Protocol):
 # Cameras
 @runtime_checkable
 class FrameSource(Protocol):
-    """A camera: BGR frames (numpy HxWx3 uint8). Raises DeviceUnavailable when unplugged."""
+    """A camera: BGR frames (numpy HxWx3 uint8). Raises DeviceUnavailable when unplugged.
+
+    Optional attribute `last_frame_time: float | None`: when the frame the last `read()`
+    returned was captured, in seconds on the source's own monotonic clock (the emulator's: the
+    time it rendered the frame at, a frame clock with `pace=frames`). The face verifier times a
+    blink by it. A source without it is still a FrameSource: callers use
+    `getattr(camera, "last_frame_time", None)` and fall back to their own clock."""
 
     def read(self) -> np.ndarray: ...
 

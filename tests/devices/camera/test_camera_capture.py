@@ -144,3 +144,44 @@ def test_source_that_never_delivers_times_out():
     finally:
         release.set()
         cam.close()
+
+
+def test_latest_frame_carries_the_time_it_was_grabbed_not_handed_over():
+    grabbed = {}
+
+    class Counting:
+        fps = 100.0
+        n = 0
+
+        def read(self):
+            self.n += 1
+            grabbed[self.n] = time.monotonic()
+            return np.full((2, 2, 3), self.n % 256, np.uint8)
+
+        def close(self):
+            pass
+
+    cam = LatestFrameSource(Counting)
+    try:
+        assert cam.last_frame_time is None
+        cam.read()
+        time.sleep(0.3)                    # a slow consumer: ~30 frames went by meanwhile
+        n = int(cam.read()[0, 0, 0])
+        handed = time.monotonic()
+        # stamped right after its backend read returned, before the next grab began
+        assert grabbed[n] <= cam.last_frame_time <= grabbed.get(n + 1, handed)
+    finally:
+        cam.close()
+
+
+def test_sequential_source_records_when_its_backend_delivered():
+    from devices.frame_sources import ImageFolderBackend, SequentialFrameSource
+    ticks = iter([5.0, 7.5])
+    backend = ImageFolderBackend([], loop=False)
+    backend.read = lambda: np.zeros((2, 2, 3), np.uint8)
+    src = SequentialFrameSource(backend, "doc camera", "ended", clock=lambda: next(ticks))
+    assert src.last_frame_time is None
+    src.read()
+    assert src.last_frame_time == 5.0
+    src.read()
+    assert src.last_frame_time == 7.5

@@ -65,12 +65,13 @@ class LiveFacePipeline:
         self._last_full_check = -1e9
         self._others, self._others_at = [], -1e9
 
-    def detect(self, rgb: np.ndarray) -> list[Box]:
+    def detect(self, rgb: np.ndarray, now: float | None = None) -> list[Box]:
+        """The faces of a frame; `now` is the frame's time (default: the clock's reading)."""
         import face_recognition
         h, w = rgb.shape[:2]
         scale = min(1.0, self.detect_width / w)
         small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        now = self._clock()
+        now = self._clock() if now is None else now
         boxes = face_recognition.face_locations(small, 1)
         if not boxes or now - self._last_full_check >= self.full_check_every_s:
             self._last_full_check = now
@@ -98,10 +99,11 @@ class LiveFacePipeline:
                 return best
         return max(boxes, key=lambda bx: (bx[1] - bx[3]) * (bx[2] - bx[0]))
 
-    def analyze(self, frame_bgr: np.ndarray) -> FrameAnalysis:
+    def analyze(self, frame_bgr: np.ndarray, now: float | None = None) -> FrameAnalysis:
+        """One frame through steps 1-4; `now` as for `detect`."""
         import face_recognition
         rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-        boxes = self.detect(rgb)
+        boxes = self.detect(rgb, now)
         box = self.choose(boxes)
         self.last_box = box
         marks = None

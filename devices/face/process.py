@@ -5,14 +5,17 @@ milliseconds a frame on a laptop, hundreds on a Pi); run in a thread of the app,
 call stops the Kivy main loop. `ProcessFaceVerifier` keeps a `LiveFaceVerifier` in a child
 process (spawned, so it inherits no threads, windows or devices) and talks to it over a pipe:
 
-    parent -> child   ("verify", card_photo_bgr, timeout) | ("frame", bgr) | ("cancel",)
-                      ("wipe",) | ("stop",)
+    parent -> child   ("verify", card_photo_bgr, timeout) | ("frame", bgr, capture_time)
+                      ("cancel",) | ("wipe",) | ("stop",)
     child -> parent   ("read",)            wants the next camera frame
                       ("event", key, p)    guidance for the screen and voice
                       ("preview", box, prompt_key)   about the frame it just analysed
                       ("done", FaceResult) | ("error", kind, reason_key, message)
 
-The camera stays in the parent (behind its supervisor); frames cross the pipe. It is a
+The camera stays in the parent (behind its supervisor); frames cross the pipe with their
+capture time (the camera's `last_frame_time`, or None when it has none), which the child's
+stand-in camera offers as its own `last_frame_time`, so the blink challenge is timed by when
+frames were captured, not by when they crossed the pipe (devices/face/verifier.py). It is a
 drop-in `FaceVerifier`: `verify`, `preview`, `wipe`, plus `close`. A child that dies is
 reported as `face.unavailable` for that attempt and started again for the next.
 """
@@ -103,7 +106,7 @@ class ProcessFaceVerifier:
                     self._drain_until_done(conn)
                     raise exc
                 self._last_frame = frame
-                conn.send(("frame", frame))
+                conn.send(("frame", frame, getattr(camera, "last_frame_time", None)))
             elif kind == "event":
                 if on_event is not None:
                     on_event(FaceEvent(msg[1], msg[2]))
@@ -160,17 +163,19 @@ class ProcessFaceVerifier:
 
 
 class _PipeCamera:
-    """The child's camera: every read asks the parent for its next frame."""
+    """The child's camera: every read asks the parent for its next frame (and its capture
+    time, offered as `last_frame_time` like a camera's own)."""
 
     def __init__(self, conn, cancel: threading.Event):
         self._conn, self._cancel = conn, cancel
         self._last = np.zeros((480, 640, 3), np.uint8)
+        self.last_frame_time: float | None = None
 
     def read(self) -> np.ndarray:
         self._conn.send(("read",))
         msg = self._conn.recv()
         if msg[0] == "frame":
-            self._last = msg[1]
+            self._last, self.last_frame_time = msg[1], msg[2]
         else:                        # ("cancel",): finish this frame, stop before the next
             self._cancel.set()
         return self._last

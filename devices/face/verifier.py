@@ -7,6 +7,13 @@ by `encode_gap_s`, never with the eyes shut) and the decision is the MEDIAN dist
 frames against the threshold — several frames, not one lucky or unlucky frame. Meanwhile a
 randomised `BlinkChallenge` runs on the landmarks of the same tracked face.
 
+Time. Inside an attempt every frame is timed by when it was CAPTURED, when the camera says so
+(`last_frame_time`, see `devices.interfaces.FrameSource`), else by the verifier's clock when
+the frame arrives; the choice is made on the first frame and kept for the whole attempt, so one
+attempt never compares times of two clocks. That time drives the blink challenge, the gap
+between encoded frames, the repeated prompts and the pipeline's periodic checks. Only the
+overall `timeout` runs on the verifier's own clock: it is a safety net in real time.
+
 Privacy: frames stay in memory; the result carries only the best frame (JPEG) and scores;
 `wipe()` drops the card encoding and the preview frame. Nothing here logs images or names.
 """
@@ -137,15 +144,27 @@ class LiveFaceVerifier:
     def verify(self, card_photo_bgr: np.ndarray, camera: FrameSource,
                on_event: Callable[[FaceEvent], None] | None = None, timeout: float = 30.0,
                cancel: threading.Event | None = None) -> FaceResult:
+        """One attempt on the camera's frames until decided, failed, cancelled or `timeout`
+        seconds of the verifier's clock have passed.
+
+        Frames are timed by their capture time when the camera gives one (module docstring).
+        That is the right time for liveness: a blink is a fact about the moments the frames
+        were captured, not about when they were analysed. On a slow CPU (a Pi, a busy kiosk) the
+        analysis runs behind the camera, and a frame with the eyes shut may be looked at a
+        second after it was taken; timed on arrival, a 0.2 s blink could look like a 1 s eye
+        closure, or fall outside the challenge's window, although the person did exactly what
+        was asked. The same holds for an emulated camera on a frame clock, whose frames are
+        captured at 1/fps steps however fast or slow they are analysed."""
         card = self.encode_card(card_photo_bgr)
         run = _Run(self, card, on_event)
+        times = FrameTimes(self._clock)
         deadline = self._clock() + timeout
         while self._clock() < deadline:
             if cancel is not None and cancel.is_set():
                 run.cancelled = True
                 break
             frame = camera.read()
-            if run.step(frame, self._clock()):
+            if run.step(frame, times.of(camera)):
                 break
         return self._finish(run)
 
@@ -194,6 +213,40 @@ class LiveFaceVerifier:
             self._preview = LivePreview(frame, analysis.box, analysis.prompt_key)
 
 
+class FrameTimes:
+    """The time base of one attempt: the frames' capture times, or the verifier's clock.
+
+    Chosen on the first frame: capture times if that frame has one (`last_frame_time`), else
+    the clock, and never mixed afterwards. A source that stops giving capture times mid-attempt
+    (none known) holds the time at its last capture time; the attempt's timeout still runs.
+    Times never go backwards."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self.capture: bool | None = None      # None until the first frame
+        self._last: float | None = None
+        self._held = False
+
+    def of(self, camera) -> float:
+        """The time of the frame `camera.read()` just returned."""
+        captured = getattr(camera, "last_frame_time", None)
+        if self.capture is None:
+            self.capture = captured is not None
+        if not self.capture:
+            now = self._clock()
+        elif captured is None:          # capture chosen, so a first frame set `_last`
+            if not self._held:
+                self._held = True
+                log.warning("face camera stopped giving capture times")
+            now = self._last
+        else:
+            now = float(captured)
+        if self._last is not None and now < self._last:
+            now = self._last
+        self._last = now
+        return now
+
+
 class _Run:
     """The state of one verification attempt (one call of verify)."""
 
@@ -240,7 +293,7 @@ class _Run:
 
     def step(self, frame: np.ndarray, now: float) -> bool:
         """Process one frame; True when the attempt is complete."""
-        a = self.pipeline.analyze(frame)
+        a = self.pipeline.analyze(frame, now)
         self.v._set_preview(frame, a)
         if a.prompt_key is not None:
             self.last_guidance = a.prompt_key

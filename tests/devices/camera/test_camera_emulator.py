@@ -168,3 +168,13 @@ def test_bad_pace_and_blink_options_name_the_option(faces_dir, option):
     with pytest.raises(ConfigurationError) as err:
         open_device(f"camera+emulator://face?faces_dir={faces_dir}&photo=leslie_1.jpg&{option}")
     assert option.split("=")[0] in str(err.value)
+
+
+def test_cameras_of_the_same_photo_and_size_share_the_face_and_eyes_found(obama):
+    one = EmulatedCamera(obama, seed=1, clock=FakeClock())
+    two = EmulatedCamera(obama, seed=2, clock=FakeClock())
+    assert two.base is one.base and two.eyes is one.eyes          # found once, not per camera
+    small = EmulatedCamera(obama, width=320, height=240, face_px=100, clock=FakeClock())
+    still = EmulatedCamera(obama, static=True, clock=FakeClock())
+    assert small.base.shape == (240, 320, 3) and len(small.eyes) == 2
+    assert still.eyes == [] and np.array_equal(still.base, one.base)

@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from devices.face.verifier import LivePreview
+from devices.face.verifier import LivePreview, capture_time
 from devices.interfaces import (DeviceError, DeviceUnavailable, FaceEvent, FaceResult,
                                 FrameSource)
 
@@ -106,7 +106,7 @@ class ProcessFaceVerifier:
                     self._drain_until_done(conn)
                     raise exc
                 self._last_frame = frame
-                conn.send(("frame", frame, getattr(camera, "last_frame_time", None)))
+                conn.send(("frame", frame, capture_time(camera)))
             elif kind == "event":
                 if on_event is not None:
                     on_event(FaceEvent(msg[1], msg[2]))

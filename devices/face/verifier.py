@@ -213,6 +213,17 @@ class LiveFaceVerifier:
             self._preview = LivePreview(frame, analysis.box, analysis.prompt_key)
 
 
+def capture_time(camera) -> float | None:
+    """The camera's `last_frame_time` when it is a number, else None.
+
+    Not merely getattr: the device supervisor's proxy (devices/supervisor.py) answers every
+    attribute with a method that calls the device, so what comes back must be checked."""
+    captured = getattr(camera, "last_frame_time", None)
+    if isinstance(captured, (int, float)) and not isinstance(captured, bool):
+        return float(captured)
+    return None
+
+
 class FrameTimes:
     """The time base of one attempt: the frames' capture times, or the verifier's clock.
 
@@ -229,7 +240,7 @@ class FrameTimes:
 
     def of(self, camera) -> float:
         """The time of the frame `camera.read()` just returned."""
-        captured = getattr(camera, "last_frame_time", None)
+        captured = capture_time(camera)
         if self.capture is None:
             self.capture = captured is not None
         if not self.capture:
@@ -240,7 +251,7 @@ class FrameTimes:
                 log.warning("face camera stopped giving capture times")
             now = self._last
         else:
-            now = float(captured)
+            now = captured
         if self._last is not None and now < self._last:
             now = self._last
         self._last = now

@@ -8,7 +8,7 @@ import random
 from devices.camera.emulator import SOAK_OPTIONS
 from devices.clock import ScaledClock
 from devices.face import make_verifier
-from devices.face.verifier import FrameTimes
+from devices.face.verifier import FrameTimes, capture_time
 from devices.interfaces import FaceDecision, Liveness
 from devices.registry import open_device
 
@@ -121,3 +121,22 @@ def test_the_worker_times_frames_by_their_capture_time(card_photo, emulator_url)
         assert worker.preview() is not None and worker.preview().frame_bgr.shape == (240, 320, 3)
     finally:
         worker.close()
+
+
+def test_a_camera_behind_the_device_supervisor_is_checked_without_capture_times(card_photo,
+                                                                               emulator_url):
+    """The kiosk hands the verifier the supervisor's proxy, which answers any attribute with a
+    method: that is not a capture time, and the check runs on the verifier's clock."""
+    from devices.supervisor import DeviceSupervisor
+    url = emulator_url(photo="leslie_2.jpg", seed=3) + "&" + FAST
+    supervisor = DeviceSupervisor("camera", url, open_device)
+    try:
+        assert supervisor.open_now()
+        camera = supervisor.proxy
+        camera.read()
+        assert capture_time(camera) is None
+        result = make_verifier(rng=random.Random(3)).verify(card_photo("leslie_1"), camera,
+                                                            timeout=60)
+        assert result.decision is FaceDecision.MATCH and result.liveness is Liveness.PASSED
+    finally:
+        supervisor.close()

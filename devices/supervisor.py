@@ -214,5 +214,12 @@ class _Proxy:
             return self._supervisor.call(name, *args, **kwargs)
         return call
 
+    @property
+    def last_frame_time(self) -> float | None:
+        """A camera's capture time of the frame it returned last (devices/interfaces.py
+        FrameSource), passed through so the face check times blinks by it; None otherwise."""
+        value = getattr(self._supervisor._device, "last_frame_time", None)
+        return value if isinstance(value, (int, float)) else None
+
     def close(self) -> None:  # the supervisor owns the device's lifetime
         pass

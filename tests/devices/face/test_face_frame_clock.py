@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from devices.camera.emulator import SOAK_OPTIONS
 from devices.clock import ScaledClock
 from devices.face import make_verifier
@@ -123,10 +125,10 @@ def test_the_worker_times_frames_by_their_capture_time(card_photo, emulator_url)
         worker.close()
 
 
-def test_a_camera_behind_the_device_supervisor_is_checked_without_capture_times(card_photo,
-                                                                               emulator_url):
-    """The kiosk hands the verifier the supervisor's proxy, which answers any attribute with a
-    method: that is not a capture time, and the check runs on the verifier's clock."""
+def test_a_camera_behind_the_device_supervisor_passes_its_capture_times_on(card_photo,
+                                                                            emulator_url):
+    """The kiosk hands the verifier the supervisor's proxy: it passes the camera's capture time
+    on (a number, never the proxy's stand-in method), so the check runs on the frame clock."""
     from devices.supervisor import DeviceSupervisor
     url = emulator_url(photo="leslie_2.jpg", seed=3) + "&" + FAST
     supervisor = DeviceSupervisor("camera", url, open_device)
@@ -134,7 +136,9 @@ def test_a_camera_behind_the_device_supervisor_is_checked_without_capture_times(
         assert supervisor.open_now()
         camera = supervisor.proxy
         camera.read()
-        assert capture_time(camera) is None
+        first = capture_time(camera)
+        camera.read()
+        assert first is not None and capture_time(camera) == pytest.approx(first + 1 / 8)
         result = make_verifier(rng=random.Random(3)).verify(card_photo("leslie_1"), camera,
                                                             timeout=60)
         assert result.decision is FaceDecision.MATCH and result.liveness is Liveness.PASSED

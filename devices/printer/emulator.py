@@ -34,6 +34,7 @@ from devices.printer.render import CjkFont, find_cjk_font
 
 log = logging.getLogger(__name__)
 
+RECEIVED_KEPT = 4 * 2**20     # bytes of the stream the model keeps for tests and debugging
 STATES: dict[str, PrinterStatus] = {
     "ok": PrinterStatus(online=True, paper=PaperState.OK),
     "near_end": PrinterStatus(online=True, paper=PaperState.NEAR_END),
@@ -64,7 +65,7 @@ class PrinterModel:
         self.out_dir = Path(out_dir) if out_dir else None
         self.jobs: list[Image.Image] = []
         self.torn_jobs = 0                 # jobs cut short by the paper running out
-        self.received = bytearray()        # every byte received, for tests and debugging
+        self.received = bytearray()        # the bytes received (the last RECEIVED_KEPT), for tests
         self._lock = threading.Lock()
         self._state = "ok"
         self._paper_left: int | None = None
@@ -215,7 +216,10 @@ class PrinterEmulator:
         parser = EscPosStreamParser()
 
         def feed(data: bytes) -> None:
-            self.model.received += data
+            received = self.model.received
+            received += data
+            if len(received) > RECEIVED_KEPT:        # an emulator may run for days (a soak)
+                del received[:len(received) - RECEIVED_KEPT]
             for event in parser.feed(data):
                 self.model.handle(event, write)
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from typing import Callable
 
 from devices.interfaces import ConfigurationError
 from devices.printer.condition import paper_of
 from devices.registry import open_device, parse_device_url
 from devices.slots import SLOT_NAMES, SLOTS, driver_options, slot_of_device
-from devices.supervisor import DeviceSupervisor, HealthChange
+from devices.supervisor import DeviceSupervisor
 from flows.catalog import Catalog
 from kiosk.config import KioskConfig
 from kiosk.visit.session import Devices, Session
@@ -34,21 +36,22 @@ def check_device_urls(config: KioskConfig) -> None:
 
 class Terminal:
     def __init__(self, config: KioskConfig, catalog: Catalog, sink: PacketSink,
-                 face_verifier=None, start_supervisors: bool = True, progress=None):
+                 face_verifier=None, start_supervisors: bool = True, progress=None,
+                 clock: Callable[[], float] = time.monotonic):
+        """`clock`: the session's monotonic clock; a soak passes a faster one
+        (devices/clock.py ScaledClock) so that only waiting shrinks."""
         check_device_urls(config)
         self.config, self.catalog, self.sink = config, catalog, sink
         self.supervisors: dict[str, DeviceSupervisor] = {}
-        self.health_events: list[HealthChange] = []
         for slot in SLOT_NAMES:
             url = getattr(config.devices, slot)
             sup = DeviceSupervisor(slot, url, lambda u, slot=slot: self._open(slot, u))
-            sup.subscribe(self.health_events.append)
             self.supervisors[slot] = sup.start() if start_supervisors else sup
         self.face_verifier = face_verifier if face_verifier is not None else _make_verifier(config)
         devices = Devices(face=self.face_verifier,
                           **{s.device: self.supervisors[s.name].proxy for s in SLOTS})
         self.session = Session(catalog, devices, sink, session_settings(config),
-                               health=self.fault_of, progress=progress)
+                               health=self.fault_of, progress=progress, clock=clock)
 
     def _open(self, slot: str, url: str):
         if slot == "printer" and "width=" not in url:      # the site's paper, unless the URL says

@@ -187,37 +187,43 @@ def drive(session, pilot: ScriptedApplicant, matter_code: str, timeout: float = 
 
 
 def drive_intent(session, pilot, first, timeout: float = 120.0, on_snapshot=None):
-    """Send `first` (StartVisit, StartProgress) and let `pilot` answer snapshots until it is
-    finished. Acts only on a snapshot that reflects every intent sent so far, so a stale
-    snapshot can never make it press "next" twice. Raises TimeoutError naming the screen it
-    got stuck on.
+    """Send `first` (StartVisit, StartProgress; or a list of intents, e.g. SetLanguage then
+    StartVisit) and let `pilot` answer snapshots until it is finished. Acts only on a snapshot
+    that reflects every intent sent so far, so a stale snapshot can never make it press "next"
+    twice. Raises TimeoutError naming the screen it got stuck on. Listens to the session only
+    while it drives: a driver left subscribed would be handed every later snapshot.
     """
     import queue as _queue
     import time as _time
 
     snaps: _queue.Queue = _queue.Queue()
     session.subscribe(snaps.put)
-    sent = session.snapshot.handled if session.snapshot else 0
-    session.send(first)
-    sent += 1
-    deadline = _time.monotonic() + timeout
-    latest = None
-    while not pilot.finished:
-        left = deadline - _time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"visit stuck on screen {latest.screen if latest else None!r} "
-                               f"reason={latest.reason_key if latest else None}")
-        try:
-            latest = snaps.get(timeout=min(left, 0.5))
-        except _queue.Empty:
-            continue
-        while not snaps.empty():
-            latest = snaps.get_nowait()
-        if on_snapshot:
-            on_snapshot(latest)
-        if latest.handled < sent or latest.screen == "attract":
-            continue
-        for intent in pilot.decide(latest):
+    try:
+        sent = session.snapshot.handled if session.snapshot else 0
+        for intent in first if isinstance(first, (list, tuple)) else [first]:
             session.send(intent)
             sent += 1
+        deadline = _time.monotonic() + timeout
+        latest = None
+        while not pilot.finished:
+            left = deadline - _time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"visit stuck on screen "
+                                   f"{latest.screen if latest else None!r} "
+                                   f"reason={latest.reason_key if latest else None}")
+            try:
+                latest = snaps.get(timeout=min(left, 0.5))
+            except _queue.Empty:
+                continue
+            while not snaps.empty():
+                latest = snaps.get_nowait()
+            if on_snapshot:
+                on_snapshot(latest)
+            if latest.handled < sent or latest.screen == "attract" or pilot.finished:
+                continue
+            for intent in pilot.decide(latest):
+                session.send(intent)
+                sent += 1
+    finally:
+        session.unsubscribe(snaps.put)
     return pilot

@@ -15,6 +15,7 @@ result can never reach the next applicant. Every time reading goes through the i
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -159,6 +160,11 @@ class Session:
         self._listeners.append(listener)
         if self.snapshot is not None:
             listener(self.snapshot)
+
+    def unsubscribe(self, listener: Callable[[I.Snapshot], None]) -> None:
+        """Stop handing snapshots to `listener` (a no-op when it is not subscribed)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     def on_wipe(self, hook: Callable[[], None]) -> None:
         """Call `hook()` in the session thread whenever a visit has been wiped, before the

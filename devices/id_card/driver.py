@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import termios
 import time
 
 import serial
@@ -234,8 +235,13 @@ class SamReader:
                     if parser.in_frame:
                         raise _Truncated(what)
                     raise DeviceUnavailable(f"{what}: no reply within {timeout:.1f}s", "id_card.timeout")
-        except serial.SerialException as exc:
-            raise DeviceUnavailable(f"{what}: serial port failed: {exc}", "id_card.reader_missing") from None
+        except (serial.SerialException, OSError, termios.error) as exc:
+            # the port went away (cable pulled, adapter reset): pyserial raises its own error
+            # from reads, but OSError from ioctl and termios.error from tcflush (found by the
+            # soak: an unplugged reader then looked like an unexpected failure, read again and
+            # again in a tight loop)
+            raise DeviceUnavailable(f"{what}: serial port failed: {type(exc).__name__}",
+                                    "id_card.reader_missing") from None
 
 
 def open_from_url(url: DeviceUrl, photo_decoder: PhotoDecoder | None = None,

@@ -198,8 +198,10 @@ def device_outcome(ctx: VisitContext, r: DeviceResult, today):
     A submission's acceptance time and progress token go into `ctx` for the receipt."""
     err = r.error
     if err is not None and not isinstance(err, DeviceError):
+        # a driver failed in a way it does not know: treat the device as unavailable for
+        # this visit rather than try it again at once (which could loop without end)
         log.error("device step failed step=%s error=%s", r.step.value, type(err).__name__)
-        err = DeviceError(type(err).__name__, "device.failed")
+        err = DeviceUnavailable(type(err).__name__, "device.failed")
     return _OUTCOMES[r.step](ctx, r.value, err, today)
 
 

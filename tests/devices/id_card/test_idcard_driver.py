@@ -154,3 +154,18 @@ def test_missing_port():
     with pytest.raises(DeviceUnavailable) as err:
         open_device("idcard+serial:///dev/does-not-exist", expected_kind="id_card")
     assert err.value.reason_key == "id_card.reader_missing"
+
+
+def test_a_reader_unplugged_while_open_is_unavailable_not_a_crash(reader):
+    """The cable is pulled after the reader was opened: every call says the reader is missing
+    (DeviceUnavailable, so the supervisor reopens it), never termios.error or OSError from
+    under pyserial, which the session took for an unknown failure and retried in a tight loop
+    (found by benchmarks/soak.py)."""
+    server, reader = reader
+    server.stop()
+    for _ in range(3):
+        with pytest.raises(DeviceUnavailable) as err:
+            reader.read_card(timeout=0.2)
+        assert err.value.reason_key in ("id_card.reader_missing", "id_card.timeout")
+        with pytest.raises(DeviceUnavailable):
+            reader.card_present()

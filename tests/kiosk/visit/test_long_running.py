@@ -53,3 +53,38 @@ def test_a_faster_clock_shrinks_the_idle_timeout_and_nothing_else(mini_catalog, 
         assert session.state is None
     finally:
         session.stop()
+
+
+class _BrokenReader:
+    """A reader whose driver fails in a way it does not know (not a DeviceError)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def read_card(self, timeout):
+        self.calls += 1
+        raise OSError(5, "Input/output error")
+
+    def card_present(self):
+        raise OSError(5, "Input/output error")
+
+    def close(self):
+        pass
+
+
+def test_an_unknown_reader_failure_ends_the_visit_instead_of_reading_for_ever(mini_catalog,
+                                                                             tmp_path):
+    """It used to become 'read again' at once: a million reads in a soak of 100 visits."""
+    session, devices, _sink = make_session(mini_catalog, tmp_path)
+    devices.id_card = _BrokenReader()
+    try:
+        session.send(I.StartVisit("NP-OLD-ALLOWANCE"))
+        wait_until(lambda: session.snapshot.screen == "guide")
+        session.send(I.Next())
+        wait_until(lambda: session.snapshot.screen == "consent")
+        session.send(I.Agree(True))
+        wait_until(lambda: session.snapshot.screen == "refused")
+        assert session.snapshot.reason_key == "visit.capability_missing"
+        assert devices.id_card.calls == 1
+    finally:
+        session.stop()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import click
 
 from devices.assets import exit_on_missing_asset
+from devices.clock import REAL_TIME, ScaledClock
 from devices.emulator_server import (ByteServer, check_transport_choice, serve_until_signal,
                                      start_chosen_transport)
 from devices.id_card import codec
@@ -161,9 +162,12 @@ class EmulatorServer:
     (the transport is `devices.emulator_server.ByteServer`)."""
 
     def __init__(self, scenario: Scenario | str | os.PathLike | None = None,
-                 faces_dir: str | os.PathLike | None = None):
+                 faces_dir: str | os.PathLike | None = None, clock: ScaledClock = REAL_TIME):
+        """`clock`: the card's read time and a placed card's delay pass on it (a soak's
+        ScaledClock shrinks them; devices/clock.py)."""
         self._scenario_arg = scenario
         self._faces_dir = faces_dir
+        self._clock = clock
         self.emulator: SamEmulator | None = None
         self._server = ByteServer(self._connect, thread_name="idcard-emulator", read_size=4096)
 
@@ -173,7 +177,7 @@ class EmulatorServer:
         scenario = scenario if scenario is not None else self._scenario_arg
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, self._faces_dir)
-        self.emulator = SamEmulator(scenario)
+        self.emulator = SamEmulator(scenario, clock=self._clock.monotonic)
         return self.emulator
 
     def start_pty(self, scenario: Scenario | str | os.PathLike | None = None) -> str:
@@ -220,7 +224,7 @@ class EmulatorServer:
         def feed(data: bytes) -> None:
             for item in parser.feed(data):
                 for reply in self._require().handle(item):
-                    if reply.delay and self._server.stopping.wait(reply.delay):
+                    if reply.delay and self._clock.wait(self._server.stopping, reply.delay):
                         return
                     write(reply.data)
 

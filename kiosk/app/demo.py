@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devices.clock import REAL_TIME, ScaledClock
 from flows.catalog import Catalog
 from flows.engine import check_eligibility, plan_visit
 from kiosk.app.terminal import Terminal
@@ -45,13 +46,18 @@ class DemoDevices:
     """All four devices emulated at the wire level, for the demo, `simulate` and tests."""
 
     def __init__(self, work_dir: Path | None = None, faces_dir: str | None = None,
-                 printer_state: str = "ok", doc_sequence: str = "clean", scenario=None):
-        """`scenario`: an already loaded emulator scenario (default: the packaged one)."""
+                 printer_state: str = "ok", doc_sequence: str = "clean", scenario=None,
+                 keep_paper: bool = True, clock: ScaledClock = REAL_TIME):
+        """`scenario`: an already loaded emulator scenario (default: the packaged one);
+        `keep_paper`: the printer emulator also saves every receipt as a PNG in paper/;
+        `clock`: the ID-card emulator's (devices/clock.py; a soak's runs faster)."""
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="kiosk-demo-"))
         self.faces_dir = faces_dir
         self.printer_state = printer_state
         self.doc_sequence = doc_sequence
         self.scenario = scenario
+        self.keep_paper = keep_paper
+        self.clock = clock
         self.id_card = None
         self.printer = None
         self.current_card: str | None = None
@@ -63,10 +69,11 @@ class DemoDevices:
 
         self.scenario = self.scenario or load_scenario(None, self.faces_dir)
         self.check_camera_photos()
-        self.id_card = EmulatorServer(self.scenario)
+        self.id_card = EmulatorServer(self.scenario, clock=self.clock)
         card_path = self.id_card.start_pty()
         self.id_card.remove_card()
-        self.printer = PrinterEmulator(out_dir=self.work_dir / "paper")
+        self.printer = PrinterEmulator(
+            out_dir=self.work_dir / "paper" if self.keep_paper else None)
         if self.printer_state != "ok":
             self.printer.set_state(self.printer_state)
         printer_path = self.printer.start_pty()

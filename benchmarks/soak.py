@@ -1,0 +1,574 @@
+"""Soak: thousands of whole visits on one terminal, with faults; nothing lost, memory flat.
+
+    python benchmarks/soak.py                      # 10,000 visits
+    python benchmarks/soak.py --visits 300 --json soak.json
+    python benchmarks/soak.py --minutes 60         # as many visits as fit in an hour
+
+One terminal as in service, all real but its devices: the session, drivers, outbox (sealing,
+queue) and face worker of kiosk/app/terminal.py in this process, on the wire-level emulators
+(kiosk/app/demo.py: ID-card reader and printer on pseudo-terminals, the reader behind a stable
+by-id link as udev makes one, so it can be unplugged and plugged back); `kiosk-uploader` and
+`backoffice serve` (SQLite) as their own processes; between them a relay
+(benchmarks/soak_link.py) that takes the network down or answers 503/500 on command.
+
+Only waiting shrinks: the session runs on a clock `--scale` times faster than real time
+(devices/clock.py), so its idle timeout and end screen pass quickly, and the face camera
+emulator runs on a frame clock (`pace=frames`), so a face check costs the frames it analyses
+and no more. The faults, their mix and the visits are drawn from `--seed`
+(benchmarks/soak_visits.py); every `--kill-every` visits the uploader is killed with SIGKILL
+and started again, as systemd would.
+
+It prints (and writes with --json): visits done / refused / abandoned by reason; crashes (any
+exception that reached the top of a thread, any error logged with a traceback, the session
+thread gone, an uploader that died unasked); packets accepted vs stored by the back office
+(lost, doubled, unknown); receipts printed vs packets accepted (every printed case number must
+be an accepted packet's); RSS of this process after 100 visits and every 1,000, with the Python
+object kinds that grew; file descriptors and threads at the start and the end; and where the
+time went (seconds per screen). It exits 1 when a target is missed: a crash, a packet lost or
+doubled, a receipt without its packet, or RSS more than --rss-slack-mib above its value after
+100 visits (only checked from 1,000 visits on).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import datetime as dt
+import gc
+import json
+import logging
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devices.camera.emulator import SOAK_OPTIONS  # noqa: E402
+from soak_visits import PlannedVisit, SoakApplicant, VisitRecord, plan_visits  # noqa: E402
+
+log = logging.getLogger("soak")
+TERMINAL_ID = "SOAK-0001"
+SITE_ID = "soak-site"
+NO_CAMERA = "camera+v4l2:///dev/soak-camera-unplugged"
+CHECKPOINT_EVERY = 1000
+DOC_SIZE = (1024, 768)
+
+
+# ---- what can go wrong, counted ---------------------------------------------------------------
+class Crashes:
+    """Every exception that reached the top of a thread, and every error logged with a
+    traceback, by where it happened (no messages: they could carry a visit's data)."""
+
+    def __init__(self):
+        self.seen: collections.Counter = collections.Counter()
+        self.errors_logged: collections.Counter = collections.Counter()
+        self._previous_hook = threading.excepthook
+
+    def install(self) -> None:
+        threading.excepthook = self._thread_died
+        handler = logging.Handler(logging.ERROR)
+        handler.emit = self._logged
+        logging.getLogger().addHandler(handler)
+
+    def _thread_died(self, args) -> None:
+        self.seen[f"thread {args.thread.name if args.thread else '?'}: "
+                  f"{args.exc_type.__name__} at {_where(args.exc_traceback)}"] += 1
+
+    def _logged(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.seen[f"logged traceback {record.name}: {record.exc_info[0].__name__} at "
+                      f"{_where(record.exc_info[2])}"] += 1
+        else:
+            self.errors_logged[f"{record.name}: {record.msg}"] += 1
+
+    def add(self, what: str) -> None:
+        self.seen[what] += 1
+
+
+def _where(tb) -> str:
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{os.path.relpath(last.filename, REPO)}:{last.lineno}"
+
+
+# ---- the process, measured --------------------------------------------------------------------
+def _status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def resources() -> dict:
+    return {"rss_mib": round(_status("VmRSS") / 1024, 1),
+            "fds": len(os.listdir("/proc/self/fd")),
+            "python_threads": threading.active_count(), "os_threads": _status("Threads")}
+
+
+def object_counts() -> collections.Counter:
+    gc.collect()
+    return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+# ---- the terminal under soak ------------------------------------------------------------------
+class SoakTerminal:
+    """The kiosk of this process: emulated devices, the real outbox and session, and the
+    levers the faults pull."""
+
+    def __init__(self, work: Path, backoffice, scale: float):
+        from devices.clock import ScaledClock
+        from flows.catalog import load_catalog
+        from kiosk.app.demo import DemoDevices
+        from kiosk.app.terminal import Terminal
+        from kiosk.config import load_config
+        from kiosk.link.enrolment import enrol
+        from kiosk.link.outbox import Outbox
+        from protocol.atomic import replace_symlink
+        from protocol.keys import load_signing_key
+
+        self.work = work
+        self.catalog = load_catalog()
+        clock = ScaledClock(scale)
+        self.demo = DemoDevices(work / "devices", keep_paper=False, clock=clock)
+        urls = self.demo.start()
+        self.by_id = work / "dev" / "serial-by-id-reader"
+        self.by_id.parent.mkdir(parents=True)
+        replace_symlink(self.by_id, urls["id_card"].split("://", 1)[1])
+        urls["id_card"] = f"idcard+serial://{self.by_id}"
+        # a 1024x768 document camera: pages still come out at 200 dpi, for half the pixels
+        self.doc_url = urls["doc_camera"] + f"&width={DOC_SIZE[0]}&height={DOC_SIZE[1]}"
+        urls["doc_camera"] = self.doc_url
+        self.state_dir = work / "state"
+        config = load_config(None, {
+            "terminal_id": TERMINAL_ID, "state_dir": str(self.state_dir), "devices": urls,
+            "backoffice": {"url": backoffice.url}, "site": {"id": SITE_ID}})
+        keys = self.state_dir / "keys"
+        public = enrol(backoffice.url, backoffice.create_token(TERMINAL_ID, SITE_ID),
+                       TERMINAL_ID, keys)
+        self.outbox = Outbox(self.state_dir, TERMINAL_ID, SITE_ID,
+                             load_signing_key(keys / "terminal.key"), public,
+                             min_free_bytes=64 * 2**20)
+        self.accepted: list = []
+        self.terminal = Terminal(config, self.catalog, _Recorded(self.outbox, self.accepted),
+                                 clock=clock).start()
+        self.session = self.terminal.session
+        self.person: str | None = None
+
+    # -- the applicant's side -------------------------------------------------------------------
+    def present(self, card: str) -> None:
+        """The applicant stands before the camera and lays `card` on the reader."""
+        person = self.demo._live_photo(card)
+        if person != self.person:
+            sup = self.terminal.supervisors["camera"]
+            sup.url = self.demo.camera_url(card) + "&" + SOAK_OPTIONS
+            sup.mark_down("device.unavailable")
+            sup.open_now()
+            self.person = person
+        self.demo.place_card(card)
+
+    # -- faults ---------------------------------------------------------------------------------
+    def unplug_reader(self) -> None:
+        self.demo.id_card.stop()
+
+    def plug_reader_back(self) -> None:
+        from devices.id_card.emulator import EmulatorServer
+        from protocol.atomic import replace_symlink
+        self.demo.id_card = EmulatorServer(self.demo.scenario)
+        replace_symlink(self.by_id, self.demo.id_card.start_pty())
+        self.demo.id_card.remove_card()
+        self._until_available("id_card")
+
+    def unplug_camera(self) -> None:
+        sup = self.terminal.supervisors["camera"]
+        sup.url = NO_CAMERA
+        sup.mark_down("camera.unplugged")
+        self.person = None
+
+    def blur_next_page(self, on: bool) -> None:
+        sup = self.terminal.supervisors["doc_camera"]
+        sup.url = self.doc_url.replace("sequence=clean", "sequence=blur,clean") if on \
+            else self.doc_url
+        sup.mark_down("device.unavailable")
+        sup.open_now()
+
+    def disk_nearly_full(self, on: bool) -> None:
+        self.outbox.min_free_bytes = self.outbox.free_bytes() + 2**30 if on else 64 * 2**20
+
+    def _until_available(self, slot: str, timeout: float = 30.0) -> None:
+        sup = self.terminal.supervisors[slot]
+        deadline = time.monotonic() + timeout
+        while not sup.open_now() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def receipts(self) -> list[str]:
+        """The case numbers on the receipts printed since the last call (read from the QR
+        code on the paper), and the paper torn off."""
+        jobs = self.demo.printer.jobs
+        done, jobs[:] = list(jobs), []
+        return [_case_on_receipt(image) for image in done]
+
+    def close(self) -> None:
+        for stop in (self.terminal.close, self.demo.stop, self.outbox.close):
+            with contextlib.suppress(Exception):
+                stop()
+
+
+class _Recorded:
+    """The outbox as the session's packet sink, remembering what it accepted."""
+
+    def __init__(self, outbox, accepted: list):
+        self.outbox, self.accepted = outbox, accepted
+
+    def has_room(self) -> bool:
+        return self.outbox.has_room()
+
+    def accept(self, manifest: dict, files: dict[str, bytes]):
+        accepted = self.outbox.accept(manifest, files)
+        self.accepted.append((manifest.get("kind", ""), accepted.packet_id,
+                              accepted.case_number))
+        return accepted
+
+
+def _case_on_receipt(image) -> str:
+    import cv2
+    import numpy as np
+    gray = cv2.copyMakeBorder(np.asarray(image.convert("L")), 40, 40, 40, 40,
+                              cv2.BORDER_CONSTANT, value=255)
+    from kiosk.visit.cases import parse_receipt_code
+    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(gray)
+    case = parse_receipt_code(text) if text else None
+    return case.case_number if case else "(unreadable)"
+
+
+# ---- the network between them -----------------------------------------------------------------
+class Link:
+    """benchmarks/soak_link.py as a process: the uploader's way to the back office."""
+
+    def __init__(self, work: Path, target_port: int):
+        from tests.kit.terminal_processes import free_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("soak_link.py")), str(self.port),
+             f"127.0.0.1:{target_port}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True)
+        self._lock = threading.Lock()
+        self._expect_ok()
+
+    def command(self, line: str) -> None:
+        with self._lock:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+            self._expect_ok()
+
+    def _expect_ok(self) -> None:
+        answer = self.proc.stdout.readline().strip()
+        if answer != "ok":
+            raise RuntimeError(f"soak link: {answer!r}")
+
+    def down_for(self, seconds: float) -> None:
+        self.command("down")
+        timer = threading.Timer(seconds, lambda: self.command("up"))
+        timer.daemon = True
+        timer.start()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.stdin.close()
+        with contextlib.suppress(Exception):
+            self.proc.wait(5)
+
+
+# ---- one visit --------------------------------------------------------------------------------
+def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.Random,
+              timeout: float) -> VisitRecord:
+    from kiosk.visit import intents as I
+    from kiosk.visit.scripted_applicant import drive_intent
+
+    record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck")
+    before = len(kiosk.accepted)
+    undo = _inject(kiosk, link, plan, rng)
+    kiosk.present(plan.card)
+    pilot = SoakApplicant(plan, on_card_error=lambda _reason: kiosk.demo.place_card(
+        plan.good_card) if kiosk.demo.current_card != plan.good_card else None)
+    screens = record.screens
+    last = [None, time.monotonic()]
+
+    def watch(snap) -> None:
+        now = time.monotonic()
+        if last[0] is not None:
+            screens[last[0]] = screens.get(last[0], 0.0) + now - last[1]
+        last[0], last[1] = snap.screen, now
+        if pilot.ended(snap) or pilot.left:
+            kiosk.demo.remove_card()        # the applicant takes the card along
+
+    started = time.monotonic()
+    intents = [I.SetLanguage(plan.language), I.SetElderMode(plan.elder),
+               I.StartVisit(plan.matter)]
+    try:
+        drive_intent(kiosk.session, pilot, intents, timeout=timeout, on_snapshot=watch)
+        record.outcome = pilot.outcome if pilot.outcome in ("done", "refused", "abandoned") \
+            else "refused" if pilot.outcome == "help" else str(pilot.outcome)
+        record.reason = pilot.reason_key
+        if record.outcome != "done" and pilot.screens:
+            record.reason = f"{record.reason} (on {pilot.screens[-1]})"
+    except TimeoutError as exc:
+        record.reason = str(exc)
+    finally:
+        kiosk.demo.remove_card()
+        _wait_attract(kiosk.session, timeout)
+        for restore in undo:
+            restore()
+    record.seconds = time.monotonic() - started
+    record.packets = kiosk.accepted[before:]
+    record.receipts = kiosk.receipts()
+    return record
+
+
+def _inject(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng) -> list:
+    """Start the visit's fault; returns what puts things right after the visit."""
+    fault = plan.fault
+    printer = kiosk.demo.printer
+    if fault in ("paper_near_end", "cover_open"):
+        printer.set_state("near_end" if fault == "paper_near_end" else "cover_open")
+        return [lambda: printer.set_state("ok")]
+    if fault == "paper_out":
+        printer.run_out_after(rng.randint(50, 600))
+        return [lambda: printer.set_state("ok")]
+    if fault == "reader_unplugged":
+        kiosk.unplug_reader()
+        return [kiosk.plug_reader_back]
+    if fault == "camera_gone":
+        kiosk.unplug_camera()
+        return []           # present() plugs the camera back for the next visit
+    if fault == "blurred_pages":
+        kiosk.blur_next_page(True)
+        return [lambda: kiosk.blur_next_page(False)]
+    if fault == "network_down":
+        link.down_for(rng.uniform(1.0, 5.0))
+    elif fault == "backoffice_5xx":
+        link.command(f"status {rng.choice((500, 503))} {rng.randint(1, 6)}")
+    elif fault == "disk_full":
+        kiosk.disk_nearly_full(True)
+        return [lambda: kiosk.disk_nearly_full(False)]
+    return []
+
+
+def _wait_attract(session, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = session.snapshot
+        if snap is not None and snap.screen == "attract":
+            return
+        time.sleep(0.01)
+    raise TimeoutError("the terminal did not come back to the attract screen")
+
+
+# ---- the run ----------------------------------------------------------------------------------
+def soak(args) -> dict:
+    from tests.kit.terminal_processes import (BackofficeProcess, UploaderProcess,
+                                              outbox_status, wait_drained)
+    crashes = Crashes()
+    crashes.install()
+    work = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
+    report: dict = {"visits_planned": args.visits, "seed": args.seed, "scale": args.scale}
+    stack = contextlib.ExitStack()
+    stack.callback(shutil.rmtree, work, True)
+    with stack:
+        backoffice = BackofficeProcess(work / "backoffice").start()
+        stack.callback(backoffice.stop)
+        link = Link(work, backoffice.port)
+        stack.callback(link.close)
+        kiosk = SoakTerminal(work, backoffice, args.scale)
+        stack.callback(kiosk.close)
+        uploader = UploaderProcess(kiosk.state_dir, link.url, TERMINAL_ID).start()
+        stack.callback(uploader.stop)
+        plans = plan_visits(kiosk.catalog, kiosk.demo.cards, args.visits, args.seed,
+                            args.fault_rate)
+        rng = random.Random(args.seed + 1)
+        records: list[VisitRecord] = []
+        memory: list[dict] = []
+        start_resources = resources()
+        baseline_objects = None
+        traced = TracedMemory(args.trace_memory)
+        started = time.monotonic()
+        deadline = started + args.minutes * 60 if args.minutes else None
+        for plan in plans:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            if plan.number and plan.number % args.kill_every == 0:
+                uploader.kill()
+                uploader.start()
+            elif not uploader.alive():
+                crashes.add(f"uploader exited by itself (code {uploader.proc.returncode})")
+                uploader.start()
+            records.append(run_visit(kiosk, link, plan, rng, args.visit_timeout))
+            done = len(records)
+            if done == min(100, args.checkpoint_every) or done % args.checkpoint_every == 0:
+                objects = object_counts()
+                if baseline_objects is None:
+                    baseline_objects = objects
+                memory.append({"visits": done, **resources(),
+                               "grew": _grew(baseline_objects, objects),
+                               **traced.compare()})
+                log.warning("soak: %d visits, %s", done, memory[-1])
+        report["wall_s"] = round(time.monotonic() - started, 1)
+        end_resources = resources()
+        if not kiosk.session._thread.is_alive():
+            crashes.add("the session thread is gone")
+        # everything up again: the outbox must drain to the back office
+        link.command("up")
+        link.command("status 503 0")
+        kiosk.disk_nearly_full(False)
+        if not uploader.alive():
+            uploader.start()
+        drained = wait_drained(kiosk.state_dir, args.drain_timeout)
+        report["outbox"] = outbox_status(kiosk.state_dir) | {"drained": bool(drained)}
+        report["uploader_kills"] = uploader.kills
+        stored = stored_packets(backoffice.data_dir)
+        report.update(summarise(records, kiosk.accepted, stored, crashes, memory,
+                                start_resources, end_resources))
+    return report
+
+
+class TracedMemory:
+    """--trace-memory: where the allocations that grew since the first checkpoint were made
+    (tracemalloc; it slows everything down, so it is for finding a leak, not for figures)."""
+
+    def __init__(self, on: bool):
+        import tracemalloc
+        self.on, self.first = on, None
+        if on:
+            tracemalloc.start(8)
+
+    def compare(self) -> dict:
+        import tracemalloc
+        if not self.on:
+            return {}
+        snap = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)])
+        if self.first is None:
+            self.first = snap
+            return {}
+        top = snap.compare_to(self.first, "traceback")[:6]
+        return {"allocated_since_first": [
+            {"kib": round(d.size_diff / 1024), "count": d.count_diff,
+             "where": [f"{os.path.relpath(f.filename, REPO)}:{f.lineno}"
+                       for f in d.traceback[-4:]]} for d in top]}
+
+
+def _grew(before: collections.Counter, after: collections.Counter, top: int = 8) -> dict:
+    grown = {k: after[k] - before.get(k, 0) for k in after if after[k] > before.get(k, 0)}
+    return dict(sorted(grown.items(), key=lambda kv: -kv[1])[:top])
+
+
+def stored_packets(data_dir: Path) -> list[tuple]:
+    """(packet_id, kind, case_number) of every packet the back office stored."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{data_dir / 'backoffice.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        return list(db.execute("SELECT packet_id, kind, case_number FROM packets "
+                               "WHERE terminal_id = ?", (TERMINAL_ID,)))
+    finally:
+        db.close()
+
+
+def summarise(records, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
+    outcomes = collections.Counter(r.outcome for r in records)
+    reasons = collections.Counter(f"{r.outcome}: {r.reason}" for r in records
+                                  if r.outcome != "done")
+    by_fault = collections.Counter(f"{r.fault}: {r.outcome}" for r in records if r.fault)
+    accepted_ids = collections.Counter(p[1] for p in accepted)
+    stored_ids = collections.Counter(p[0] for p in stored)
+    cases = collections.Counter(p[2] for p in stored if p[1] == "application")
+    printed = [c for r in records for c in r.receipts]
+    app_cases = {p[2] for p in accepted if p[0] == "application"}
+    screens: collections.Counter = collections.Counter()
+    for r in records:
+        screens.update(r.screens)
+    rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
+    return {
+        "visits": len(records), "outcomes": dict(outcomes),
+        "not_done_by_reason": dict(reasons.most_common()),
+        "faults": dict(sorted(by_fault.items())),
+        "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
+        "packets": {"accepted": len(accepted_ids), "stored": len(stored_ids),
+                    "lost": len(set(accepted_ids) - set(stored_ids)),
+                    "unknown_stored": len(set(stored_ids) - set(accepted_ids)),
+                    "doubled": sum(n - 1 for n in stored_ids.values() if n > 1)
+                    + sum(n - 1 for n in cases.values() if n > 1)
+                    + sum(n - 1 for n in accepted_ids.values() if n > 1)},
+        "receipts": {"printed": len(printed), "applications_accepted": len(app_cases),
+                     "without_packet": sum(1 for c in printed if c not in app_cases)},
+        "memory": memory, "rss_after_100_mib": rss100,
+        "rss_end_mib": end["rss_mib"], "start": start, "end": end,
+        "seconds_by_screen": {k: round(v, 1) for k, v in screens.most_common()},
+        "mean_visit_s": round(sum(r.seconds for r in records) / max(len(records), 1), 3)}
+
+
+def targets_missed(report: dict, rss_slack_mib: float) -> list[str]:
+    missed = []
+    if report["crashes"]:
+        missed.append("crashes")
+    if report["outcomes"].get("stuck"):
+        missed.append("visits stuck")
+    p = report["packets"]
+    if p["lost"] or p["doubled"] or p["unknown_stored"]:
+        missed.append("packets lost or doubled")
+    if report["receipts"]["without_packet"]:
+        missed.append("a receipt without its packet")
+    if not report["outbox"]["drained"] or report["outbox"]["dead"]:
+        missed.append("outbox not drained")
+    rss100 = report["rss_after_100_mib"]
+    if report["visits"] >= 1000 and rss100 is not None and \
+            report["rss_end_mib"] > rss100 + rss_slack_mib:
+        missed.append(f"RSS grew {report['rss_end_mib'] - rss100:.1f} MiB after visit 100")
+    return missed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visits", type=int, default=10_000)
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop starting visits after this long")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault-rate", type=float, default=0.3,
+                        help="share of visits with a fault")
+    parser.add_argument("--scale", type=float, default=50.0,
+                        help="how much faster than real time the session's clock runs")
+    parser.add_argument("--kill-every", type=int, default=250,
+                        help="kill -9 the uploader every this many visits")
+    parser.add_argument("--visit-timeout", type=float, default=60.0)
+    parser.add_argument("--drain-timeout", type=float, default=600.0)
+    parser.add_argument("--rss-slack-mib", type=float, default=5.0)
+    parser.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY,
+                        help="measure memory after this many visits, and every as many")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="also say where the memory that grew was allocated (slow)")
+    parser.add_argument("--json", type=Path, help="write the report here too")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
+                        "%(message)s")
+    report = soak(args)
+    report["date"] = dt.date.today().isoformat()
+    report["targets_missed"] = targets_missed(report, args.rss_slack_mib)
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 1 if report["targets_missed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

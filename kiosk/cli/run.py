@@ -65,6 +65,8 @@ def run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, key
 
 
 def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, elder, language):
+    from kiosk.app.allocator import steady_allocator
+    steady_allocator()          # before the first frame: frames go back to the system
     from kiosk.ui.bootstrap import configure_kivy
     configure_kivy(1280, 800, fullscreen=not windowed)
 

@@ -126,7 +126,9 @@ class SoakTerminal:
     """The kiosk of this process: emulated devices, the real outbox and session, and the
     levers the faults pull."""
 
-    def __init__(self, work: Path, backoffice, scale: float):
+    def __init__(self, work: Path, backoffice, scale: float, terminal_id: str = TERMINAL_ID,
+                 real_time: bool = False):
+        """`real_time`: the baseline's terminal, its face camera on the real clock."""
         from devices.clock import ScaledClock
         from flows.catalog import load_catalog
         from kiosk.app.demo import DemoDevices
@@ -151,19 +153,20 @@ class SoakTerminal:
         urls["doc_camera"] = self.doc_url
         self.state_dir = work / "state"
         config = load_config(None, {
-            "terminal_id": TERMINAL_ID, "state_dir": str(self.state_dir), "devices": urls,
+            "terminal_id": terminal_id, "state_dir": str(self.state_dir), "devices": urls,
             "backoffice": {"url": backoffice.url}, "site": {"id": SITE_ID}})
         keys = self.state_dir / "keys"
-        public = enrol(backoffice.url, backoffice.create_token(TERMINAL_ID, SITE_ID),
-                       TERMINAL_ID, keys)
-        self.outbox = Outbox(self.state_dir, TERMINAL_ID, SITE_ID,
+        public = enrol(backoffice.url, backoffice.create_token(terminal_id, SITE_ID),
+                       terminal_id, keys)
+        self.outbox = Outbox(self.state_dir, terminal_id, SITE_ID,
                              load_signing_key(keys / "terminal.key"), public,
                              min_free_bytes=64 * 2**20)
-        self.accepted: list = []
-        self.terminal = Terminal(config, self.catalog, _Recorded(self.outbox, self.accepted),
+        self.accepted = _Recorded(self.outbox, work / "accepted.tsv")
+        self.terminal = Terminal(config, self.catalog, self.accepted,
                                  clock=clock).start()
         self.session = self.terminal.session
         self.person: str | None = None
+        self.real_time = real_time
 
     # -- the applicant's side -------------------------------------------------------------------
     def present(self, card: str) -> None:
@@ -171,7 +174,10 @@ class SoakTerminal:
         person = self.demo._live_photo(card)
         if person != self.person:
             sup = self.terminal.supervisors["camera"]
-            sup.url = self.demo.camera_url(card) + "&" + SOAK_OPTIONS
+            # real time: the camera as the demo has it, paced by the clock at 15 fps, a person
+            # blinking every 2-4 s; else the soak's frame clock (devices/camera/emulator.py)
+            sup.url = self.demo.camera_url(card) + ("" if self.real_time
+                                                    else "&" + SOAK_OPTIONS)
             sup.mark_down("device.unavailable")
             sup.open_now()
             self.person = person
@@ -225,19 +231,31 @@ class SoakTerminal:
 
 
 class _Recorded:
-    """The outbox as the session's packet sink, remembering what it accepted."""
+    """The outbox as the session's packet sink. What it accepted is written to a file (kept in
+    memory, 10,000 visits' packet ids would be growth the soak measures), and the current
+    visit's packets kept in `visit` for its receipt check."""
 
-    def __init__(self, outbox, accepted: list):
-        self.outbox, self.accepted = outbox, accepted
+    def __init__(self, outbox, path: Path):
+        self.outbox, self.path = outbox, path
+        self.visit: list[tuple] = []
 
     def has_room(self) -> bool:
         return self.outbox.has_room()
 
     def accept(self, manifest: dict, files: dict[str, bytes]):
         accepted = self.outbox.accept(manifest, files)
-        self.accepted.append((manifest.get("kind", ""), accepted.packet_id,
-                              accepted.case_number))
+        row = (manifest.get("kind", ""), accepted.packet_id, accepted.case_number or "")
+        self.visit.append(row)
+        with open(self.path, "a", encoding="ascii") as out:
+            out.write("\t".join(row) + "\n")
         return accepted
+
+    def all(self) -> list[tuple]:
+        """(kind, packet_id, case_number) of every packet accepted so far."""
+        if not self.path.exists():
+            return []
+        return [tuple(line.split("\t")) for line in
+                self.path.read_text(encoding="ascii").splitlines()]
 
 
 def _case_on_receipt(image) -> str:
@@ -297,7 +315,7 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
     from kiosk.visit.scripted_applicant import drive_intent
 
     record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck")
-    before = len(kiosk.accepted)
+    kiosk.accepted.visit = []
     undo = _inject(kiosk, link, plan, rng)
     kiosk.present(plan.card)
     pilot = SoakApplicant(plan, on_card_error=lambda _reason: kiosk.demo.place_card(
@@ -321,8 +339,9 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
         record.outcome = pilot.outcome if pilot.outcome in ("done", "refused", "abandoned") \
             else "refused" if pilot.outcome == "help" else str(pilot.outcome)
         record.reason = pilot.reason_key
-        if record.outcome != "done" and pilot.screens:
-            record.reason = f"{record.reason} (on {pilot.screens[-1]})"
+        shown = [name for name in pilot.screens if name not in ("done", "refused", "help")]
+        if record.outcome != "done" and shown:
+            record.reason = f"{record.reason} (on {shown[-1]})"
     except TimeoutError as exc:
         record.reason = str(exc)
     finally:
@@ -331,7 +350,7 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
         for restore in undo:
             restore()
     record.seconds = time.monotonic() - started
-    record.packets = kiosk.accepted[before:]
+    record.packets = kiosk.accepted.visit
     record.receipts = kiosk.receipts()
     return record
 
@@ -379,6 +398,8 @@ def _wait_attract(session, timeout: float) -> None:
 def soak(args) -> dict:
     from tests.kit.terminal_processes import (BackofficeProcess, UploaderProcess,
                                               outbox_status, wait_drained)
+    from kiosk.app.allocator import steady_allocator
+    steady_allocator()          # as `kiosk run` does
     crashes = Crashes()
     crashes.install()
     work = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
@@ -397,7 +418,9 @@ def soak(args) -> dict:
         plans = plan_visits(kiosk.catalog, kiosk.demo.cards, args.visits, args.seed,
                             args.fault_rate)
         rng = random.Random(args.seed + 1)
-        records: list[VisitRecord] = []
+        if args.baseline_visits:
+            report["baseline"] = baseline(work, backoffice, kiosk, link, args)
+        tally = Tally()
         memory: list[dict] = []
         start_resources = resources()
         baseline_objects = None
@@ -413,8 +436,8 @@ def soak(args) -> dict:
             elif not uploader.alive():
                 crashes.add(f"uploader exited by itself (code {uploader.proc.returncode})")
                 uploader.start()
-            records.append(run_visit(kiosk, link, plan, rng, args.visit_timeout))
-            done = len(records)
+            tally.add(run_visit(kiosk, link, plan, rng, args.visit_timeout))
+            done = tally.visits
             if done == min(100, args.checkpoint_every) or done % args.checkpoint_every == 0:
                 objects = object_counts()
                 if baseline_objects is None:
@@ -437,9 +460,31 @@ def soak(args) -> dict:
         report["outbox"] = outbox_status(kiosk.state_dir) | {"drained": bool(drained)}
         report["uploader_kills"] = uploader.kills
         stored = stored_packets(backoffice.data_dir)
-        report.update(summarise(records, kiosk.accepted, stored, crashes, memory,
-                                start_resources, end_resources))
+        report.update(tally.summary(kiosk.accepted.all(), stored, crashes, memory,
+                                    start_resources, end_resources))
     return report
+
+
+def baseline(work: Path, backoffice, kiosk: SoakTerminal, link: Link, args) -> dict:
+    """The same fault-free visits on a terminal of its own on real time (the naive way: the
+    session on the real clock, the face camera paced by it), then on the soak's terminal; mean
+    seconds of each and the ratio. The baseline terminal is closed before the soak starts."""
+    plans = plan_visits(kiosk.catalog, kiosk.demo.cards, args.baseline_visits, args.seed + 2,
+                        0.0)
+    real = SoakTerminal(work / "baseline", backoffice, 1.0, "SOAK-BASELINE", real_time=True)
+    means = {}
+    try:
+        for name, terminal in (("real_time_s", real), ("soak_s", kiosk)):
+            took = [run_visit(terminal, link, plan, random.Random(0), args.visit_timeout)
+                    for plan in plans]
+            if any(r.outcome != "done" for r in took):
+                raise RuntimeError(f"a baseline visit did not end well: "
+                                   f"{[(r.matter, r.outcome, r.reason) for r in took]}")
+            means[name] = round(sum(r.seconds for r in took) / len(took), 2)
+    finally:
+        real.close()
+    return {"visits": len(plans), **means,
+            "speedup": round(means["real_time_s"] / means["soak_s"], 1)}
 
 
 class TracedMemory:
@@ -484,37 +529,63 @@ def stored_packets(data_dir: Path) -> list[tuple]:
         db.close()
 
 
-def summarise(records, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
-    outcomes = collections.Counter(r.outcome for r in records)
-    reasons = collections.Counter(f"{r.outcome}: {r.reason}" for r in records
-                                  if r.outcome != "done")
-    by_fault = collections.Counter(f"{r.fault}: {r.outcome}" for r in records if r.fault)
-    accepted_ids = collections.Counter(p[1] for p in accepted)
-    stored_ids = collections.Counter(p[0] for p in stored)
-    cases = collections.Counter(p[2] for p in stored if p[1] == "application")
-    printed = [c for r in records for c in r.receipts]
-    app_cases = {p[2] for p in accepted if p[0] == "application"}
-    screens: collections.Counter = collections.Counter()
-    for r in records:
-        screens.update(r.screens)
-    rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
-    return {
-        "visits": len(records), "outcomes": dict(outcomes),
-        "not_done_by_reason": dict(reasons.most_common()),
-        "faults": dict(sorted(by_fault.items())),
-        "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
-        "packets": {"accepted": len(accepted_ids), "stored": len(stored_ids),
-                    "lost": len(set(accepted_ids) - set(stored_ids)),
-                    "unknown_stored": len(set(stored_ids) - set(accepted_ids)),
-                    "doubled": sum(n - 1 for n in stored_ids.values() if n > 1)
-                    + sum(n - 1 for n in cases.values() if n > 1)
-                    + sum(n - 1 for n in accepted_ids.values() if n > 1)},
-        "receipts": {"printed": len(printed), "applications_accepted": len(app_cases),
-                     "without_packet": sum(1 for c in printed if c not in app_cases)},
-        "memory": memory, "rss_after_100_mib": rss100,
-        "rss_end_mib": end["rss_mib"], "start": start, "end": end,
-        "seconds_by_screen": {k: round(v, 1) for k, v in screens.most_common()},
-        "mean_visit_s": round(sum(r.seconds for r in records) / max(len(records), 1), 3)}
+class Tally:
+    """What the visits came to, counted as they end (a list of 10,000 visit records would be
+    growth of its own in the process the soak measures); a few examples of visits that did not
+    end well are kept, at most EXAMPLES."""
+
+    EXAMPLES = 30
+
+    def __init__(self):
+        self.visits = 0
+        self.outcomes: collections.Counter = collections.Counter()
+        self.reasons: collections.Counter = collections.Counter()
+        self.faults: collections.Counter = collections.Counter()
+        self.screens: collections.Counter = collections.Counter()
+        self.seconds = 0.0
+        self.printed = self.without_packet = self.applications = 0
+        self.examples: list[dict] = []
+
+    def add(self, r: VisitRecord) -> None:
+        self.visits += 1
+        self.outcomes[r.outcome] += 1
+        if r.outcome != "done":
+            self.reasons[f"{r.outcome}: {r.reason}"] += 1
+            if len(self.examples) < self.EXAMPLES:
+                self.examples.append({"visit": r.number, "matter": r.matter, "fault": r.fault,
+                                      "outcome": r.outcome, "reason": r.reason})
+        if r.fault:
+            self.faults[f"{r.fault}: {r.outcome}"] += 1
+        self.screens.update(r.screens)
+        self.seconds += r.seconds
+        cases = {case for kind, _id, case in r.packets if kind == "application"}
+        self.applications += len(cases)
+        self.printed += len(r.receipts)
+        # a receipt is printed after its packet was accepted, in the same visit
+        self.without_packet += sum(1 for case in r.receipts if case not in cases)
+
+    def summary(self, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
+        accepted_ids = collections.Counter(p[1] for p in accepted)
+        stored_ids = collections.Counter(p[0] for p in stored)
+        cases = collections.Counter(p[2] for p in stored if p[1] == "application")
+        rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
+        return {
+            "visits": self.visits, "outcomes": dict(self.outcomes),
+            "not_done_by_reason": dict(self.reasons.most_common()),
+            "faults": dict(sorted(self.faults.items())), "not_done_examples": self.examples,
+            "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
+            "packets": {"accepted": len(accepted_ids), "stored": len(stored_ids),
+                        "lost": len(set(accepted_ids) - set(stored_ids)),
+                        "unknown_stored": len(set(stored_ids) - set(accepted_ids)),
+                        "doubled": sum(n - 1 for n in stored_ids.values() if n > 1)
+                        + sum(n - 1 for n in cases.values() if n > 1)
+                        + sum(n - 1 for n in accepted_ids.values() if n > 1)},
+            "receipts": {"printed": self.printed, "applications_accepted": self.applications,
+                         "without_packet": self.without_packet},
+            "memory": memory, "rss_after_100_mib": rss100,
+            "rss_end_mib": end["rss_mib"], "start": start, "end": end,
+            "seconds_by_screen": {k: round(v, 1) for k, v in self.screens.most_common()},
+            "mean_visit_s": round(self.seconds / max(self.visits, 1), 3)}
 
 
 def targets_missed(report: dict, rss_slack_mib: float) -> list[str]:
@@ -545,8 +616,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.3,
                         help="share of visits with a fault")
-    parser.add_argument("--scale", type=float, default=50.0,
-                        help="how much faster than real time the session's clock runs")
+    parser.add_argument("--scale", type=float, default=20.0,
+                        help="how much faster than real time the session's clock runs; a "
+                             "device step's work looks this much longer to it, so at 20 a "
+                             "3 s face check is 60 s, within the 90 s idle limit")
     parser.add_argument("--kill-every", type=int, default=250,
                         help="kill -9 the uploader every this many visits")
     parser.add_argument("--visit-timeout", type=float, default=60.0)
@@ -556,6 +629,9 @@ def main(argv=None) -> int:
                         help="measure memory after this many visits, and every as many")
     parser.add_argument("--trace-memory", action="store_true",
                         help="also say where the memory that grew was allocated (slow)")
+    parser.add_argument("--baseline-visits", type=int, default=3,
+                        help="first run this many fault-free visits on the camera's real time "
+                             "and again on the soak's frame clock, for the speed-up ratio")
     parser.add_argument("--json", type=Path, help="write the report here too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "

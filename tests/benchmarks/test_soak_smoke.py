@@ -17,6 +17,7 @@ def test_a_short_soak_with_faults_loses_nothing(tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "soak.py"), "--visits", "40",
          "--fault-rate", "0.6", "--seed", "7", "--kill-every", "15", "--checkpoint-every", "20",
+         "--baseline-visits", "1",
          "--json", str(report_path)],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     report = json.loads(report_path.read_text()) if report_path.exists() else None
@@ -33,5 +34,6 @@ def test_a_short_soak_with_faults_loses_nothing(tmp_path):
     assert report["receipts"]["without_packet"] == 0
     assert report["outbox"]["drained"] and report["outbox"]["dead"] == 0
     assert report["uploader_kills"] == 2
+    assert set(report["baseline"]) == {"visits", "real_time_s", "soak_s", "speedup"}
     assert report["end"]["fds"] <= report["start"]["fds"] + 2
     assert report["end"]["python_threads"] <= report["start"]["python_threads"] + 2

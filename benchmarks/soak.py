@@ -171,6 +171,11 @@ class SoakTerminal:
     # -- the applicant's side -------------------------------------------------------------------
     def present(self, card: str) -> None:
         """The applicant stands before the camera and lays `card` on the reader."""
+        self.show_person(card)
+        self.demo.place_card(card)
+
+    def show_person(self, card: str) -> None:
+        """The holder of `card` before the face camera (the camera plugged in)."""
         person = self.demo._live_photo(card)
         if person != self.person:
             sup = self.terminal.supervisors["camera"]
@@ -181,7 +186,6 @@ class SoakTerminal:
             sup.mark_down("device.unavailable")
             sup.open_now()
             self.person = person
-        self.demo.place_card(card)
 
     # -- faults ---------------------------------------------------------------------------------
     def unplug_reader(self) -> None:
@@ -211,11 +215,21 @@ class SoakTerminal:
     def disk_nearly_full(self, on: bool) -> None:
         self.outbox.min_free_bytes = self.outbox.free_bytes() + 2**30 if on else 64 * 2**20
 
-    def _until_available(self, slot: str, timeout: float = 30.0) -> None:
+    def _until_available(self, slot: str, timeout: float = 30.0) -> bool:
         sup = self.terminal.supervisors[slot]
         deadline = time.monotonic() + timeout
-        while not sup.open_now() and time.monotonic() < deadline:
+        while not sup.open_now():
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.05)
+        return True
+
+    def until_healthy(self, timeout: float = 30.0) -> list[str]:
+        """After a fault is put right, every device is available again before the next
+        applicant comes (the terminal re-probes it, as its supervisor would by itself within
+        its backoff); the slots that did not come back within `timeout`."""
+        return [slot for slot in self.terminal.supervisors
+                if not self._until_available(slot, timeout)]
 
     def receipts(self) -> list[str]:
         """The case numbers on the receipts printed since the last call (read from the QR
@@ -314,10 +328,11 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
     from kiosk.visit import intents as I
     from kiosk.visit.scripted_applicant import drive_intent
 
-    record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck")
+    record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck",
+                         language=plan.language, elder=plan.elder)
     kiosk.accepted.visit = []
-    undo = _inject(kiosk, link, plan, rng)
     kiosk.present(plan.card)
+    undo = _inject(kiosk, link, plan, rng)
     pilot = SoakApplicant(plan, on_card_error=lambda _reason: kiosk.demo.place_card(
         plan.good_card) if kiosk.demo.current_card != plan.good_card else None)
     screens = record.screens
@@ -349,6 +364,8 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
         _wait_attract(kiosk.session, timeout)
         for restore in undo:
             restore()
+        if undo:
+            record.not_recovered = kiosk.until_healthy()
     record.seconds = time.monotonic() - started
     record.packets = kiosk.accepted.visit
     record.receipts = kiosk.receipts()
@@ -370,7 +387,7 @@ def _inject(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng) -> list:
         return [kiosk.plug_reader_back]
     if fault == "camera_gone":
         kiosk.unplug_camera()
-        return []           # present() plugs the camera back for the next visit
+        return [lambda: kiosk.show_person(plan.card)]
     if fault == "blurred_pages":
         kiosk.blur_next_page(True)
         return [lambda: kiosk.blur_next_page(False)]
@@ -545,9 +562,14 @@ class Tally:
         self.seconds = 0.0
         self.printed = self.without_packet = self.applications = 0
         self.examples: list[dict] = []
+        self.matters: collections.Counter = collections.Counter()
+        self.modes: collections.Counter = collections.Counter()
+        self.not_recovered: collections.Counter = collections.Counter()
 
     def add(self, r: VisitRecord) -> None:
         self.visits += 1
+        self.matters[r.matter] += 1
+        self.modes[f"{r.language}{' elder' if r.elder else ''}"] += 1
         self.outcomes[r.outcome] += 1
         if r.outcome != "done":
             self.reasons[f"{r.outcome}: {r.reason}"] += 1
@@ -563,6 +585,8 @@ class Tally:
         self.printed += len(r.receipts)
         # a receipt is printed after its packet was accepted, in the same visit
         self.without_packet += sum(1 for case in r.receipts if case not in cases)
+        for slot in r.not_recovered:
+            self.not_recovered[slot] += 1
 
     def summary(self, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
         accepted_ids = collections.Counter(p[1] for p in accepted)
@@ -571,9 +595,11 @@ class Tally:
         rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
         return {
             "visits": self.visits, "outcomes": dict(self.outcomes),
+            "matters_visited": len(self.matters), "languages_and_modes": dict(self.modes),
             "not_done_by_reason": dict(self.reasons.most_common()),
             "faults": dict(sorted(self.faults.items())), "not_done_examples": self.examples,
             "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
+            "devices_not_recovered": dict(self.not_recovered),
             "packets": {"accepted": len(accepted_ids), "stored": len(stored_ids),
                         "lost": len(set(accepted_ids) - set(stored_ids)),
                         "unknown_stored": len(set(stored_ids) - set(accepted_ids)),
@@ -599,6 +625,8 @@ def targets_missed(report: dict, rss_slack_mib: float) -> list[str]:
         missed.append("packets lost or doubled")
     if report["receipts"]["without_packet"]:
         missed.append("a receipt without its packet")
+    if report["devices_not_recovered"]:
+        missed.append("a device did not come back after its fault")
     if not report["outbox"]["drained"] or report["outbox"]["dead"]:
         missed.append("outbox not drained")
     rss100 = report["rss_after_100_mib"]

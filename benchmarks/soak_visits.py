@@ -60,11 +60,14 @@ class VisitRecord:
     matter: str
     fault: str | None
     outcome: str                        # done | refused | abandoned | stuck
+    language: str = "zh"
+    elder: bool = False
     reason: str | None = None
     seconds: float = 0.0
     screens: dict = field(default_factory=dict)     # screen -> seconds spent on it
     packets: list = field(default_factory=list)     # (kind, packet_id, case_number) accepted
     receipts: list = field(default_factory=list)    # case numbers read off the printed paper
+    not_recovered: list = field(default_factory=list)   # device slots not back after the fault
 
 
 def eligible_cards(catalog, cards: dict, today: dt.date) -> dict[str, list[str]]:

@@ -61,6 +61,7 @@ SITE_ID = "soak-site"
 NO_CAMERA = "camera+v4l2:///dev/soak-camera-unplugged"
 CHECKPOINT_EVERY = 1000
 DOC_SIZE = (1024, 768)
+UNREADABLE_DIR: Path | None = None      # --unreadable-receipts: where such receipts are saved
 
 
 # ---- what can go wrong, counted ---------------------------------------------------------------
@@ -273,13 +274,21 @@ class _Recorded:
 
 
 def _case_on_receipt(image) -> str:
+    """The case number in a printed receipt's QR code, read the way the terminal reads a
+    receipt laid under its document camera (devices/document/scanner.py decode_qr: as it is,
+    then at half size), on white margins as paper lies on a desk."""
     import cv2
     import numpy as np
+
+    from devices.document.scanner import decode_qr
+    from kiosk.visit.cases import parse_receipt_code
     gray = cv2.copyMakeBorder(np.asarray(image.convert("L")), 40, 40, 40, 40,
                               cv2.BORDER_CONSTANT, value=255)
-    from kiosk.visit.cases import parse_receipt_code
-    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(gray)
+    text = decode_qr(gray)
     case = parse_receipt_code(text) if text else None
+    if case is None and UNREADABLE_DIR is not None:      # kept for a person to look at
+        UNREADABLE_DIR.mkdir(parents=True, exist_ok=True)
+        image.save(UNREADABLE_DIR / f"receipt-{len(list(UNREADABLE_DIR.iterdir())):03d}.png")
     return case.case_number if case else "(unreadable)"
 
 
@@ -437,7 +446,7 @@ def soak(args) -> dict:
         rng = random.Random(args.seed + 1)
         if args.baseline_visits:
             report["baseline"] = baseline(work, backoffice, kiosk, link, args)
-        tally = Tally()
+        tally = Tally(work / "receipts.tsv")
         memory: list[dict] = []
         start_resources = resources()
         baseline_objects = None
@@ -553,18 +562,19 @@ class Tally:
 
     EXAMPLES = 30
 
-    def __init__(self):
+    def __init__(self, receipts_path: Path):
         self.visits = 0
         self.outcomes: collections.Counter = collections.Counter()
         self.reasons: collections.Counter = collections.Counter()
         self.faults: collections.Counter = collections.Counter()
         self.screens: collections.Counter = collections.Counter()
         self.seconds = 0.0
-        self.printed = self.without_packet = self.applications = 0
+        self.printed = self.applications = 0
         self.examples: list[dict] = []
         self.matters: collections.Counter = collections.Counter()
         self.modes: collections.Counter = collections.Counter()
         self.not_recovered: collections.Counter = collections.Counter()
+        self.receipts_path = receipts_path
 
     def add(self, r: VisitRecord) -> None:
         self.visits += 1
@@ -580,19 +590,33 @@ class Tally:
             self.faults[f"{r.fault}: {r.outcome}"] += 1
         self.screens.update(r.screens)
         self.seconds += r.seconds
-        cases = {case for kind, _id, case in r.packets if kind == "application"}
-        self.applications += len(cases)
+        self.applications += sum(1 for kind, _id, _case in r.packets if kind == "application")
         self.printed += len(r.receipts)
-        # a receipt is printed after its packet was accepted, in the same visit
-        self.without_packet += sum(1 for case in r.receipts if case not in cases)
+        with open(self.receipts_path, "a", encoding="utf-8") as out:
+            out.writelines(f"{r.number}\t{r.fault or ''}\t{case}\n" for case in r.receipts)
         for slot in r.not_recovered:
             self.not_recovered[slot] += 1
+
+    def stray_receipts(self, accepted) -> tuple[int, list[dict]]:
+        """Printed receipts whose case number (read off the paper) is no accepted application's,
+        and a few of them. Checked against every packet of the run, at the end: a receipt still
+        being printed when its visit was cancelled is cut during the next visit."""
+        cases = {case for kind, _id, case in accepted if kind == "application"}
+        strays = []
+        if self.receipts_path.exists():
+            for line in self.receipts_path.read_text(encoding="utf-8").splitlines():
+                visit, fault, case = line.split("\t")
+                if case not in cases:
+                    strays.append({"visit": int(visit), "fault": fault or None,
+                                   "printed": case})
+        return len(strays), strays[:self.EXAMPLES]
 
     def summary(self, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
         accepted_ids = collections.Counter(p[1] for p in accepted)
         stored_ids = collections.Counter(p[0] for p in stored)
         cases = collections.Counter(p[2] for p in stored if p[1] == "application")
         rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
+        strays, stray_examples = self.stray_receipts(accepted)
         return {
             "visits": self.visits, "outcomes": dict(self.outcomes),
             "matters_visited": len(self.matters), "languages_and_modes": dict(self.modes),
@@ -607,7 +631,7 @@ class Tally:
                         + sum(n - 1 for n in cases.values() if n > 1)
                         + sum(n - 1 for n in accepted_ids.values() if n > 1)},
             "receipts": {"printed": self.printed, "applications_accepted": self.applications,
-                         "without_packet": self.without_packet},
+                         "without_packet": strays, "without_packet_examples": stray_examples},
             "memory": memory, "rss_after_100_mib": rss100,
             "rss_end_mib": end["rss_mib"], "start": start, "end": end,
             "seconds_by_screen": {k: round(v, 1) for k, v in self.screens.most_common()},
@@ -660,8 +684,12 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline-visits", type=int, default=3,
                         help="first run this many fault-free visits on the camera's real time "
                              "and again on the soak's frame clock, for the speed-up ratio")
+    parser.add_argument("--unreadable-receipts", type=Path,
+                        help="save printed receipts whose QR code cannot be read in this folder")
     parser.add_argument("--json", type=Path, help="write the report here too")
     args = parser.parse_args(argv)
+    global UNREADABLE_DIR
+    UNREADABLE_DIR = args.unreadable_receipts
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
                         "%(message)s")
     report = soak(args)

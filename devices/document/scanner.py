@@ -156,12 +156,16 @@ _QR = threading.local()      # cv2's detector is not thread-safe; one per thread
 
 def decode_qr(frame: np.ndarray) -> str | None:
     """The text of the first QR code in a camera frame, or None. Tries the frame as it is and
-    at half size (a small code on a big frame decodes more reliably scaled)."""
-    detector = getattr(_QR, "detector", None)
-    if detector is None:
-        detector = _QR.detector = cv2.QRCodeDetector()
+    at half size (a small code on a big frame decodes more reliably scaled) with OpenCV's
+    classic detector, then with its ArUco-based one: the classic one misses about one of our
+    own receipts in a hundred however it is scaled (found by benchmarks/soak.py, which reads
+    back every receipt; tests/data/receipts/ keeps one)."""
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-    for image in (gray, cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)):
+    half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    for detector, image in ((_detector("classic"), gray), (_detector("classic"), half),
+                            (_detector("aruco"), gray)):
+        if detector is None:
+            continue
         try:
             text, points, _ = detector.detectAndDecode(image)
         except cv2.error:
@@ -169,6 +173,19 @@ def decode_qr(frame: np.ndarray) -> str | None:
         if text:
             return text
     return None
+
+
+def _detector(kind: str):
+    """This thread's QR detector of `kind` (made once; None when this OpenCV lacks it)."""
+    detector = getattr(_QR, kind, False)
+    if detector is False:
+        if kind == "classic":
+            detector = cv2.QRCodeDetector()
+        else:
+            make = getattr(cv2, "QRCodeDetectorAruco", None)
+            detector = make() if make is not None else None
+        setattr(_QR, kind, detector)
+    return detector
 
 
 # --------------------------------------------------------------------------------------------

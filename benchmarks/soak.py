@@ -40,6 +40,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -690,6 +691,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     global UNREADABLE_DIR
     UNREADABLE_DIR = args.unreadable_receipts
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl+C: the back office, uploader and relay
+    # processes are stopped and the soak's folder removed
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
                         "%(message)s")
     report = soak(args)

@@ -559,9 +559,11 @@ def stored_packets(data_dir: Path) -> list[tuple]:
 class Tally:
     """What the visits came to, counted as they end (a list of 10,000 visit records would be
     growth of its own in the process the soak measures); a few examples of visits that did not
-    end well are kept, at most EXAMPLES."""
+    end well are kept: the first EXAMPLES_PER_REASON of each reason (a bounded number of
+    reasons), and of the stray receipts the first EXAMPLES."""
 
     EXAMPLES = 30
+    EXAMPLES_PER_REASON = 3
 
     def __init__(self, receipts_path: Path):
         self.visits = 0
@@ -583,10 +585,14 @@ class Tally:
         self.modes[f"{r.language}{' elder' if r.elder else ''}"] += 1
         self.outcomes[r.outcome] += 1
         if r.outcome != "done":
-            self.reasons[f"{r.outcome}: {r.reason}"] += 1
-            if len(self.examples) < self.EXAMPLES:
+            reason = f"{r.outcome}: {r.reason}"
+            self.reasons[reason] += 1
+            if self.reasons[reason] <= self.EXAMPLES_PER_REASON:
                 self.examples.append({"visit": r.number, "matter": r.matter, "fault": r.fault,
-                                      "outcome": r.outcome, "reason": r.reason})
+                                      "language": r.language, "elder": r.elder,
+                                      "outcome": r.outcome, "reason": r.reason,
+                                      "seconds_by_screen": {k: round(v, 2)
+                                                            for k, v in r.screens.items()}})
         if r.fault:
             self.faults[f"{r.fault}: {r.outcome}"] += 1
         self.screens.update(r.screens)

@@ -171,9 +171,10 @@ class SoakTerminal:
         self.real_time = real_time
 
     # -- the applicant's side -------------------------------------------------------------------
-    def present(self, card: str) -> None:
-        """The applicant stands before the camera and lays `card` on the reader."""
-        self.show_person(card)
+    def present(self, card: str, holder: str | None = None) -> None:
+        """The applicant stands before the camera and lays `card` on the reader; `holder`: the
+        healthy card of the same person (a fault card of the scenario has no photo of its own)."""
+        self.show_person(holder or card)
         self.demo.place_card(card)
 
     def show_person(self, card: str) -> None:
@@ -341,7 +342,7 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
     record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck",
                          language=plan.language, elder=plan.elder)
     kiosk.accepted.visit = []
-    kiosk.present(plan.card)
+    kiosk.present(plan.card, plan.good_card)
     undo = _inject(kiosk, link, plan, rng)
     pilot = SoakApplicant(plan, on_card_error=lambda _reason: kiosk.demo.place_card(
         plan.good_card) if kiosk.demo.current_card != plan.good_card else None)
@@ -397,7 +398,7 @@ def _inject(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng) -> list:
         return [kiosk.plug_reader_back]
     if fault == "camera_gone":
         kiosk.unplug_camera()
-        return [lambda: kiosk.show_person(plan.card)]
+        return [lambda: kiosk.show_person(plan.good_card)]
     if fault == "blurred_pages":
         kiosk.blur_next_page(True)
         return [lambda: kiosk.blur_next_page(False)]

@@ -248,7 +248,7 @@ def soak(args) -> dict:
         for plan in plans:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            if plan.number and plan.number % args.kill_every == 0:
+            if args.kill_every and plan.number and plan.number % args.kill_every == 0:
                 uploader.kill()
                 uploader.start()
             elif not uploader.alive():
@@ -264,6 +264,8 @@ def soak(args) -> dict:
                                "grew": _grew(baseline_objects, objects),
                                **traced.compare()})
                 log.warning("soak: %d visits, %s", done, memory[-1])
+                if args.json:       # how far a long run got, should it be stopped before the end
+                    write_progress(args.json, tally, crashes, memory, started, uploader.kills)
         report["wall_s"] = round(time.monotonic() - started, 1)
         end_resources = resources()
         if not kiosk.session._thread.is_alive():
@@ -436,6 +438,21 @@ class Tally:
             "mean_visit_s": round(self.seconds / max(self.visits, 1), 3)}
 
 
+def write_progress(report_path: Path, tally: Tally, crashes: Crashes, memory: list,
+                   started: float, kills: int) -> None:
+    """At each checkpoint, REPORT.progress.json: the counts so far (packets are compared only
+    at the end, once the outbox has drained)."""
+    progress = {"visits": tally.visits, "wall_s": round(time.monotonic() - started, 1),
+                "outcomes": dict(tally.outcomes), "uploader_kills": kills,
+                "not_done_by_reason": dict(tally.reasons.most_common()),
+                "faults": dict(sorted(tally.faults.items())), "crashes": dict(crashes.seen),
+                "errors_logged": dict(crashes.errors_logged), "memory": memory,
+                "receipts_printed": tally.printed,
+                "mean_visit_s": round(tally.seconds / max(tally.visits, 1), 3)}
+    path = report_path.with_suffix(".progress.json")
+    path.write_text(json.dumps(progress, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def targets_missed(report: dict, rss_slack_mib: float) -> list[str]:
     missed = []
     if report["crashes"]:
@@ -470,7 +487,7 @@ def main(argv=None) -> int:
                         help="how much faster than real time the session's clock runs; a "
                              "device step's work looks this much longer to it, so at 20 a "
                              "3 s face check is 60 s, within the 90 s idle limit")
-    parser.add_argument("--kill-every", type=int, default=250,
+    parser.add_argument("--kill-every", type=int, default=250,  # 0: never
                         help="kill -9 the uploader every this many visits")
     parser.add_argument("--visit-timeout", type=float, default=60.0)
     parser.add_argument("--drain-timeout", type=float, default=600.0)

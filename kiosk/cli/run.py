@@ -12,6 +12,7 @@ touches and exits 0 once the receipt is printed.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
@@ -229,6 +230,8 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
             raise KeyboardInterrupt
         stop_app_soon(app)
     signal.signal(signal.SIGTERM, leave)
+    # `kill -USR2 PID`: where every thread is, on stderr (the journal); code locations only
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:     # e.g. nohup ... &
         signal.signal(signal.SIGINT, leave)
     if banner:

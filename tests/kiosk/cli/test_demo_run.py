@@ -90,9 +90,14 @@ class Demo:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGUSR2)        # the kiosk writes where its threads are
+            time.sleep(2)
             os.kill(self.pid, signal.SIGKILL)
             os.killpg(self.proc.pid, signal.SIGTERM)
-            raise
+            alive = subprocess.run(["ps", "-o", "pid,stat,args", "-g", str(self.proc.pid)],
+                                   capture_output=True, text=True).stdout
+            pytest.fail(f"still running {timeout} s after signal {sig}:\n{alive}\n"
+                        f"{self.stderr()[-6000:]}")
 
 
 def screenshot(command: str, out: Path, timeout: float = 60) -> Image.Image:
@@ -152,6 +157,12 @@ def test_the_demo_folder_goes_however_the_demo_stops(tmp_path, sig):
     temp.mkdir()
     with Demo([sys.executable, "-m", "kiosk.cli", "run", "--demo", "--no-voice"], temp) as demo:
         assert demo.folder.is_dir()
+        if sig == signal.SIGTERM:       # an operator asks a running kiosk where it is
+            os.kill(demo.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + 10
+            while "Current thread" not in demo.stderr() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert re.search(r'File ".*kiosk/cli/run\.py", line \d+ in run', demo.stderr())
         code = demo.stop(sig)
     if sig == signal.SIGTERM:
         assert code == 0, demo.stderr()[-3000:]

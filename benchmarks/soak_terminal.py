@@ -98,11 +98,8 @@ class SoakTerminal:
         self.demo.id_card.stop()
 
     def plug_reader_back(self) -> None:
-        from devices.id_card.emulator import EmulatorServer
         from protocol.atomic import replace_symlink
-        self.demo.id_card = EmulatorServer(self.demo.scenario)
-        replace_symlink(self.by_id, self.demo.id_card.start_pty())
-        self.demo.id_card.remove_card()
+        replace_symlink(self.by_id, self.demo.plug_in_new_id_card_reader())
         self._until_available("id_card")
 
     def unplug_camera(self) -> None:

@@ -83,6 +83,19 @@ class DemoDevices:
                 "doc_camera": f"doccam+emulator://pages?sequence={self.doc_sequence}&seed=7"
                               f"&sheet={self.sheet_path}"}
 
+    def plug_in_new_id_card_reader(self) -> str:
+        """The ID-card reader unplugged and plugged back: the old emulator stops and a new one
+        (same cards, same clock, no card on it) serves on a new pseudo-terminal, whose path is
+        returned (a real reader comes back as a new /dev/ttyUSBn behind the same by-id link)."""
+        from devices.id_card.emulator import EmulatorServer
+        if self.id_card is not None:
+            self.id_card.stop()
+        self.id_card = EmulatorServer(self.scenario, clock=self.clock)
+        path = self.id_card.start_pty()
+        self.id_card.remove_card()
+        self.current_card = None
+        return path
+
     @property
     def sheet_path(self) -> Path:
         """While this file exists, the emulated document camera sees it lying on the desk."""

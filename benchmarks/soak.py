@@ -6,8 +6,8 @@
 
 One terminal as in service, all real but its devices: the session, drivers, outbox (sealing,
 queue) and face worker of kiosk/app/terminal.py in this process, on the wire-level emulators
-(kiosk/app/demo.py: ID-card reader and printer on pseudo-terminals, the reader behind a stable
-by-id link as udev makes one, so it can be unplugged and plugged back); `kiosk-uploader` and
+(kiosk/app/demo_devices.py: ID-card reader and printer on pseudo-terminals, the reader behind
+a stable by-id link as udev makes one, so it can be unplugged and plugged back); `kiosk-uploader` and
 `backoffice serve` (SQLite) as their own processes; between them a relay
 (benchmarks/soak_link.py) that takes the network down or answers 503/500 on command.
 
@@ -127,7 +127,7 @@ def object_counts() -> collections.Counter:
 def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.Random,
               timeout: float) -> VisitRecord:
     from kiosk.visit import intents as I
-    from kiosk.visit.scripted_applicant import drive_intent
+    from kiosk.visit.scripted_applicant import drive_intent, wait_for_attract
 
     record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck",
                          language=plan.language, elder=plan.elder)
@@ -162,7 +162,8 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
         record.reason = str(exc)
     finally:
         kiosk.demo.remove_card()
-        _wait_attract(kiosk.session, timeout)
+        if not wait_for_attract(kiosk.session, timeout):
+            raise TimeoutError("the terminal did not come back to the attract screen")
         for restore in undo:
             restore()
         if undo:
@@ -202,14 +203,6 @@ def _inject(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng) -> list:
     return []
 
 
-def _wait_attract(session, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        snap = session.snapshot
-        if snap is not None and snap.screen == "attract":
-            return
-        time.sleep(0.01)
-    raise TimeoutError("the terminal did not come back to the attract screen")
 
 
 # ---- the run ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 receipts it prints read back.
 
 `SoakTerminal`: the kiosk of the soak's process, as `kiosk/app/terminal.py` composes it, on the
-demo's wire-level emulators (kiosk/app/demo.py), the ID-card reader behind a stable by-id link
+demo's wire-level emulators (kiosk/app/demo_devices.py), the ID-card reader behind a stable by-id link
 (so it can be unplugged and plugged back), the real outbox, and the levers the faults pull.
 `Link`: benchmarks/soak_link.py as a process, the uploader's way to the back office.
 `_case_on_receipt`: the case number a printed receipt's QR code names, read as the terminal
@@ -36,7 +36,7 @@ class SoakTerminal:
         """`real_time`: the baseline's terminal, its face camera on the real clock."""
         from devices.clock import ScaledClock
         from flows.catalog import load_catalog
-        from kiosk.app.demo import DemoDevices
+        from kiosk.app.demo_devices import DemoDevices
         from kiosk.app.terminal import Terminal
         from kiosk.config import load_config
         from kiosk.link.enrolment import enrol

@@ -29,7 +29,7 @@ import random
 from dataclasses import dataclass, field
 
 from flows.engine import check_eligibility, plan_visit
-from kiosk.app.demo import faulty
+from kiosk.app.demo_devices import faulty
 from kiosk.visit import intents as I
 from kiosk.visit.scripted_applicant import ScriptedApplicant
 

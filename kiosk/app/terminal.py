@@ -5,7 +5,7 @@ device URL through a `DeviceSupervisor` (so an unplugged device closes only the 
 need it and comes back by itself), builds the face verifier, and runs a `Session` over them.
 The slots are devices/slots.py's; each driver gets the `[devices]` settings its slot names
 (the ID-card reader its photo decoder library). The demo's emulated devices, which hand their
-URLs to these same drivers, are kiosk/app/demo.py.
+URLs to these same drivers, are kiosk/app/demo_devices.py.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`kiosk run`: start the touchscreen app (on a terminal, or `--demo` on any laptop).
 
 `--demo` emulates every device at the wire level (ID-card reader and printer on ptys, camera
-and document camera emulators; kiosk/app/demo.py sets all of it up), starts an embedded back office on 127.0.0.1, enrols this demo
+and document camera emulators; kiosk/app/demo_devices.py), starts an embedded back office on 127.0.0.1, enrols this demo
 terminal with a one-time token, and runs the outbox uploader in-process, so a whole visit can
 be tried end to end. At start it prints where the app is drawn and how to see it, how to stop
 it, and the URL of the back-office console with a reviewer login made for this run. Everything
@@ -76,7 +76,8 @@ def _run(ctx, demo, autopilot_code, answers, screenshots, windowed, no_voice, el
     from kiosk.link.outbox import Outbox
     from kiosk.ui.pinyin_ime import PinyinIME
     from kiosk.link.progress_client import ProgressClient
-    from kiosk.app.demo import choose_card, start_demo, start_demo_uploader, switch_demo_card
+    from kiosk.app.demo import start_demo, start_demo_uploader
+    from kiosk.app.demo_devices import choose_card, switch_demo_card
     from kiosk.app.terminal import Terminal
     from kiosk.link.updates import load_active_catalog, load_config_or_roll_back
     from kiosk.link.enrolment import load_backoffice_public_key
@@ -169,7 +170,7 @@ def _update_applier(terminal, config, reload_config, stop: threading.Event) -> N
 def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, answers,
              screenshots, windowed, ime_factory, choose_card, switch_demo_card,
              banner: str | None = None) -> int:
-    from kiosk.app.demo import faulty
+    from kiosk.app.demo_devices import faulty
     from kiosk.cli.simulate import load_answers
     from kiosk.sdnotify import MainLoopWatchdog, Notifier, ReadyOnce
     from kiosk.ui.app import KioskApp

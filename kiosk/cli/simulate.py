@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -22,7 +21,7 @@ import yaml
 
 from flows.catalog import load_catalog
 from flows.text_files import NotUtf8, read_utf8
-from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
+from kiosk.visit.scripted_applicant import ScriptedApplicant, drive, wait_for_attract
 from kiosk.config import load_config
 from kiosk.visit.packet import DirectorySink
 
@@ -90,7 +89,7 @@ def load_answers(path: Path | None) -> dict:
 
 def run_simulation(codes: list[str], answers: dict, out_dir: Path, card: str | None = None,
                    faces_dir: str | None = None, timeout: float = 180.0) -> list[dict]:
-    from kiosk.app.demo import DemoDevices, choose_card, switch_demo_card
+    from kiosk.app.demo_devices import DemoDevices, choose_card, switch_demo_card
     from kiosk.app.terminal import Terminal
 
     catalog = load_catalog()
@@ -113,7 +112,7 @@ def run_simulation(codes: list[str], answers: dict, out_dir: Path, card: str | N
             pilot = drive(terminal.session, ScriptedApplicant(dict(answers)), code,
                           timeout=timeout)
             demo.remove_card()
-            _wait_attract(terminal.session)
+            wait_for_attract(terminal.session, 10.0)
             results.append(_result(code, name, pilot, sink.accepted[before:]))
     finally:
         terminal.close()
@@ -170,7 +169,7 @@ def run_configured(codes: list[str], answers: dict, config, timeout: float = 180
         for i, code in enumerate(codes):
             if i:
                 click.echo("lift the test card and place it on the reader again", err=True)
-                _wait_attract(terminal.session, timeout)
+                wait_for_attract(terminal.session, timeout)
             before = len(sink.accepted)
             pilot = drive(terminal.session, ScriptedApplicant(dict(answers)), code,
                           timeout=timeout)
@@ -179,11 +178,3 @@ def run_configured(codes: list[str], answers: dict, config, timeout: float = 180
         terminal.close()
         outbox.close()
     return results
-
-
-def _wait_attract(session, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if session.snapshot is not None and session.snapshot.screen == "attract":
-            return
-        time.sleep(0.05)

@@ -227,3 +227,17 @@ def drive_intent(session, pilot, first, timeout: float = 120.0, on_snapshot=None
     finally:
         session.unsubscribe(snaps.put)
     return pilot
+
+
+def wait_for_attract(session, timeout: float, poll_s: float = 0.02) -> bool:
+    """Wait until the session is back on the attract screen (the visit wiped); False when it is
+    not there after `timeout` seconds."""
+    import time as _time
+    deadline = _time.monotonic() + timeout
+    while True:
+        snap = session.snapshot
+        if snap is not None and snap.screen == "attract":
+            return True
+        if _time.monotonic() >= deadline:
+            return False
+        _time.sleep(poll_s)

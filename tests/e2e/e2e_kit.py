@@ -139,7 +139,7 @@ class Kiosk:
         from flows.catalog import load_catalog
         from kiosk.config import load_config
         from kiosk.link.outbox import Outbox
-        from kiosk.app.demo import DemoDevices
+        from kiosk.app.demo_devices import DemoDevices
         from kiosk.app.terminal import Terminal
         from kiosk.link.enrolment import enrol
         from protocol.keys import load_signing_key, public_key_text
@@ -174,7 +174,7 @@ class Kiosk:
     def visit(self, code: str, answers: dict | None = None, timeout: float = 120):
         """One whole visit by the scripted applicant; returns the autopilot (outcome, case)."""
         from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
-        from kiosk.app.demo import choose_card, switch_demo_card
+        from kiosk.app.demo_devices import choose_card, switch_demo_card
         name = (answers or {}).get("card") or choose_card(self.catalog, code, self.demo.cards)
         switch_demo_card(self.terminal, self.demo, name)
         self.last_card = name

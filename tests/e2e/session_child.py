@@ -43,7 +43,7 @@ def session_process(n: int, go_fd: int, state_dir: Path, work: Path, url: str, c
     from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
     from kiosk.config import load_config
     from kiosk.link.outbox import Outbox
-    from kiosk.app.demo import DemoDevices, choose_card, switch_demo_card
+    from kiosk.app.demo_devices import DemoDevices, choose_card, switch_demo_card
     from kiosk.app.terminal import Terminal
     from kiosk.link.enrolment import load_backoffice_public_key
     from protocol.keys import load_signing_key

@@ -5,7 +5,7 @@ import numpy as np
 
 from devices.interfaces import Receipt
 from kiosk.config import load_config
-from kiosk.app.demo import DemoDevices
+from kiosk.app.demo_devices import DemoDevices
 from kiosk.app.terminal import Terminal
 from kiosk.visit.packet import DirectorySink
 from flows.catalog import load_catalog

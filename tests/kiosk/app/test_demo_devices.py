@@ -3,7 +3,7 @@ import time
 
 from devices.clock import ScaledClock
 from devices.registry import open_device
-from kiosk.app.demo import DemoDevices
+from kiosk.app.demo_devices import DemoDevices
 
 
 def test_a_reader_plugged_back_keeps_the_cards_and_the_clock(tmp_path):

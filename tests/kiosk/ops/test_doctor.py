@@ -23,7 +23,8 @@ from kiosk.ops.checks import Check
 from kiosk.ops.doctor import connection, host, report
 from kiosk.ops.doctor import devices as doctor_devices
 from kiosk.cli import main
-from kiosk.app.demo import DemoDevices, EmbeddedBackoffice
+from kiosk.app.demo import EmbeddedBackoffice
+from kiosk.app.demo_devices import DemoDevices
 from kiosk.config import load_config
 from kiosk.link.outbox import Outbox
 from kiosk.link.enrolment import enrol, load_backoffice_public_key

@@ -25,7 +25,7 @@ from kiosk.ops.provision.interactive import parse_hours
 from kiosk.ops.provision.units import SYSTEMD_DIR
 from kiosk.ops.technician import check_pin
 from flows.catalog import load_catalog
-from kiosk.app.demo import DemoDevices, choose_card
+from kiosk.app.demo_devices import DemoDevices, choose_card
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backoffice"))
 from backoffice_testkit import ServerThread  # noqa: E402

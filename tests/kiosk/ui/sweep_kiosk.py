@@ -34,7 +34,7 @@ from kiosk.visit import intents as I  # noqa: E402
 from kiosk.config import load_config  # noqa: E402
 from kiosk.ui.pinyin_ime import PinyinIME  # noqa: E402
 from kiosk.visit.session import Devices, Session, SessionSettings  # noqa: E402
-from kiosk.app.demo import choose_card  # noqa: E402
+from kiosk.app.demo_devices import choose_card  # noqa: E402
 from kiosk.ui.app import KioskApp  # noqa: E402
 from kiosk.ui.autopilot import UiAutopilot  # noqa: E402
 from kiosk.visit.packet import DirectorySink  # noqa: E402

@@ -25,8 +25,9 @@ thread gone, an uploader that died unasked); packets accepted vs stored by the b
 be an accepted packet's); RSS of this process after 100 visits and every 1,000, with the Python
 object kinds that grew; file descriptors and threads at the start and the end; and where the
 time went (seconds per screen). It exits 1 when a target is missed: a crash, a packet lost or
-doubled, a receipt without its packet, or RSS more than --rss-slack-mib above its value after
-100 visits (only checked from 1,000 visits on).
+doubled, a receipt without its packet, a visit ended by the idle timeout although its applicant
+did not walk away, or RSS more than --rss-slack-mib above its value after 100 visits (only
+checked from 1,000 visits on).
 
 Longer than 400 lines because it is one run from the first visit to the report: the visit
 with its fault, the run loop with its checkpoints, and the tally the report is made of, each
@@ -132,7 +133,11 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
     record = VisitRecord(plan.number, plan.matter, plan.fault, outcome="stuck",
                          language=plan.language, elder=plan.elder)
     kiosk.accepted.visit = []
-    kiosk.present(plan.card, plan.good_card)
+    # the applicant stands before the camera (a fault card of the scenario has no photo of its
+    # own: the person is the holder of the healthy card) and lays the card on the reader when
+    # the ID-card screen asks for it
+    kiosk.show_person(plan.good_card)
+    card_laid = []
     undo = _inject(kiosk, link, plan, rng)
     pilot = SoakApplicant(plan, on_card_error=lambda _reason: kiosk.demo.place_card(
         plan.good_card) if kiosk.demo.current_card != plan.good_card else None)
@@ -144,6 +149,9 @@ def run_visit(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng: random.R
         if last[0] is not None:
             screens[last[0]] = screens.get(last[0], 0.0) + now - last[1]
         last[0], last[1] = snap.screen, now
+        if snap.screen == "id_card" and not card_laid:
+            kiosk.demo.place_card(plan.card)
+            card_laid.append(plan.card)
         if pilot.ended(snap) or pilot.left:
             kiosk.demo.remove_card()        # the applicant takes the card along
 
@@ -363,6 +371,7 @@ class Tally:
         self.matters: collections.Counter = collections.Counter()
         self.modes: collections.Counter = collections.Counter()
         self.not_recovered: collections.Counter = collections.Counter()
+        self.timed_out_while_acting = 0   # idle timeouts of applicants who did not walk away
         self.receipts_path = receipts_path
 
     def add(self, r: VisitRecord) -> None:
@@ -381,6 +390,8 @@ class Tally:
                                                             for k, v in r.screens.items()}})
         if r.fault:
             self.faults[f"{r.fault}: {r.outcome}"] += 1
+        if r.reason and r.reason.startswith("idle.") and r.fault != "walk_away":
+            self.timed_out_while_acting += 1
         self.screens.update(r.screens)
         self.seconds += r.seconds
         self.applications += sum(1 for kind, _id, _case in r.packets if kind == "application")
@@ -414,6 +425,7 @@ class Tally:
             "visits": self.visits, "outcomes": dict(self.outcomes),
             "matters_visited": len(self.matters), "languages_and_modes": dict(self.modes),
             "not_done_by_reason": dict(self.reasons.most_common()),
+            "idle_timeouts_while_acting": self.timed_out_while_acting,
             "faults": dict(sorted(self.faults.items())), "not_done_examples": self.examples,
             "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
             "devices_not_recovered": dict(self.not_recovered),
@@ -438,6 +450,7 @@ def write_progress(report_path: Path, tally: Tally, crashes: Crashes, memory: li
     progress = {"visits": tally.visits, "wall_s": round(time.monotonic() - started, 1),
                 "outcomes": dict(tally.outcomes), "uploader_kills": kills,
                 "not_done_by_reason": dict(tally.reasons.most_common()),
+                "idle_timeouts_while_acting": tally.timed_out_while_acting,
                 "faults": dict(sorted(tally.faults.items())), "crashes": dict(crashes.seen),
                 "errors_logged": dict(crashes.errors_logged), "memory": memory,
                 "receipts_printed": tally.printed,
@@ -457,6 +470,8 @@ def targets_missed(report: dict, rss_slack_mib: float) -> list[str]:
         missed.append("packets lost or doubled")
     if report["receipts"]["without_packet"]:
         missed.append("a receipt without its packet")
+    if report["idle_timeouts_while_acting"]:
+        missed.append("visits ended by the idle timeout although the applicant was acting")
     if report["devices_not_recovered"]:
         missed.append("a device did not come back after its fault")
     if not report["outbox"]["drained"] or report["outbox"]["dead"]:

@@ -74,12 +74,6 @@ class SoakTerminal:
         self.real_time = real_time
 
     # -- the applicant's side -------------------------------------------------------------------
-    def present(self, card: str, holder: str | None = None) -> None:
-        """The applicant stands before the camera and lays `card` on the reader; `holder`: the
-        healthy card of the same person (a fault card of the scenario has no photo of its own)."""
-        self.show_person(holder or card)
-        self.demo.place_card(card)
-
     def show_person(self, card: str) -> None:
         """The holder of `card` before the face camera (the camera plugged in)."""
         person = self.demo._live_photo(card)

@@ -214,7 +214,7 @@ class VisitControl:
         if self._refused_out_of_hours(None):
             return
         self.visit_no += 1
-        self.steps.cancel.clear()
+        self.steps.new_visit()
         ctx = self.visit
         ctx.matter_code, ctx.last_touch = None, self._clock()
         ctx.service = start_service(self.catalog, self.steps, self.settings,

@@ -35,11 +35,12 @@ def start_service(catalog, steps: DeviceSteps, settings, client: CaseLookup | No
                   now: Callable[[], dt.datetime]) -> ProgressVisit:
     """A ProgressVisit over the devices of `steps`; `now()`: the local wall clock, aware."""
     devices, sink = steps.devices, steps.sink
+    visit_over = steps.cancel           # this visit's: a later visit has its own
 
     def read_card(cancel: threading.Event):
         if steps.unavailable_reason("id_card.read"):
             raise DeviceUnavailable("card reader unavailable", "device.id_card")
-        return steps.read_card_until(cancel, settings.card_read_s)
+        return steps.read_card_until(settings.card_read_s, cancel, visit_over)
 
     def capture_unavailable():
         return steps.unavailable_reason("doc.capture") or \

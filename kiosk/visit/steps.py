@@ -30,6 +30,7 @@ DEVICE_OF_CAPABILITY = {"id_card.read": "id_card", "face.verify": "camera",
                         "outbox.submit": "sink"}
 DEVICE_PROMPT = {"id_card": "device.id_card", "camera": "device.face", "scanner": "device.doc",
                  "printer": "device.printer", "sink": "device.outbox"}
+READ_SLICE_S = 0.25     # a card read looks whether its visit is still on this often (seconds)
 DEVICE_STEPS = (E.Step.ID_CARD, E.Step.FACE, E.Step.SUBMIT, E.Step.RECEIPT)  # launched on entry
 
 
@@ -99,6 +100,14 @@ class DeviceSteps:
         self.cancel.set()
         self.face_cancel.set()
 
+    def new_visit(self) -> threading.Event:
+        """The 'visit ended' event of the visit now running. After `stop()` a fresh one: a job
+        of the ended visit still running keeps its own, set, event and stops (were the one
+        event cleared, that job would go on, e.g. read the next applicant's card)."""
+        if self.cancel.is_set():
+            self.cancel = threading.Event()
+        return self.cancel
+
     def abandon_face(self) -> None:
         """The applicant opts out while the camera runs: stop it (within a frame) and forget
         its result."""
@@ -108,14 +117,17 @@ class DeviceSteps:
     # -- launching ----------------------------------------------------------------------------
     def launch(self, step: E.Step, ctx: VisitContext, visit: int, catalog, settings) -> Future:
         """Start `step` for `ctx` in the worker; its DeviceResult comes back through `post`."""
-        self.cancel.clear()
+        visit_over = self.new_visit()
         self.job_no += 1
         job = self.job_no
         if step is E.Step.FACE:
             self.face_cancel = threading.Event()
-        fn = {E.Step.ID_CARD: self._read_card, E.Step.FACE: self._face,
-              E.Step.MATERIALS: self._capture, E.Step.SUBMIT: self._submit,
-              E.Step.RECEIPT: self._receipt}[step]
+        if step is E.Step.ID_CARD:
+            def fn(ctx, visit, catalog, settings):
+                return self.read_card_until(settings.card_read_s, visit_over)
+        else:
+            fn = {E.Step.FACE: self._face, E.Step.MATERIALS: self._capture,
+                  E.Step.SUBMIT: self._submit, E.Step.RECEIPT: self._receipt}[step]
 
         def run():
             try:
@@ -125,14 +137,12 @@ class DeviceSteps:
                 self._post(DeviceResult(visit, step, error=exc, job=job))
         return self._pool.submit(run)
 
-    def _read_card(self, ctx, visit, catalog, settings):
-        return self.read_card_until(self.cancel, settings.card_read_s)
-
-    def read_card_until(self, cancel: threading.Event, card_read_s: float):
-        """A card within card_read_s, or None (also when cancelled or the visit ends)."""
+    def read_card_until(self, card_read_s: float, *stop: threading.Event):
+        """A card within card_read_s, or None, also as soon as one of the `stop` events is set
+        (the visit ended, the citizen left): the reader is asked in slices of READ_SLICE_S."""
         deadline = self._clock() + card_read_s
-        while not cancel.is_set() and not self.cancel.is_set() and self._clock() < deadline:
-            card = self.devices.id_card.read_card(timeout=1.0)
+        while not any(event.is_set() for event in stop) and self._clock() < deadline:
+            card = self.devices.id_card.read_card(timeout=READ_SLICE_S)
             if card is not None:
                 return card
         return None

@@ -1,7 +1,13 @@
 """What a session that runs for months must not keep: drivers that came and went, and a clock
 that may run faster than real time for a soak (benchmarks/soak.py) without changing what the
 session does."""
+import threading
+import time
+
 from devices.clock import ScaledClock
+from devices.id_card.emulator import EmulatorServer
+from devices.id_card.scenario import load_scenario
+from devices.registry import open_device
 from kiosk.visit import intents as I
 from kiosk.visit.scripted_applicant import ScriptedApplicant, drive
 from tests.kit.session_kit import make_session, wait_until
@@ -88,3 +94,62 @@ def test_an_unknown_reader_failure_ends_the_visit_instead_of_reading_for_ever(mi
         assert devices.id_card.calls == 1
     finally:
         session.stop()
+
+
+class _HeldReader:
+    """The real driver on the emulator, whose first read is still in progress when its visit
+    ends: it returns (nothing found) only once the test lets it."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.held, self.release = threading.Event(), threading.Event()
+
+    def read_card(self, timeout):
+        if not self.held.is_set():
+            self.held.set()
+            self.release.wait(10)
+        return self.reader.read_card(timeout)
+
+    def card_present(self):
+        return self.reader.card_present()
+
+    def close(self):
+        self.reader.close()
+
+
+def _to_the_card_reader(session):
+    session.send(I.StartVisit("NP-OLD-ALLOWANCE"))
+    wait_until(lambda: session.snapshot.screen == "guide")
+    session.send(I.Next())
+    wait_until(lambda: session.snapshot.screen == "consent")
+    session.send(I.Agree(True))
+    wait_until(lambda: session.snapshot.screen == "id_card")
+
+
+def test_a_card_read_of_a_visit_that_ended_does_not_take_the_next_applicants_card(
+        mini_catalog, tmp_path):
+    """The read job of a visit cancelled on the ID-card screen went on reading once the next
+    visit had started (one 'visit ended' event, cleared by the next launch): it took the next
+    applicant's card, the reader then answered 'no new card' to the right visit, which timed
+    out (found by the soak: visits ending idle on the ID-card screen)."""
+    server = EmulatorServer(load_scenario(None, None))
+    path = server.start_pty()
+    server.remove_card()
+    session, devices, _sink = make_session(mini_catalog, tmp_path, card_read_s=60)
+    devices.id_card = reader = _HeldReader(open_device(f"idcard+serial://{path}",
+                                                       expected_kind="id_card"))
+    try:
+        _to_the_card_reader(session)                    # the first applicant ...
+        assert reader.held.wait(5)
+        session.send(I.Cancel())                        # ... leaves while the reader polls
+        wait_until(lambda: session.snapshot.screen == "attract")
+        _to_the_card_reader(session)                    # the next one comes
+        reader.release.set()                            # the old read finds nothing
+        time.sleep(0.3)
+        server.place_card("wang_xiuying")               # and the new applicant's card is read
+        wait_until(lambda: session.snapshot.screen != "id_card", timeout=5)
+        assert session.snapshot.reason_key != "idle.cancelled"
+    finally:
+        session.stop()
+        devices.id_card.close()
+        server.stop()

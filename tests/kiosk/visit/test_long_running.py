@@ -61,6 +61,17 @@ def test_a_faster_clock_shrinks_the_idle_timeout_and_nothing_else(mini_catalog, 
         session.stop()
 
 
+def _to_the_card_reader(session, then="id_card"):
+    """Start a visit and agree to the terms: the card read starts; `then`: the screen it leads
+    to."""
+    session.send(I.StartVisit("NP-OLD-ALLOWANCE"))
+    wait_until(lambda: session.snapshot.screen == "guide")
+    session.send(I.Next())
+    wait_until(lambda: session.snapshot.screen == "consent")
+    session.send(I.Agree(True))
+    wait_until(lambda: session.snapshot.screen == then)
+
+
 class _BrokenReader:
     """A reader whose driver fails in a way it does not know (not a DeviceError)."""
 
@@ -84,12 +95,7 @@ def test_an_unknown_reader_failure_ends_the_visit_instead_of_reading_for_ever(mi
     session, devices, _sink = make_session(mini_catalog, tmp_path)
     devices.id_card = _BrokenReader()
     try:
-        session.send(I.StartVisit("NP-OLD-ALLOWANCE"))
-        wait_until(lambda: session.snapshot.screen == "guide")
-        session.send(I.Next())
-        wait_until(lambda: session.snapshot.screen == "consent")
-        session.send(I.Agree(True))
-        wait_until(lambda: session.snapshot.screen == "refused")
+        _to_the_card_reader(session, then="refused")
         assert session.snapshot.reason_key == "visit.capability_missing"
         assert devices.id_card.calls == 1
     finally:
@@ -117,13 +123,6 @@ class _HeldReader:
         self.reader.close()
 
 
-def _to_the_card_reader(session):
-    session.send(I.StartVisit("NP-OLD-ALLOWANCE"))
-    wait_until(lambda: session.snapshot.screen == "guide")
-    session.send(I.Next())
-    wait_until(lambda: session.snapshot.screen == "consent")
-    session.send(I.Agree(True))
-    wait_until(lambda: session.snapshot.screen == "id_card")
 
 
 def test_a_card_read_of_a_visit_that_ended_does_not_take_the_next_applicants_card(

@@ -74,6 +74,11 @@ def feed_lines(n: int) -> bytes:
     return bytes([ESC, 0x64, _u8(n, "lines")])
 
 
+def feed_dots(n: int) -> bytes:
+    """ESC J n: print the buffer and feed n dots (motion units; dots on 203 dpi printers)."""
+    return bytes([ESC, 0x4A, _u8(n, "dots")])
+
+
 def chinese_mode(on: bool) -> bytes:
     """FS & (enter) / FS . (leave) Chinese character mode (2-byte GB18030/GBK text)."""
     return b"\x1c&" if on else b"\x1c."

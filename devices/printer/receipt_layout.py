@@ -53,9 +53,18 @@ def _scale(width_dots: int, px: int) -> int:
     return max(12, round(px * width_dots / WIDTH_80MM))
 
 
+QR_QUIET_MODULES = 4      # ISO/IEC 18004: the blank margin a QR code needs on every side
+
+
 def qr_module_for(width_dots: int) -> int:
     """QR module size in dots: 8 on 80 mm paper, 5 on 58 mm (about 25 mm wide either way)."""
     return max(3, min(8, width_dots // 72))
+
+
+def blank_rows_at_foot(image) -> int:
+    """How many rows at the bottom of a 1-bit raster image are all white."""
+    dark_rows = image.convert("L").point(lambda v: 255 if v < 128 else 0).getbbox()
+    return image.height if dark_rows is None else image.height - dark_rows[3]
 
 
 def _check_width(width_dots: int) -> None:
@@ -139,8 +148,14 @@ def layout_receipt(receipt: Receipt, width_dots: int = WIDTH_80MM, *,
     font = font or find_cjk_font()
     head = render_blocks(_head_blocks(receipt, width_dots, font), width_dots, font, MARGIN)
     foot = render_blocks(_foot_blocks(receipt, width_dots), width_dots, font, MARGIN)
-    qr = [codec.align("center"), codec.qr_code(receipt.progress_url, qr_module_for(width_dots)),
-          codec.line_feed()] if receipt.progress_url else []
+    module = qr_module_for(width_dots)
+    # the printer prints the QR code without its quiet zone (4 modules): the blank rows
+    # at the foot of the text above, fed out to 4 modules, make it; below, the line feed and
+    # the blank head of the text that follows do
+    quiet = max(0, QR_QUIET_MODULES * module - blank_rows_at_foot(head))
+    qr = [*([codec.feed_dots(quiet)] if quiet else []), codec.align("center"),
+          codec.qr_code(receipt.progress_url, module), codec.line_feed()] \
+        if receipt.progress_url else []
     return _job([codec.align("left"), codec.raster_from_image(head), *qr,
                  codec.align("left"), codec.raster_from_image(foot)], partial_cut)
 

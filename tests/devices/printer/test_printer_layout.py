@@ -3,18 +3,21 @@ case number printed whole."""
 import dataclasses
 import hashlib
 
+import numpy as np
 import pytest
 
 from devices.printer import codec
 from devices.printer.escpos_stream import EscPosStreamParser
-from devices.printer.receipt_layout import (MARGIN, layout_receipt, layout_test_page,
+from devices.printer.paper import PaperRenderer
+from devices.printer.receipt_layout import (MARGIN, QR_QUIET_MODULES, layout_receipt,
+                                            layout_test_page,
                                             mask_id_number, mask_name, qr_module_for,
                                             receipt_lines)
 from devices.printer.render import bold_variant, find_cjk_font
 
 # Pinned for NotoSansCJK-Regular.ttc (SC face) with this Pillow/FreeType. If the font package
 # or Pillow changes, look at a fresh docs/receipt-example.png, then update the hash.
-GOLDEN_SHA256_576 = "2ae84816fafc11b1ba1e0a56af9eca018d2a5317fb85e6f59b42f327ea3abfa7"
+GOLDEN_SHA256_576 = "5482c13babacaa9d3a2892491a0ee840924e33791a006ff184017e86c6374462"
 GOLDEN_FONT = "NotoSansCJK-Regular.ttc"
 
 
@@ -71,6 +74,7 @@ def test_receipt_layout_structure(receipt, width):
     assert qr[3].data == receipt.progress_url.encode()
     assert events[names.index("qr_model") - 1].name == "align"
     assert events[names.index("qr_model") - 1].args == (1,)
+    assert events[names.index("qr_model") - 2].name == "feed_dots"     # its quiet zone above
     # Nothing personal in clear: the masked strings are drawn, never sent as text.
     assert "text" not in names
     assert receipt.case_number.encode() not in data.replace(receipt.progress_url.encode(), b"")
@@ -121,3 +125,24 @@ def test_the_case_number_is_printed_whole_on_one_line(receipt, case_number, widt
     usable = width - 2 * MARGIN
     assert px <= nominal and bold.at(px).getlength(case_number) <= usable
     assert px == nominal or bold.at(px + 1).getlength(case_number) > usable   # no smaller
+
+
+@pytest.mark.parametrize("width", [576, 384])
+def test_the_qr_code_has_its_quiet_zone_on_paper(receipt, width):
+    """4 modules blank on every side of the QR code as the paper comes out (the printer adds
+    none): with less above it, phone scanners and the classic detector may miss it."""
+    renderer = PaperRenderer(width, find_cjk_font())
+    rows = None
+    for event in _events(layout_receipt(receipt, width)):
+        before = renderer._height
+        renderer.handle(event)
+        if event.name == "qr_print":
+            rows = (before, renderer._height)
+    paper = ~np.array(renderer.cut())               # True where printed
+    top, bottom = rows
+    printed_rows = np.flatnonzero(paper.any(axis=1))
+    printed_cols = np.flatnonzero(paper[top:bottom].any(axis=0))
+    quiet = QR_QUIET_MODULES * qr_module_for(width)
+    assert top - (printed_rows[printed_rows < top].max() + 1) >= quiet          # above
+    assert printed_rows[printed_rows >= bottom].min() - bottom >= quiet         # below
+    assert printed_cols.min() >= quiet and width - 1 - printed_cols.max() >= quiet

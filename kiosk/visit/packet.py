@@ -24,6 +24,7 @@ from flows.engine import VisitPlan, VisitState, form_answers
 from kiosk.visit.case_numbers import Accepted   # what a sink hands back, as the outbox's
 from kiosk.visit.case_numbers import case_number, new_installation   # the outbox's case numbers
 from kiosk.visit.case_numbers import with_progress_token               # and progress tokens
+from protocol.atomic import move_dir_into_place, temp_beside, write_atomic
 from protocol.packet import progress_url
 
 FORMAT = "kiosk-packet/1"
@@ -51,12 +52,12 @@ class DirectorySink:
 
     def _next_sequence(self) -> int:
         n = int(self._seq_file.read_text()) + 1 if self._seq_file.exists() else 1
-        self._seq_file.write_text(str(n))
+        write_atomic(self._seq_file, str(n).encode(), mode=0o644)
         return n
 
     def _installation(self) -> str:
         if not self._installation_file.exists():
-            self._installation_file.write_text(new_installation())
+            write_atomic(self._installation_file, new_installation().encode(), mode=0o644)
         return self._installation_file.read_text().strip()
 
     def accept(self, manifest: dict, files: dict[str, bytes]) -> Accepted:
@@ -69,14 +70,14 @@ class DirectorySink:
         manifest = {**manifest, "packet_id": packet_id, "case_number": case,
                     "terminal_id": self.terminal_id, "site_id": self.site_id,
                     "created_at": now.isoformat(timespec="seconds")}
-        target = self.out_dir / packet_id
-        target.mkdir(parents=True)
-        for name, data in files.items():
-            path = target / name
+        target = self.out_dir / packet_id         # whole or not at all, even after a crash
+        building = temp_beside(target)
+        for name, data in {**files, "manifest.json": json.dumps(
+                manifest, ensure_ascii=False, indent=2).encode("utf-8")}.items():
+            path = building / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
-                                              encoding="utf-8")
+        move_dir_into_place(building, target)
         accepted = Accepted(packet_id, case, now, token)
         self.accepted.append((manifest.get("kind", ""), accepted))
         return accepted

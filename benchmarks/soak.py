@@ -22,8 +22,8 @@ It prints (and writes with --json): visits done / refused / abandoned by reason;
 exception that reached the top of a thread, any error logged with a traceback, the session
 thread gone, an uploader that died unasked); packets accepted vs stored by the back office
 (lost, doubled, unknown); receipts printed vs packets accepted (every printed case number must
-be an accepted packet's); RSS of this process after 100 visits and every 1,000, with the Python
-object kinds that grew; file descriptors and threads at the start and the end; and where the
+be an accepted packet's); RSS of this process after 100 visits and every 1,000 (the median of
+its readings after the last 10 visits), with the Python object kinds that grew; file descriptors and threads at the start and the end; and where the
 time went (seconds per screen). It exits 1 when a target is missed: a crash, a packet lost or
 doubled, a receipt without its packet, a visit ended by the idle timeout although its applicant
 did not walk away, or RSS more than --rss-slack-mib above its value after 100 visits (only
@@ -47,6 +47,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -113,9 +114,19 @@ def _status(field: str) -> int:
     return 0
 
 
-def resources() -> dict:
-    return {"rss_mib": round(_status("VmRSS") / 1024, 1),
-            "fds": len(os.listdir("/proc/self/fd")),
+RSS_WINDOW = 10     # RSS is taken as the median of the readings after this many visits
+
+
+def rss_mib() -> float:
+    return _status("VmRSS") / 1024
+
+
+def resources(recent_rss=()) -> dict:
+    """RSS (the median of `recent_rss`, the readings after the last few visits, when given: a
+    single reading moves by several MiB with what the allocator holds at that moment), open
+    file descriptors and threads."""
+    rss = statistics.median(recent_rss) if recent_rss else rss_mib()
+    return {"rss_mib": round(rss, 1), "fds": len(os.listdir("/proc/self/fd")),
             "python_threads": threading.active_count(), "os_threads": _status("Threads")}
 
 
@@ -242,6 +253,7 @@ def soak(args) -> dict:
         tally = Tally(work / "receipts.tsv")
         memory: list[dict] = []
         start_resources = resources()
+        recent_rss: collections.deque = collections.deque(maxlen=RSS_WINDOW)
         baseline_objects = None
         traced = TracedMemory(args.trace_memory)
         started = time.monotonic()
@@ -256,19 +268,21 @@ def soak(args) -> dict:
                 crashes.add(f"uploader exited by itself (code {uploader.proc.returncode})")
                 uploader.start()
             tally.add(run_visit(kiosk, link, plan, rng, args.visit_timeout))
+            recent_rss.append(rss_mib())
             done = tally.visits
             if done == min(100, args.checkpoint_every) or done % args.checkpoint_every == 0:
                 objects = object_counts()
                 if baseline_objects is None:
                     baseline_objects = objects
-                memory.append({"visits": done, **resources(),
+                memory.append({"visits": done, **resources(recent_rss),
+                               "rss_reading_mib": round(recent_rss[-1], 1),
                                "grew": _grew(baseline_objects, objects),
                                **traced.compare()})
                 log.warning("soak: %d visits, %s", done, memory[-1])
                 if args.json:       # how far a long run got, should it be stopped before the end
                     write_progress(args.json, tally, crashes, memory, started, uploader.kills)
         report["wall_s"] = round(time.monotonic() - started, 1)
-        end_resources = resources()
+        end_resources = resources(recent_rss)
         if not kiosk.session._thread.is_alive():
             crashes.add("the session thread is gone")
         # everything up again: the outbox must drain to the back office
@@ -453,7 +467,7 @@ def write_progress(report_path: Path, tally: Tally, crashes: Crashes, memory: li
                 "idle_timeouts_while_acting": tally.timed_out_while_acting,
                 "faults": dict(sorted(tally.faults.items())), "crashes": dict(crashes.seen),
                 "errors_logged": dict(crashes.errors_logged), "memory": memory,
-                "receipts_printed": tally.printed,
+                "receipts_printed": tally.printed, "not_done_examples": tally.examples,
                 "mean_visit_s": round(tally.seconds / max(tally.visits, 1), 3)}
     path = report_path.with_suffix(".progress.json")
     path.write_text(json.dumps(progress, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

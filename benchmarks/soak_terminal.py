@@ -171,16 +171,10 @@ class _Recorded:
 
 def _case_on_receipt(image) -> str:
     """The case number in a printed receipt's QR code, read the way the terminal reads a
-    receipt laid under its document camera (devices/document/scanner.py decode_qr: as it is,
-    then at half size), on white margins as paper lies on a desk."""
-    import cv2
-    import numpy as np
-
-    from devices.document.scanner import decode_qr
+    receipt laid under its document camera (tests/kit/paper.py)."""
     from kiosk.visit.cases import parse_receipt_code
-    gray = cv2.copyMakeBorder(np.asarray(image.convert("L")), 40, 40, 40, 40,
-                              cv2.BORDER_CONSTANT, value=255)
-    text = decode_qr(gray)
+    from tests.kit.paper import qr_text_on_paper
+    text = qr_text_on_paper(image)
     case = parse_receipt_code(text) if text else None
     if case is None and UNREADABLE_DIR is not None:      # kept for a person to look at
         UNREADABLE_DIR.mkdir(parents=True, exist_ok=True)

@@ -122,16 +122,16 @@ class DeviceSteps:
         job = self.job_no
         if step is E.Step.FACE:
             self.face_cancel = threading.Event()
-        if step is E.Step.ID_CARD:
-            def fn(ctx, visit, catalog, settings):
-                return self.read_card_until(settings.card_read_s, visit_over)
-        else:
-            fn = {E.Step.FACE: self._face, E.Step.MATERIALS: self._capture,
-                  E.Step.SUBMIT: self._submit, E.Step.RECEIPT: self._receipt}[step]
+        face_over = self.face_cancel        # the events of this job, bound now
+        work = {E.Step.ID_CARD: lambda: self.read_card_until(settings.card_read_s, visit_over),
+                E.Step.FACE: lambda: self._face(ctx, visit, settings, face_over),
+                E.Step.MATERIALS: lambda: self._capture(ctx, visit, catalog, settings),
+                E.Step.SUBMIT: lambda: self._submit(ctx, visit, catalog, settings),
+                E.Step.RECEIPT: lambda: self._receipt(ctx, visit, catalog, settings)}[step]
 
         def run():
             try:
-                value = fn(ctx, visit, catalog, settings)
+                value = work()
                 self._post(DeviceResult(visit, step, value, job=job))
             except BaseException as exc:  # delivered to the actor, which decides
                 self._post(DeviceResult(visit, step, error=exc, job=job))
@@ -147,7 +147,7 @@ class DeviceSteps:
                 return card
         return None
 
-    def _face(self, ctx, visit, catalog, settings):
+    def _face(self, ctx, visit, settings, cancel: threading.Event):
         card = ctx.state.card
         if card is None or card.photo_bgr is None:
             raise DeviceError("card photo not decoded", "face.no_card_photo")
@@ -155,7 +155,7 @@ class DeviceSteps:
         def on_event(ev: FaceEvent):
             self._post(FaceGuidance(visit, ev.prompt_key))
         return self.devices.face.verify(card.photo_bgr, self.devices.camera, on_event,
-                                        timeout=settings.face_s, cancel=self.face_cancel)
+                                        timeout=settings.face_s, cancel=cancel)
 
     def _capture(self, ctx, visit, catalog, settings):
         return ctx.capture_material, self.devices.scanner.capture_page()

@@ -225,6 +225,19 @@ def _inject(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng) -> list:
 
 
 # ---- the run ----------------------------------------------------------------------------------
+def wait_while_paused(pause_file: Path | None) -> float:
+    """Between two visits, while `pause_file` exists (another heavy job needs the machine):
+    the terminal stays on its attract screen, as at night; returns the seconds waited."""
+    if pause_file is None or not pause_file.exists():
+        return 0.0
+    log.warning("soak: paused while %s exists", pause_file)
+    began = time.monotonic()
+    while pause_file.exists():
+        time.sleep(1)
+    log.warning("soak: going on after %.0f s", time.monotonic() - began)
+    return time.monotonic() - began
+
+
 def soak(args) -> dict:
     from tests.kit.terminal_processes import (BackofficeProcess, UploaderProcess,
                                               outbox_status, wait_drained)
@@ -258,8 +271,10 @@ def soak(args) -> dict:
         traced = TracedMemory(args.trace_memory)
         started = time.monotonic()
         deadline = started + args.minutes * 60 if args.minutes else None
+        paused = 0.0
         for plan in plans:
-            if deadline is not None and time.monotonic() > deadline:
+            paused += wait_while_paused(args.pause_file)
+            if deadline is not None and time.monotonic() - paused > deadline:
                 break
             if args.kill_every and plan.number and plan.number % args.kill_every == 0:
                 uploader.kill()
@@ -280,8 +295,10 @@ def soak(args) -> dict:
                                **traced.compare()})
                 log.warning("soak: %d visits, %s", done, memory[-1])
                 if args.json:       # how far a long run got, should it be stopped before the end
-                    write_progress(args.json, tally, crashes, memory, started, uploader.kills)
-        report["wall_s"] = round(time.monotonic() - started, 1)
+                    write_progress(args.json, tally, crashes, memory, started + paused,
+                                   uploader.kills)
+        report["wall_s"] = round(time.monotonic() - started - paused, 1)
+        report["paused_s"] = round(paused, 1)
         end_resources = resources(recent_rss)
         if not kiosk.session._thread.is_alive():
             crashes.add("the session thread is gone")
@@ -523,6 +540,9 @@ def main(argv=None) -> int:
                              "and again on the soak's frame clock, for the speed-up ratio")
     parser.add_argument("--unreadable-receipts", type=Path,
                         help="save printed receipts whose QR code cannot be read in this folder")
+    parser.add_argument("--pause-file", type=Path,
+                        help="between visits, wait while this file exists (not counted in the "
+                             "wall time)")
     parser.add_argument("--json", type=Path, help="write the report here too")
     args = parser.parse_args(argv)
     soak_terminal.UNREADABLE_DIR = args.unreadable_receipts

@@ -20,6 +20,7 @@ from devices.registry import open_device, parse_device_url
 from devices.slots import SLOT_NAMES, SLOTS, driver_options, slot_of_device
 from devices.supervisor import DeviceSupervisor
 from flows.catalog import Catalog
+from kiosk.app.allocator import release_freed_memory
 from kiosk.config import KioskConfig
 from kiosk.visit.session import Devices, Session
 from kiosk.visit.settings import session_settings
@@ -52,6 +53,8 @@ class Terminal:
                           **{s.device: self.supervisors[s.name].proxy for s in SLOTS})
         self.session = Session(catalog, devices, sink, session_settings(config),
                                health=self.fault_of, progress=progress, clock=clock)
+        # what the visit freed goes back to the system (kiosk/app/allocator.py)
+        self.session.on_wipe(release_freed_memory)
 
     def _open(self, slot: str, url: str):
         if slot == "printer" and "width=" not in url:      # the site's paper, unless the URL says

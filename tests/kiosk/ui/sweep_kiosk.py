@@ -44,12 +44,22 @@ SHOWN_S = 1.5      # the card screen and the face check stay up this long to be 
 
 
 class SlowReader(FakeReader):
-    """Finds the card only after a moment, as a hand lays it down (at once, the card screen
-    would go by before the autopilot could look at it)."""
+    """Finds the card SHOWN_S after it was first asked for it, as a hand lays it down (at once,
+    the card screen would go by before the autopilot could look at it). The session asks in
+    short slices (kiosk/visit/steps.py READ_SLICE_S): a slice before then finds nothing."""
+
+    asked_at: float | None = None
 
     def read_card(self, timeout):
         if self.card is not None and not self.present:
-            time.sleep(min(timeout, SHOWN_S))
+            now = time.monotonic()
+            self.asked_at = self.asked_at or now
+            left = self.asked_at + SHOWN_S - now
+            if left > timeout:
+                time.sleep(timeout)
+                return None
+            time.sleep(max(left, 0.0))
+            self.asked_at = None
         return super().read_card(timeout)
 
 

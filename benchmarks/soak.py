@@ -7,8 +7,8 @@
 One terminal as in service, all real but its devices: the session, drivers, outbox (sealing,
 queue) and face worker of kiosk/app/terminal.py in this process, on the wire-level emulators
 (kiosk/app/demo_devices.py: ID-card reader and printer on pseudo-terminals, the reader behind
-a stable by-id link as udev makes one, so it can be unplugged and plugged back); `kiosk-uploader` and
-`backoffice serve` (SQLite) as their own processes; between them a relay
+a stable by-id link as udev makes one, so it can be unplugged and plugged back);
+`kiosk-uploader` and `backoffice serve` (SQLite) as their own processes; between them a relay
 (benchmarks/soak_link.py) that takes the network down or answers 503/500 on command.
 
 Only waiting shrinks: the session runs on a clock `--scale` times faster than real time
@@ -23,8 +23,9 @@ exception that reached the top of a thread, any error logged with a traceback, t
 thread gone, an uploader that died unasked); packets accepted vs stored by the back office
 (lost, doubled, unknown); receipts printed vs packets accepted (every printed case number must
 be an accepted packet's); RSS of this process after 100 visits and every 1,000 (the median of
-its readings after the last 10 visits), with the Python object kinds that grew; file descriptors and threads at the start and the end; and where the
-time went (seconds per screen). It exits 1 when a target is missed: a crash, a packet lost or
+its readings after the last 10 visits), with the Python object kinds that grew; file
+descriptors and threads at the start and the end; and where the time went (seconds per
+screen). It exits 1 when a target is missed: a crash, a packet lost or
 doubled, a receipt without its packet, a visit ended by the idle timeout although its applicant
 did not walk away, or RSS more than --rss-slack-mib above its value after 100 visits (only
 checked from 1,000 visits on).
@@ -220,8 +221,6 @@ def _inject(kiosk: SoakTerminal, link: Link, plan: PlannedVisit, rng) -> list:
         kiosk.disk_nearly_full(True)
         return [lambda: kiosk.disk_nearly_full(False)]
     return []
-
-
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -446,12 +445,9 @@ class Tally:
                                    "printed": case})
         return len(strays), strays[:self.EXAMPLES]
 
-    def summary(self, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
-        accepted_ids = collections.Counter(p[1] for p in accepted)
-        stored_ids = collections.Counter(p[0] for p in stored)
-        cases = collections.Counter(p[2] for p in stored if p[1] == "application")
-        rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
-        strays, stray_examples = self.stray_receipts(accepted)
+    def counts(self, crashes: Crashes) -> dict:
+        """What the visits so far came to (the progress file at each checkpoint, and the
+        report's first part)."""
         return {
             "visits": self.visits, "outcomes": dict(self.outcomes),
             "matters_visited": len(self.matters), "languages_and_modes": dict(self.modes),
@@ -460,6 +456,16 @@ class Tally:
             "faults": dict(sorted(self.faults.items())), "not_done_examples": self.examples,
             "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
             "devices_not_recovered": dict(self.not_recovered),
+            "mean_visit_s": round(self.seconds / max(self.visits, 1), 3)}
+
+    def summary(self, accepted, stored, crashes: Crashes, memory, start, end) -> dict:
+        accepted_ids = collections.Counter(p[1] for p in accepted)
+        stored_ids = collections.Counter(p[0] for p in stored)
+        cases = collections.Counter(p[2] for p in stored if p[1] == "application")
+        rss100 = next((m["rss_mib"] for m in memory if m["visits"] == 100), None)
+        strays, stray_examples = self.stray_receipts(accepted)
+        return {
+            **self.counts(crashes),
             "packets": {"accepted": len(accepted_ids), "stored": len(stored_ids),
                         "lost": len(set(accepted_ids) - set(stored_ids)),
                         "unknown_stored": len(set(stored_ids) - set(accepted_ids)),
@@ -470,22 +476,15 @@ class Tally:
                          "without_packet": strays, "without_packet_examples": stray_examples},
             "memory": memory, "rss_after_100_mib": rss100,
             "rss_end_mib": end["rss_mib"], "start": start, "end": end,
-            "seconds_by_screen": {k: round(v, 1) for k, v in self.screens.most_common()},
-            "mean_visit_s": round(self.seconds / max(self.visits, 1), 3)}
+            "seconds_by_screen": {k: round(v, 1) for k, v in self.screens.most_common()}}
 
 
 def write_progress(report_path: Path, tally: Tally, crashes: Crashes, memory: list,
                    started: float, kills: int) -> None:
     """At each checkpoint, REPORT.progress.json: the counts so far (packets are compared only
     at the end, once the outbox has drained)."""
-    progress = {"visits": tally.visits, "wall_s": round(time.monotonic() - started, 1),
-                "outcomes": dict(tally.outcomes), "uploader_kills": kills,
-                "not_done_by_reason": dict(tally.reasons.most_common()),
-                "idle_timeouts_while_acting": tally.timed_out_while_acting,
-                "faults": dict(sorted(tally.faults.items())), "crashes": dict(crashes.seen),
-                "errors_logged": dict(crashes.errors_logged), "memory": memory,
-                "receipts_printed": tally.printed, "not_done_examples": tally.examples,
-                "mean_visit_s": round(tally.seconds / max(tally.visits, 1), 3)}
+    progress = {**tally.counts(crashes), "wall_s": round(time.monotonic() - started, 1),
+                "uploader_kills": kills, "receipts_printed": tally.printed, "memory": memory}
     path = report_path.with_suffix(".progress.json")
     path.write_text(json.dumps(progress, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
@@ -526,8 +525,8 @@ def main(argv=None) -> int:
                         help="how much faster than real time the session's clock runs; a "
                              "device step's work looks this much longer to it, so at 20 a "
                              "3 s face check is 60 s, within the 90 s idle limit")
-    parser.add_argument("--kill-every", type=int, default=250,  # 0: never
-                        help="kill -9 the uploader every this many visits")
+    parser.add_argument("--kill-every", type=int, default=250,
+                        help="kill -9 the uploader every this many visits (0: never)")
     parser.add_argument("--visit-timeout", type=float, default=60.0)
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--rss-slack-mib", type=float, default=5.0)

@@ -1,9 +1,10 @@
 """The terminal a soak runs (benchmarks/soak.py), the network to its back office, and the
 receipts it prints read back.
 
-`SoakTerminal`: the kiosk of the soak's process, as `kiosk/app/terminal.py` composes it, on the
-demo's wire-level emulators (kiosk/app/demo_devices.py), the ID-card reader behind a stable by-id link
-(so it can be unplugged and plugged back), the real outbox, and the levers the faults pull.
+`SoakTerminal`: the kiosk of the soak's process, as `kiosk/app/terminal.py` composes it, on
+the demo's wire-level emulators (kiosk/app/demo_devices.py), the ID-card reader behind a stable
+by-id link (so it can be unplugged and plugged back), the real outbox, and the levers the
+faults pull.
 `Link`: benchmarks/soak_link.py as a process, the uploader's way to the back office.
 `_case_on_receipt`: the case number a printed receipt's QR code names, read as the terminal
 reads a receipt under its document camera.

@@ -118,16 +118,33 @@ def _status(field: str) -> int:
 RSS_WINDOW = 10     # RSS is taken as the median of the readings after this many visits
 
 
-def rss_mib() -> float:
-    return _status("VmRSS") / 1024
+RSS_PARTS = ("VmRSS", "RssAnon", "RssFile")
+
+
+def rss_reading() -> tuple[float, ...]:
+    """The RSS in MiB, and its anonymous (heap, arenas, buffers) and file-backed (mapped
+    libraries and fonts, pages the kernel can drop and read back) parts."""
+    return tuple(_status(field) / 1024 for field in RSS_PARTS)
+
+
+def worker_rss_mib(pid: int | None) -> float | None:
+    """The RSS of another process (the face worker), None when it is not there."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text() if pid else ""
+    except OSError:
+        return None
+    line = next((ln for ln in status.splitlines() if ln.startswith("VmRSS:")), None)
+    return round(int(line.split()[1]) / 1024, 1) if line else None
 
 
 def resources(recent_rss=()) -> dict:
-    """RSS (the median of `recent_rss`, the readings after the last few visits, when given: a
-    single reading moves by several MiB with what the allocator holds at that moment), open
-    file descriptors and threads."""
-    rss = statistics.median(recent_rss) if recent_rss else rss_mib()
-    return {"rss_mib": round(rss, 1), "fds": len(os.listdir("/proc/self/fd")),
+    """RSS and its two parts (each the median of `recent_rss`, the readings after the last few
+    visits, when given: a single reading moves by several MiB with what the allocator holds and
+    which font pages are mapped at that moment), open file descriptors and threads."""
+    readings = list(recent_rss) or [rss_reading()]
+    rss, anon, file = (statistics.median(r[i] for r in readings) for i in range(3))
+    return {"rss_mib": round(rss, 1), "rss_anon_mib": round(anon, 1),
+            "rss_file_mib": round(file, 1), "fds": len(os.listdir("/proc/self/fd")),
             "python_threads": threading.active_count(), "os_threads": _status("Threads")}
 
 
@@ -282,14 +299,16 @@ def soak(args) -> dict:
                 crashes.add(f"uploader exited by itself (code {uploader.proc.returncode})")
                 uploader.start()
             tally.add(run_visit(kiosk, link, plan, rng, args.visit_timeout))
-            recent_rss.append(rss_mib())
+            recent_rss.append(rss_reading())
             done = tally.visits
             if done == min(100, args.checkpoint_every) or done % args.checkpoint_every == 0:
                 objects = object_counts()
                 if baseline_objects is None:
                     baseline_objects = objects
                 memory.append({"visits": done, **resources(recent_rss),
-                               "rss_reading_mib": round(recent_rss[-1], 1),
+                               "rss_reading_mib": round(recent_rss[-1][0], 1),
+                               "face_worker_rss_mib": worker_rss_mib(
+                                   getattr(kiosk.terminal.face_verifier, "worker_pid", None)),
                                "grew": _grew(baseline_objects, objects),
                                **traced.compare()})
                 log.warning("soak: %d visits, %s", done, memory[-1])

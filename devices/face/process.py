@@ -65,6 +65,11 @@ class ProcessFaceVerifier:
         self._ready = True
         log.info("face worker ready pid=%d", self._proc.pid)
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The face worker's process id (None when it is not running): to watch its memory."""
+        return self._proc.pid if self._alive() else None
+
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 

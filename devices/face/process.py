@@ -197,12 +197,17 @@ def _child_main(conn, threshold: float, options: dict) -> None:   # runs in the 
     face_recognition.face_encodings(blank, known_face_locations=[(20, 140, 140, 20)])
     verifier = LiveFaceVerifier(threshold=threshold, **options)
     verifier._set_preview = lambda frame, a: conn.send(("preview", a.box, a.prompt_key))
-    conn.send(("ready",))
+    try:
+        conn.send(("ready",))
+        _serve(conn, verifier)
+    except (EOFError, OSError):
+        return      # the app closed its end or died (a reset, a broken pipe): no one to answer
+
+
+def _serve(conn, verifier) -> None:
+    """The child's side of the conversation, until "stop" or the app closes the pipe."""
     while True:
-        try:
-            msg = conn.recv()
-        except EOFError:
-            return
+        msg = conn.recv()
         if msg[0] == "verify":
             _, card, timeout = msg
             cancel = threading.Event()
@@ -214,6 +219,8 @@ def _child_main(conn, threshold: float, options: dict) -> None:   # runs in the 
                 conn.send(("done", result))
             except DeviceError as exc:
                 conn.send(("error", type(exc).__name__, exc.reason_key, str(exc)))
+            except (EOFError, OSError):
+                raise           # the pipe itself: the app is gone, nothing to report to
             except Exception as exc:  # noqa: BLE001 - reported to the parent, never lost
                 conn.send(("error", "DeviceError", "face.failed", type(exc).__name__))
         elif msg[0] == "wipe":

@@ -78,3 +78,64 @@ def test_a_dead_worker_is_reported_then_replaced(card_photo, emulator_url):
         assert v.verify(card_photo("obama_1"), cam, timeout=20).decision is FaceDecision.MATCH
     finally:
         v.close()
+
+
+APP_DIES_MID_CHECK = """
+import os, sys, cv2
+sys.path.insert(0, {repo!r})
+from devices.assets import FACES_DIR
+from devices.face import make_verifier
+from devices.face.calibrate import card_photo_of
+
+frame = cv2.resize(cv2.imread(str(FACES_DIR / "obama_2.jpg")), (640, 480))
+
+
+class DyingApp:
+    reads = 0
+
+    def read(self):
+        self.reads += 1
+        if self.reads == 1:
+            print(verifier.worker_pid, flush=True)
+        if self.reads == 3:
+            os._exit(3)             # the app is gone mid-check: no close(), no goodbye
+        return frame
+
+    def close(self):
+        pass
+
+
+if __name__ == "__main__":        # the worker is spawned: it imports this file as well
+    verifier = make_verifier(isolated=True)
+    verifier.verify(card_photo_of(cv2.imread(str(FACES_DIR / "obama_1.jpg"))), DyingApp(),
+                    timeout=30)
+"""
+
+
+def test_when_the_app_dies_mid_check_the_worker_leaves_quietly(tmp_path):
+    """The app killed or crashed while the worker waits for a frame: the worker sees its pipe
+    closed, exits without a traceback in the log, and lingers nowhere."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    repo = str(Path(__file__).resolve().parents[3])
+    script = tmp_path / "app.py"
+    script.write_text(APP_DIES_MID_CHECK.format(repo=repo))
+    stderr = tmp_path / "stderr.txt"
+    with open(stderr, "wb") as err:
+        app = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=err,
+                             timeout=90, cwd=tmp_path)
+    assert app.returncode == 3, stderr.read_text()
+    worker_pid = int(app.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+        status = Path(f"/proc/{worker_pid}/status").read_text(errors="replace")
+        if "State:\tZ" in status:
+            break                   # exited, waiting only for init to reap it
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker_pid}").exists() or "State:\tZ" in Path(
+        f"/proc/{worker_pid}/status").read_text(errors="replace"), "the face worker lingers"
+    # the worker shares the app's stderr: whatever it wrote on the way out is in there
+    time.sleep(0.5)
+    assert "Traceback" not in stderr.read_text(), stderr.read_text()

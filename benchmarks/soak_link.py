@@ -65,6 +65,10 @@ class Relay:
                 up_writer.transport.abort()
         except (OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # the relay is shutting down (its soak is gone): end quietly; left cancelled, the
+            # task makes asyncio's stream callback (Python 3.11) log a CancelledError traceback
+            pass
         finally:
             self.writers.discard(writer)
             writer.transport.abort()

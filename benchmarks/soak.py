@@ -107,6 +107,44 @@ def _where(tb) -> str:
     return f"{os.path.relpath(last.filename, REPO)}:{last.lineno}"
 
 
+class RecentLog(logging.Handler):
+    """The terminal's last log records at INFO (the project's logs carry no personal data), with
+    the start of each visit marked: what a visit that ended badly is shown with."""
+
+    LINES = 400
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: collections.deque = collections.deque(maxlen=self.LINES)
+
+    LOGGERS = ("kiosk", "devices", "flows")
+
+    def install(self) -> None:
+        self._levels = {name: logging.getLogger(name).level for name in self.LOGGERS}
+        for name in self.LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger().addHandler(self)
+
+    def uninstall(self) -> None:
+        logging.getLogger().removeHandler(self)
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.created:.3f} {record.threadName} {record.name} "
+                          f"{record.getMessage()}")
+
+    def visit_starts(self, number: int) -> None:
+        self.lines.append(f"{time.time():.3f} soak visit {number} starts")
+
+    def since_visit(self, number: int) -> list[str]:
+        """The lines from the start of visit `number` on (all that are left, if it is gone)."""
+        lines = list(self.lines)
+        start = next((i for i, line in enumerate(lines)
+                      if line.endswith(f" soak visit {number} starts")), 0)
+        return lines[start:]
+
+
 # ---- the process, measured --------------------------------------------------------------------
 def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -274,6 +312,8 @@ def soak(args) -> dict:
     steady_allocator()          # as `kiosk run` does
     crashes = Crashes()
     crashes.install()
+    recent_log = RecentLog()
+    recent_log.install()
     work = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
     report: dict = {"visits_planned": args.visits, "seed": args.seed, "scale": args.scale}
     stack = contextlib.ExitStack()
@@ -311,7 +351,10 @@ def soak(args) -> dict:
             elif not uploader.alive():
                 crashes.add(f"uploader exited by itself (code {uploader.proc.returncode})")
                 uploader.start()
-            tally.add(run_visit(kiosk, link, plan, rng, args.visit_timeout))
+            recent_log.visit_starts(plan.number)
+            record = run_visit(kiosk, link, plan, rng, args.visit_timeout)
+            tally.add(record)
+            tally.keep_log(record, recent_log)
             recent_rss.append(rss_at_rest())
             done = tally.visits
             if done == min(100, args.checkpoint_every) or done % args.checkpoint_every == 0:
@@ -434,6 +477,7 @@ class Tally:
         self.modes: collections.Counter = collections.Counter()
         self.not_recovered: collections.Counter = collections.Counter()
         self.timed_out_while_acting = 0   # idle timeouts of applicants who did not walk away
+        self.timed_out_logs: list[dict] = []   # the log of the first few, from the visit before
         self.receipts_path = receipts_path
 
     def add(self, r: VisitRecord) -> None:
@@ -452,7 +496,7 @@ class Tally:
                                                             for k, v in r.screens.items()}})
         if r.fault:
             self.faults[f"{r.fault}: {r.outcome}"] += 1
-        if r.reason and r.reason.startswith("idle.") and r.fault != "walk_away":
+        if self.timed_out_while_acting_in(r):
             self.timed_out_while_acting += 1
         self.screens.update(r.screens)
         self.seconds += r.seconds
@@ -462,6 +506,18 @@ class Tally:
             out.writelines(f"{r.number}\t{r.fault or ''}\t{case}\n" for case in r.receipts)
         for slot in r.not_recovered:
             self.not_recovered[slot] += 1
+
+    @staticmethod
+    def timed_out_while_acting_in(r: VisitRecord) -> bool:
+        return bool(r.reason and r.reason.startswith("idle.") and r.fault != "walk_away")
+
+    def keep_log(self, r: VisitRecord, recent: RecentLog) -> None:
+        """For the first few visits that timed out although their applicant was acting, the
+        terminal's log from the start of the visit before."""
+        if self.timed_out_while_acting_in(r) and \
+                len(self.timed_out_logs) < self.EXAMPLES_PER_REASON:
+            self.timed_out_logs.append({"visit": r.number,
+                                        "log": recent.since_visit(r.number - 1)})
 
     def stray_receipts(self, accepted) -> tuple[int, list[dict]]:
         """Printed receipts whose case number (read off the paper) is no accepted application's,
@@ -485,6 +541,7 @@ class Tally:
             "matters_visited": len(self.matters), "languages_and_modes": dict(self.modes),
             "not_done_by_reason": dict(self.reasons.most_common()),
             "idle_timeouts_while_acting": self.timed_out_while_acting,
+            "idle_timeout_logs": self.timed_out_logs,
             "faults": dict(sorted(self.faults.items())), "not_done_examples": self.examples,
             "crashes": dict(crashes.seen), "errors_logged": dict(crashes.errors_logged),
             "devices_not_recovered": dict(self.not_recovered),
@@ -586,6 +643,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s "
                         "%(message)s")
+    for handler in logging.getLogger().handlers:   # INFO is kept in memory (RecentLog), not printed
+        handler.setLevel(logging.WARNING)
     report = soak(args)
     report["date"] = dt.date.today().isoformat()
     report["targets_missed"] = targets_missed(report, args.rss_slack_mib)

@@ -55,3 +55,27 @@ def test_each_target_missed_is_named(soak, changes, missed):
 
 def test_memory_is_judged_only_from_1000_visits_on(soak):
     assert soak.targets_missed(_report(visits=999, rss_end_mib=500.0), 5.0) == []
+
+
+def test_a_visit_that_timed_out_while_its_applicant_acted_keeps_the_log_from_the_visit_before(
+        soak):
+    import logging
+    recent = soak.RecentLog()
+    recent.install()
+    try:
+        tally = soak.Tally(Path("/nonexistent/receipts.tsv"))
+        steps = logging.getLogger("kiosk.visit.steps")
+        for number, reason in ((6, None), (7, "idle.cancelled"), (8, "idle.cancelled")):
+            recent.visit_starts(number)
+            steps.info("visit %d step", number)
+            record = soak.VisitRecord(number, "M", None, outcome="refused", reason=reason)
+            tally.keep_log(record, recent)
+        walked = soak.VisitRecord(9, "M", "walk_away", outcome="abandoned",
+                                  reason="idle.cancelled")
+        tally.keep_log(walked, recent)              # walked away: the timeout was right
+    finally:
+        recent.uninstall()
+    assert [k["visit"] for k in tally.timed_out_logs] == [7, 8]
+    first = tally.timed_out_logs[0]["log"]
+    assert first[0].endswith("soak visit 6 starts") and first[-1].endswith("visit 7 step")
+    assert any("kiosk.visit.steps visit 6 step" in line for line in first)

@@ -183,7 +183,9 @@ class CapturedPage:
 
 @runtime_checkable
 class DocumentScanner(Protocol):
-    def capture_page(self) -> CapturedPage: ...
+    def capture_page(self, cancel: threading.Event | None = None) -> CapturedPage:
+        """The next new page laid under the camera, judged; `doc.cancelled` soon after `cancel`
+        is set."""
 
     def preview(self):
         """A current frame (BGR ndarray) for the on-screen live preview, or None."""

@@ -59,6 +59,7 @@ REASONS: dict[str, tuple[str, str]] = {
                       "The page is too small or too far. Place it in the middle of the area."),
     "doc.not_still": ("请放好材料后保持不动", "Place the document and hold it still."),
     "doc.same_page": ("请翻到下一页或换一份材料", "Turn to the next page or place the next document."),
+    "doc.cancelled": ("已停止拍摄", "Capture stopped."),
     "doc.camera_unplugged": ("高拍仪没有连接，请联系工作人员",
                              "The document camera is not connected. Please call for help."),
 }

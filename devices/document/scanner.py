@@ -89,8 +89,10 @@ class DocCameraScanner:
         finally:
             self._read_lock.release()
 
-    def wait_for_still(self) -> tuple[np.ndarray | None, bool]:
-        """(still frame, is_new_page); (None, False) if nothing held still in time.
+    def wait_for_still(self, cancel: threading.Event | None = None
+                       ) -> tuple[np.ndarray | None, bool]:
+        """(still frame, is_new_page); (None, False) if nothing held still in time, or at once
+        (within a frame) when `cancel` is set.
 
         DeviceUnavailable from the source (camera unplugged) propagates to the caller.
         """
@@ -99,6 +101,8 @@ class DocCameraScanner:
         run = 0
         last_still: np.ndarray | None = None
         for _ in range(self.max_frames):
+            if cancel is not None and cancel.is_set():
+                return None, False
             frame = self._read()
             thumb = motion_thumb(frame)
             run = run + 1 if prev is not None and frame_difference(prev, thumb) < self.still_diff else 0
@@ -111,12 +115,17 @@ class DocCameraScanner:
                 break
         return last_still, False
 
-    def capture_page(self) -> CapturedPage:
+    def capture_page(self, cancel: threading.Event | None = None) -> CapturedPage:
+        """The next new page, judged; `doc.cancelled` within a frame once `cancel` is set (the
+        visit ended: the camera stops looking at the desk and the device worker is free)."""
         self._capturing.set()
         try:
-            frame, is_new = self.wait_for_still()
+            frame, is_new = self.wait_for_still(cancel)
         finally:
             self._capturing.clear()
+        if cancel is not None and cancel.is_set():
+            log.info("doc_capture result=cancelled")
+            return reject("doc.cancelled")
         if frame is None:
             log.info("doc_capture result=not_still")
             return reject("doc.not_still")

@@ -54,7 +54,7 @@ class ProgressVisit:
         self.printed: bool | None = None
         self.client = client
         self._read_card = read_card              # (cancel_event) -> CardRecord | None
-        self._capture_page = capture_page        # () -> CapturedPage
+        self._capture_page = capture_page        # (cancel event) -> CapturedPage
         self._scan_code = scan_code              # (cancel_event) -> QR text | None; None: no camera
         self._accept = accept                    # (manifest, files) -> Accepted
         self._capture_unavailable = capture_unavailable   # () -> prompt key | None
@@ -163,7 +163,7 @@ class ProgressVisit:
             self.reason_key = "materials.already_complete" if material else None
             return None
         self._capturing = material.code
-        return Job("capture", lambda cancel: self._capture_page())
+        return Job("capture", lambda cancel: self._capture_page(cancel))
 
     def _retake(self, intent: I.Retake) -> None:
         material = self._material(intent.material)

@@ -49,7 +49,8 @@ def start_service(catalog, steps: DeviceSteps, settings, client: CaseLookup | No
         devices.printer.print_receipt
     return ProgressVisit(
         catalog, client, read_card=read_card,
-        capture_page=lambda: devices.scanner.capture_page(), accept=sink.accept,
+        capture_page=lambda cancel: devices.scanner.capture_page(cancel=cancel),
+        accept=sink.accept,
         capture_unavailable=capture_unavailable, print_receipt=printer,
         scan_code=lambda cancel: devices.scanner.read_code(cancel), now=now,
         receipt_context={"site_name": settings.site_name, "terminal_id": settings.terminal_id,

@@ -125,7 +125,7 @@ class DeviceSteps:
         face_over = self.face_cancel        # the events of this job, bound now
         work = {E.Step.ID_CARD: lambda: self.read_card_until(settings.card_read_s, visit_over),
                 E.Step.FACE: lambda: self._face(ctx, visit, settings, face_over),
-                E.Step.MATERIALS: lambda: self._capture(ctx, visit, catalog, settings),
+                E.Step.MATERIALS: lambda: self._capture(ctx, visit_over),
                 E.Step.SUBMIT: lambda: self._submit(ctx, visit, catalog, settings),
                 E.Step.RECEIPT: lambda: self._receipt(ctx, visit, catalog, settings)}[step]
 
@@ -157,8 +157,8 @@ class DeviceSteps:
         return self.devices.face.verify(card.photo_bgr, self.devices.camera, on_event,
                                         timeout=settings.face_s, cancel=cancel)
 
-    def _capture(self, ctx, visit, catalog, settings):
-        return ctx.capture_material, self.devices.scanner.capture_page()
+    def _capture(self, ctx, visit_over: threading.Event):
+        return ctx.capture_material, self.devices.scanner.capture_page(cancel=visit_over)
 
     def _submit(self, ctx, visit, catalog, settings):
         manifest, files = build_application(catalog, ctx.plan, ctx.state, ctx.started_at,

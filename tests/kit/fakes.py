@@ -87,7 +87,9 @@ class FakeScanner:
             return None
         return self.code
 
-    def capture_page(self):
+    def capture_page(self, cancel=None):
+        if cancel is not None and cancel.is_set():
+            return CapturedPage(False, "doc.cancelled", None)
         if self.rejects:
             return CapturedPage(False, self.rejects.pop(0), None)
         return CapturedPage(True, None, jpeg(), 1654, 2339, 200, 300.0)

@@ -1,6 +1,9 @@
 """DocCameraScanner over the emulator, an image folder and a video clip; URLs and unplugging."""
 from __future__ import annotations
 
+import threading
+import time
+
 import cv2
 import pytest
 
@@ -122,3 +125,17 @@ def test_cli_frames_then_capture_from_the_folder(tmp_path):
     assert sorted(p.name for p in out_dir.glob("page*.jpg")) == ["page01.jpg", "page02.jpg"]
     res = runner.invoke(doc, ["frames", "--out", str(frames_dir), "--sequence", "teapot"])
     assert res.exit_code != 0 and "teapot" in res.output
+
+
+def test_a_capture_stops_within_a_frame_once_cancelled():
+    camera = EmulatedDocCamera(sequence=("clean",), seed=2, motion_frames=3, still_frames=0)
+    cancel = threading.Event()
+    scanner = DocCameraScanner(camera, timeout=60, max_frames=100_000)
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    page = scanner.capture_page(cancel=cancel)
+    assert not page.accepted and page.reason_key == "doc.cancelled"
+    assert time.monotonic() - started < 3
+    served = camera.frames_served
+    assert scanner.capture_page(cancel=cancel).reason_key == "doc.cancelled"
+    assert camera.frames_served == served           # already over: not one more frame

@@ -152,3 +152,57 @@ def test_a_card_read_of_a_visit_that_ended_does_not_take_the_next_applicants_car
         session.stop()
         devices.id_card.close()
         server.stop()
+
+
+class _RestlessDesk:
+    """A document camera over a desk where nothing ever holds still (a hand moving, a page
+    blowing): every frame differs from the one before, 50 a second."""
+
+    def __init__(self):
+        self.frames = 0
+
+    def read(self):
+        import numpy as np
+        time.sleep(0.02)
+        self.frames += 1
+        return np.full((240, 320, 3), 255 if self.frames % 2 else 0, np.uint8)
+
+    def close(self):
+        pass
+
+
+class _CancelWhileCapturing(ScriptedApplicant):
+    """Asks for a page, and presses Cancel while the camera is still looking for it."""
+
+    def decide(self, s):
+        if s.screen == "materials" and s.busy:
+            self.finished, self.outcome = True, "cancelled"
+            return [I.Cancel()]
+        return super().decide(s)
+
+
+def test_a_page_capture_of_a_visit_that_ended_stops_and_frees_the_device_worker(mini_catalog,
+                                                                                tmp_path):
+    """The capture of a visit cancelled on the materials screen went on until the scanner's
+    own timeout (20 s) on the terminal's one device worker: the next applicant's card read
+    waited behind it, and the camera went on looking at the desk for a visit that was over."""
+    from devices.document.scanner import DocCameraScanner
+    desk = _RestlessDesk()
+    scanner = DocCameraScanner(desk, timeout=60, max_frames=100_000)
+    session, devices, _sink = make_session(mini_catalog, tmp_path, scanner=scanner)
+    try:
+        pilot = drive(session, _CancelWhileCapturing({"form": {"mobile": "13912345678"}}),
+                      "NP-OLD-ALLOWANCE", timeout=20)
+        assert pilot.outcome == "cancelled", pilot.screens
+        wait_until(lambda: session.snapshot.screen == "attract")
+        frames_at_cancel = desk.frames
+        session.send(I.StartVisit("NP-OLD-ALLOWANCE"))      # the next applicant, card laid
+        wait_until(lambda: session.snapshot.screen == "guide")
+        session.send(I.Next())
+        wait_until(lambda: session.snapshot.screen == "consent")
+        session.send(I.Agree(True))
+        wait_until(lambda: session.snapshot.screen not in ("consent", "id_card"), timeout=5)
+        assert session.snapshot.screen in ("face", "role", "form"), session.snapshot  # card read
+        assert desk.frames - frames_at_cancel < 25          # the camera stopped within a frame
+    finally:
+        session.stop()

@@ -62,7 +62,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import soak_terminal  # noqa: E402
 from soak_terminal import TERMINAL_ID, Link, SoakTerminal  # noqa: E402
-from soak_visits import PlannedVisit, SoakApplicant, VisitRecord, plan_visits  # noqa: E402
+from soak_visits import (FAULTS, PlannedVisit, SoakApplicant, VisitRecord,  # noqa: E402
+                         plan_visits)
 
 log = logging.getLogger("soak")
 CHECKPOINT_EVERY = 1000
@@ -328,7 +329,7 @@ def soak(args) -> dict:
         uploader = UploaderProcess(kiosk.state_dir, link.url, TERMINAL_ID).start()
         stack.callback(uploader.stop)
         plans = plan_visits(kiosk.catalog, kiosk.demo.cards, args.visits, args.seed,
-                            args.fault_rate)
+                            args.fault_rate, faults=tuple(args.faults.split(",")))
         rng = random.Random(args.seed + 1)
         if args.baseline_visits:
             report["baseline"] = baseline(work, backoffice, kiosk, link, args)
@@ -614,6 +615,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.3,
                         help="share of visits with a fault")
+    parser.add_argument("--faults", default=",".join(FAULTS),
+                        help="the fault kinds to draw from, comma-separated (default: all)")
     parser.add_argument("--scale", type=float, default=20.0,
                         help="how much faster than real time the session's clock runs; a "
                              "device step's work looks this much longer to it, so at 20 a "

@@ -81,13 +81,18 @@ def eligible_cards(catalog, cards: dict, today: dt.date) -> dict[str, list[str]]
 
 
 def plan_visits(catalog, cards: dict, n: int, seed: int, fault_rate: float,
-                today: dt.date | None = None) -> list[PlannedVisit]:
+                today: dt.date | None = None, faults: tuple[str, ...] = FAULTS
+                ) -> list[PlannedVisit]:
+    """`faults`: the kinds drawn from (default all; fewer to chase one finding)."""
+    unknown = set(faults) - set(FAULTS)
+    if unknown or not faults:
+        raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULTS)}")
     rng = random.Random(seed)
     who = eligible_cards(catalog, cards, today or dt.date.today())
     codes = [c for c in sorted(catalog.matters) if who[c]]
     plans = []
     for number in range(n):
-        fault = rng.choice(FAULTS) if rng.random() < fault_rate else None
+        fault = rng.choice(faults) if rng.random() < fault_rate else None
         code = codes[number % len(codes)]
         card = rng.choice(who[code])
         good = card

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 from typing import Callable
 
@@ -190,6 +191,9 @@ class _PipeCamera:
 
 
 def _child_main(conn, threshold: float, options: dict) -> None:   # runs in the face worker
+    # Ctrl+C reaches the whole process group: the app decides when the worker stops ("stop",
+    # or its end of the pipe closing), not a KeyboardInterrupt in the middle of a frame
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from devices.face.verifier import LiveFaceVerifier
     import face_recognition  # dlib and its models, loaded and run once before the first citizen,
     blank = np.full((160, 160, 3), 128, np.uint8)   # whose blink must not fall into a slow first

@@ -222,14 +222,15 @@ def _run_app(terminal, catalog, config, speaker, demo_devices, autopilot_code, a
     # systemctl stop or Ctrl+C: leave the Kivy loop cleanly, so STOPPING=1 is sent, devices
     # close and the demo's folder is removed (by the clock: also when the loop has not begun
     # yet); a second signal interrupts whatever is running
-    from kiosk.ui.from_threads import stop_app_soon
+    from kiosk.ui.from_threads import StopOnRequest
+    stopper = StopOnRequest(app)
     signals: list[int] = []
 
     def leave(signum, _frame):
         signals.append(signum)
         if len(signals) > 1:
             raise KeyboardInterrupt
-        stop_app_soon(app)
+        stopper.request()
     signal.signal(signal.SIGTERM, leave)
     # `kill -USR2 PID`: where every thread is, on stderr (the journal); code locations only
     faulthandler.register(signal.SIGUSR2, all_threads=True)

@@ -1,9 +1,16 @@
-"""Reaching the running Kivy app from other threads, for code outside kiosk/ui (the `kiosk run`
-command's update applier and signal handlers), so that only kiosk/ui imports Kivy.
+"""Reaching the running Kivy app from other threads and from signal handlers, for code outside
+kiosk/ui (the `kiosk run` command's update applier and its SIGINT/SIGTERM), so that only
+kiosk/ui imports Kivy.
 
-Both schedule the work on the Kivy clock: it runs on the UI thread at the next frame.
+`set_on_running_app` schedules its work on the Kivy clock: it runs on the UI thread at the next
+frame. `StopOnRequest` does not touch Kivy from a signal handler at all: the handler runs in the
+UI thread between two bytecodes, possibly in the middle of the clock's own bookkeeping, and an
+event scheduled from there could be lost (the demo then ran on after Ctrl+C, one run in ten or
+so under load); the handler sets a flag, which a clock interval looks at.
 """
 from __future__ import annotations
+
+import threading
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -21,6 +28,20 @@ def set_on_running_app(**attrs) -> None:
     Clock.schedule_once(assign)
 
 
-def stop_app_soon(app) -> None:
-    """Leave the app's loop at the next frame (also when the loop has not begun yet)."""
-    Clock.schedule_once(lambda _dt: app.stop())
+class StopOnRequest:
+    """Leave the app's loop within `every_s` of `request()`, which is safe to call from a signal
+    handler or any thread (also before the loop has begun: it stops at its first frames)."""
+
+    def __init__(self, app, every_s: float = 0.1):
+        self._app = app
+        self._requested = threading.Event()
+        self._event = Clock.schedule_interval(self._look, every_s)
+
+    def request(self) -> None:
+        self._requested.set()
+
+    def _look(self, _dt) -> bool | None:
+        if not self._requested.is_set():
+            return None
+        self._app.stop()
+        return False                # done: no more looking

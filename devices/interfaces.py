@@ -81,8 +81,11 @@ class CardRecord:
 
 @runtime_checkable
 class IdCardReader(Protocol):
-    def read_card(self, timeout: float) -> CardRecord | None:
-        """Wait up to `timeout` s for a card and read it; None if no card came.
+    def read_card(self, timeout: float, cancel: threading.Event | None = None
+                  ) -> CardRecord | None:
+        """Wait up to `timeout` s for a card and read it; None if no card came, or as soon as
+        `cancel` is set: then a card found is left unread (a reader gives a card's data once
+        per placement, and the card on it may already be the next applicant's).
 
         Raises DeviceError (reason_key e.g. `id_card.pulled`, `id_card.unreadable`) on a
         failed read and DeviceUnavailable when the reader itself is gone.

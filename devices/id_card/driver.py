@@ -93,13 +93,21 @@ class SamReader:
         self.close()
 
     # -- the interface ------------------------------------------------------------------------
-    def read_card(self, timeout: float) -> CardRecord | None:
+    def read_card(self, timeout: float, cancel=None) -> CardRecord | None:
+        """See `devices.interfaces.IdCardReader.read_card`; `cancel` is looked at before every
+        command, and above all between finding a card and reading it."""
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
+            if cancel is not None and cancel.is_set():
+                return None
             found = self._transact(codec.build_request(codec.FIND_CARD), "find_card")
             if found.sw3 == codec.STATUS_FIND_OK:
+                if cancel is not None and cancel.is_set():
+                    return None             # found, not read: the card stays new for its owner
                 selected = self._transact(codec.build_request(codec.SELECT_CARD), "select_card")
                 if selected.sw3 == codec.STATUS_OK:
+                    if cancel is not None and cancel.is_set():
+                        return None
                     return self._read_selected()
                 if selected.sw3 != codec.STATUS_SELECT_FAILED:
                     raise self._status_error(selected, "select_card")

@@ -70,6 +70,16 @@ class Refused:
     params: dict = field(default_factory=dict)
 
 
+class _AnySet:
+    """Set when any of `events` is (what a reader's `cancel` looks at)."""
+
+    def __init__(self, events):
+        self._events = tuple(events)
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
+
+
 class DeviceSteps:
     """The device jobs of one terminal's session (see the module doc). `post(item)` puts an
     item on the session's queue; `pool` is its one device worker."""
@@ -141,8 +151,9 @@ class DeviceSteps:
         """A card within card_read_s, or None, also as soon as one of the `stop` events is set
         (the visit ended, the citizen left): the reader is asked in slices of READ_SLICE_S."""
         deadline = self._clock() + card_read_s
-        while not any(event.is_set() for event in stop) and self._clock() < deadline:
-            card = self.devices.id_card.read_card(timeout=READ_SLICE_S)
+        over = _AnySet(stop)
+        while not over.is_set() and self._clock() < deadline:
+            card = self.devices.id_card.read_card(timeout=READ_SLICE_S, cancel=over)
             if card is not None:
                 return card
         return None

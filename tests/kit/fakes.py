@@ -23,7 +23,9 @@ class FakeReader:
         self.present = False
         self.reads = 0
 
-    def read_card(self, timeout):
+    def read_card(self, timeout, cancel=None):
+        if cancel is not None and cancel.is_set():
+            return None
         if self.card is None:
             threading.Event().wait(min(timeout, 0.05))
             return None

@@ -169,3 +169,17 @@ def test_a_reader_unplugged_while_open_is_unavailable_not_a_crash(reader):
         assert err.value.reason_key in ("id_card.reader_missing", "id_card.timeout")
         with pytest.raises(DeviceUnavailable):
             reader.card_present()
+
+
+def test_a_read_no_longer_wanted_leaves_the_card_found_unread(reader):
+    """A read whose `cancel` is set returns None before it selects or reads a card, so the
+    card stays new for the read that wants it (the reader gives a card's data once per
+    placement)."""
+    import threading
+    server, reader = reader
+    server.place_card("wang_xiuying")
+    over = threading.Event()
+    over.set()
+    assert reader.read_card(timeout=0.5, cancel=over) is None
+    card = reader.read_card(timeout=2)
+    assert card is not None and card.name

@@ -50,7 +50,7 @@ class SlowReader(FakeReader):
 
     asked_at: float | None = None
 
-    def read_card(self, timeout):
+    def read_card(self, timeout, cancel=None):
         if self.card is not None and not self.present:
             now = time.monotonic()
             self.asked_at = self.asked_at or now

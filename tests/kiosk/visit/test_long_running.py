@@ -78,7 +78,7 @@ class _BrokenReader:
     def __init__(self):
         self.calls = 0
 
-    def read_card(self, timeout):
+    def read_card(self, timeout, cancel=None):
         self.calls += 1
         raise OSError(5, "Input/output error")
 
@@ -110,11 +110,11 @@ class _HeldReader:
         self.reader = reader
         self.held, self.release = threading.Event(), threading.Event()
 
-    def read_card(self, timeout):
+    def read_card(self, timeout, cancel=None):
         if not self.held.is_set():
             self.held.set()
             self.release.wait(10)
-        return self.reader.read_card(timeout)
+        return self.reader.read_card(timeout, cancel)
 
     def card_present(self):
         return self.reader.card_present()
@@ -206,3 +206,33 @@ def test_a_page_capture_of_a_visit_that_ended_stops_and_frees_the_device_worker(
         assert desk.frames - frames_at_cancel < 25          # the camera stopped within a frame
     finally:
         session.stop()
+
+
+def test_a_card_laid_just_after_the_last_applicant_cancelled_is_read_for_the_new_one(
+        mini_catalog, tmp_path):
+    """The read of a cancelled visit looked at its 'visit ended' event only between two read
+    slices (0.25 s): a card laid within that time, by the next applicant, was found and read by
+    the slice still running, for the ended visit; the reader then had no new card for the next
+    visit, which timed out (the soak: 26 idle timeouts in 100 visits when half of them cancel).
+    The reader now leaves a card it found unread once its read is no longer wanted."""
+    server = EmulatorServer(load_scenario(None, None))
+    path = server.start_pty()
+    server.remove_card()
+    session, devices, _sink = make_session(mini_catalog, tmp_path, card_read_s=60)
+    devices.id_card = open_device(f"idcard+serial://{path}", expected_kind="id_card")
+    try:
+        for _ in range(5):
+            _to_the_card_reader(session)                # an applicant agrees, then cancels
+            session.send(I.Cancel())
+            wait_until(lambda: session.snapshot.screen == "attract")
+            _to_the_card_reader(session)                # the next one lays a card at once
+            server.place_card("wang_xiuying")
+            wait_until(lambda: session.snapshot.screen != "id_card", timeout=5)
+            assert session.snapshot.reason_key != "idle.cancelled"
+            session.send(I.Cancel())
+            wait_until(lambda: session.snapshot.screen in ("attract",))
+            server.remove_card()
+    finally:
+        session.stop()
+        devices.id_card.close()
+        server.stop()

@@ -3,10 +3,11 @@ kiosk/ui (the `kiosk run` command's update applier and its SIGINT/SIGTERM), so t
 kiosk/ui imports Kivy.
 
 `set_on_running_app` schedules its work on the Kivy clock: it runs on the UI thread at the next
-frame. `StopOnRequest` does not touch Kivy from a signal handler at all: the handler runs in the
-UI thread between two bytecodes, possibly in the middle of the clock's own bookkeeping, and an
-event scheduled from there could be lost (the demo then ran on after Ctrl+C, one run in ten or
-so under load); the handler sets a flag, which a clock interval looks at.
+frame. `StopOnRequest` does not touch Kivy from a signal handler at all. The handler runs in
+the UI thread between two bytecodes, wherever that thread is, possibly in the middle of the
+clock's own bookkeeping; it used to schedule app.stop on the clock from there, and in two full
+CI runs the demo ran on 45 s after Ctrl+C, its loop idling as if nothing had been scheduled
+(not reproduced alone). Now the handler sets a flag, which a clock interval looks at.
 """
 from __future__ import annotations
 
